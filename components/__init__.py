@@ -1,0 +1,1 @@
+"""The Datalyptica platform's building blocks: settings, the service convention, and one component per layer."""

@@ -1,0 +1,142 @@
+"""What the platform is made of: its layers, their services, and each service's defaults.
+
+This is the one place that knows the platform's shape. Settings validate a stack's config
+against it and fill in whatever the stack leaves out; layers read their services' values
+from the settings, never from here directly.
+"""
+
+from dataclasses import dataclass, field
+
+GiB = 1024**3
+MiB = 1024**2
+
+
+@dataclass(frozen=True)
+class ServiceDefaults:
+    layer: str
+    image: str
+    cpus: float
+    memory: str
+    replicas: int = 1
+    scalable: bool = False  # whether a stack may change `replicas`
+    ports: dict[str, int] = field(default_factory=dict)  # port name -> default host port
+    job: bool = False  # runs on demand and exits: no health check, no restart
+
+
+# Layer -> the layers it cannot run without.
+LAYER_REQUIRES: dict[str, tuple[str, ...]] = {
+    "storage": (),
+    "streaming": ("storage",),
+    "processing": ("storage",),
+    "query": ("storage",),
+    "olap": (),
+    "quality": ("storage", "query"),
+    "monitoring": (),
+    "security": ("storage",),
+    "analytics": ("storage",),
+}
+LAYERS: tuple[str, ...] = tuple(LAYER_REQUIRES)
+
+# Images we build from images/<name>/, tagged ghcr.io/datalyptica/datalyptica/<name>:<version>.
+BUILT_IMAGE_REGISTRY = "ghcr.io/datalyptica/datalyptica"
+
+
+def built(name: str) -> str:
+    """Marks a service whose image is built from images/<name>/ rather than pulled."""
+    return f"build:{name}"
+
+
+# Host ports: the seed's where it names one; elsewhere the service's own default, moved
+# where two services would claim the same host port (the README's port table lists them).
+SERVICES: dict[str, ServiceDefaults] = {
+    # storage
+    "minio": ServiceDefaults(
+        "storage", "quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z", 1, "1g",
+        ports={"minio": 9000, "minio-console": 9001},
+    ),
+    "etcd": ServiceDefaults("storage", "quay.io/coreos/etcd:v3.5.21", 0.5, "256m", replicas=3),
+    "patroni": ServiceDefaults("storage", built("patroni"), 1, "768m", replicas=2),
+    "haproxy": ServiceDefaults(
+        "storage", "haproxy:3.2.4", 0.5, "256m",
+        ports={"postgres-primary": 5432, "postgres-replicas": 5433, "haproxy-stats": 7000},
+    ),
+    "nessie": ServiceDefaults(
+        "storage", "ghcr.io/projectnessie/nessie:0.108.4", 1, "1g", ports={"nessie": 19120}
+    ),
+    # streaming
+    "kafka": ServiceDefaults(
+        "streaming", "apache/kafka:4.1.1", 1, "1g", scalable=True, ports={"kafka": 9092}
+    ),
+    "schema-registry": ServiceDefaults(
+        "streaming", "confluentinc/cp-schema-registry:8.2.0", 0.5, "1g",
+        ports={"schema-registry": 8085},
+    ),
+    "kafka-connect": ServiceDefaults(
+        "streaming", "quay.io/debezium/connect:3.5.2.Final", 1, "1536m",
+        ports={"kafka-connect": 8083},
+    ),
+    # processing
+    "spark-master": ServiceDefaults(
+        "processing", "apache/spark:4.1.2", 1, "1g",
+        ports={"spark-master": 7077, "spark-master-ui": 8180},
+    ),
+    "spark-worker": ServiceDefaults("processing", "apache/spark:4.1.2", 1, "2g", scalable=True),
+    "flink-jobmanager": ServiceDefaults(
+        "processing", "flink:2.2.1-scala_2.12-java17", 1, "1600m", ports={"flink": 8181}
+    ),
+    "flink-taskmanager": ServiceDefaults(
+        "processing", "flink:2.2.1-scala_2.12-java17", 1, "1728m", scalable=True
+    ),
+    # query
+    "trino": ServiceDefaults("query", "trinodb/trino:479", 2, "3g", ports={"trino": 8080}),
+    "dbt": ServiceDefaults("query", built("dbt"), 1, "1g", job=True),
+    # olap
+    "clickhouse": ServiceDefaults(
+        "olap", "clickhouse/clickhouse-server:25.8", 1, "2g",
+        ports={"clickhouse-http": 8123, "clickhouse-native": 19000},
+    ),
+    # quality
+    "great-expectations": ServiceDefaults("quality", built("great-expectations"), 1, "1g", job=True),
+    # monitoring
+    "prometheus": ServiceDefaults("monitoring", "prom/prometheus:v3.14.0", 1, "1g", ports={"prometheus": 9090}),
+    "alertmanager": ServiceDefaults(
+        "monitoring", "prom/alertmanager:v0.34.0", 0.25, "256m", ports={"alertmanager": 9093}
+    ),
+    "grafana": ServiceDefaults("monitoring", "grafana/grafana:13.2.0", 0.5, "512m", ports={"grafana": 3000}),
+    "loki": ServiceDefaults("monitoring", "grafana/loki:3.6.10", 0.5, "512m", ports={"loki": 3100}),
+    "alloy": ServiceDefaults("monitoring", "grafana/alloy:v1.17.1", 0.5, "512m", ports={"alloy": 12345}),
+    # security
+    "keycloak": ServiceDefaults(
+        "security", "quay.io/keycloak/keycloak:26.7.2", 1, "1536m", ports={"keycloak": 8280}
+    ),
+    # analytics (host ports from the seed's port table)
+    "redis": ServiceDefaults("analytics", "redis:7.2-bookworm", 0.5, "512m", ports={"redis": 6379}),
+    "jupyterhub": ServiceDefaults("analytics", built("jupyterhub"), 1, "1g", ports={"jupyterhub": 8000}),
+    "notebook": ServiceDefaults("analytics", built("jupyterlab-notebook"), 1, "2g", replicas=2, scalable=True),
+    "mlflow": ServiceDefaults("analytics", built("mlflow"), 1, "1g", ports={"mlflow": 5000}),
+    "superset": ServiceDefaults("analytics", built("superset"), 1, "1536m", ports={"superset": 8088}),
+    "airflow-apiserver": ServiceDefaults("analytics", built("airflow"), 1, "1536m", ports={"airflow": 8090}),
+    "airflow-scheduler": ServiceDefaults("analytics", built("airflow"), 1, "1g"),
+    "airflow-dag-processor": ServiceDefaults("analytics", built("airflow"), 0.5, "1g"),
+    "airflow-triggerer": ServiceDefaults("analytics", built("airflow"), 0.5, "512m"),
+    "airflow-worker": ServiceDefaults("analytics", built("airflow"), 1, "1536m", scalable=True),
+}
+
+# The notebook entry stands for the containers JupyterHub spawns: its replicas are the most
+# notebooks that may run at once, which is what the host must have room for.
+SPAWNED_SERVICES = frozenset({"notebook"})
+
+
+def services_of(layer: str) -> list[str]:
+    return [name for name, defaults in SERVICES.items() if defaults.layer == layer]
+
+
+def port_owner(port_name: str) -> str:
+    """The service that publishes the host port called `port_name`."""
+    for service, defaults in SERVICES.items():
+        if port_name in defaults.ports:
+            return service
+    raise KeyError(port_name)
+
+
+ALL_PORT_NAMES: tuple[str, ...] = tuple(p for d in SERVICES.values() for p in d.ports)

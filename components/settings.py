@@ -1,0 +1,271 @@
+"""The stack's config (namespace `datalyptica`) as one validated model.
+
+Everything is checked before a single resource is registered. Each error names the key as a
+user writes it in `Pulumi.<stack>.yaml`, the value found, and what would be accepted.
+"""
+
+import json
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+from components import catalog
+
+NAMESPACE = "datalyptica"
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+
+
+class SettingsError(ValueError):
+    """A stack config that cannot be deployed; the message says which key and how to fix it."""
+
+
+def parse_size(value: str | int) -> int:
+    """'512m', '4g', '1.5GiB' or a byte count -> bytes."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value > 0:
+            return value
+    elif isinstance(value, str) and (match := _SIZE.match(value)):
+        number, unit = match.groups()
+        size = int(float(number) * _UNITS[unit.lower()])
+        if size > 0:
+            return size
+    raise ValueError(f"{value!r} is not a size; use a positive number with k, m or g, e.g. 512m or 4g")
+
+
+def format_size(size: int) -> str:
+    """Bytes -> '4g', '1.5g', '512m' (rounded to what a person reads)."""
+    unit = "g" if size >= _UNITS["g"] else "m"
+    return f"{round(size / _UNITS[unit], 2):g}{unit}"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+
+
+class ServiceOverride(_Model):
+    cpus: float | None = Field(default=None, gt=0)
+    memory: str | int | None = None
+    replicas: int | None = Field(default=None, ge=0)
+    image: str | None = Field(default=None, min_length=1)
+
+    @field_validator("memory")
+    @classmethod
+    def _memory_is_a_size(cls, value: str | int | None) -> str | int | None:
+        if value is not None:
+            parse_size(value)
+        return value
+
+
+class HostCapacity(_Model):
+    cpus: float = Field(default=16, gt=0)
+    memory: str | int = "64g"
+
+    @field_validator("memory")
+    @classmethod
+    def _memory_is_a_size(cls, value: str | int) -> str | int:
+        parse_size(value)
+        return value
+
+    @property
+    def memory_bytes(self) -> int:
+        return parse_size(self.memory)
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """One service as this stack runs it: defaults from the catalog, overrides from the stack."""
+
+    name: str
+    layer: str
+    image: str
+    cpus: float
+    memory_bytes: int
+    replicas: int
+    job: bool
+
+    @property
+    def memory_mb(self) -> int:
+        return self.memory_bytes // catalog.MiB
+
+    @property
+    def built_image(self) -> str | None:
+        """The images/<name>/ folder this service's image is built from, if it is one of ours."""
+        return self.image.removeprefix("build:") if self.image.startswith("build:") else None
+
+
+class Settings(_Model):
+    layers: list[str] = Field(default_factory=lambda: list(catalog.LAYERS))
+    prefix: str = Field(default="datalyptica", pattern=r"^[a-z][a-z0-9-]{0,30}$")
+    bind_address: str = "127.0.0.1"
+    endpoint_host: str = "localhost"
+    protect_data: bool = True
+    image_version: str = Field(default="1.0.0", pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+    host: HostCapacity = Field(default_factory=HostCapacity)
+    ports: dict[str, int | None] = Field(default_factory=dict)
+    services: dict[str, ServiceOverride] = Field(default_factory=dict)
+
+    @field_validator("layers")
+    @classmethod
+    def _known_layers(cls, layers: list[str]) -> list[str]:
+        unknown = [layer for layer in layers if layer not in catalog.LAYER_REQUIRES]
+        if unknown:
+            raise ValueError(f"unknown layer {unknown[0]!r}; known layers: {', '.join(catalog.LAYERS)}")
+        if len(set(layers)) != len(layers):
+            raise ValueError("a layer is listed twice; list each layer once")
+        return layers
+
+    @model_validator(mode="after")
+    def _known_services(self) -> "Settings":
+        scalable = ", ".join(name for name, d in catalog.SERVICES.items() if d.scalable)
+        for name, override in self.services.items():
+            if name not in catalog.SERVICES:
+                raise ValueError(f"services.{name}: unknown service; known services: {', '.join(catalog.SERVICES)}")
+            defaults = catalog.SERVICES[name]
+            if override.replicas is not None and not defaults.scalable and override.replicas != defaults.replicas:
+                raise ValueError(
+                    f"services.{name}.replicas: {name} always runs {defaults.replicas}, got {override.replicas}; "
+                    f"replicas can be set only for {scalable}"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _known_ports(self) -> "Settings":
+        for name, port in self.ports.items():
+            if name not in catalog.ALL_PORT_NAMES:
+                raise ValueError(f"ports.{name}: unknown port; known ports: {', '.join(catalog.ALL_PORT_NAMES)}")
+            if port is not None and not 1 <= port <= 65535:
+                raise ValueError(f"ports.{name}: {port} is not a port; use 1-65535, or null to not publish it")
+        return self
+
+    @model_validator(mode="after")
+    def _layers_have_what_they_need(self) -> "Settings":
+        for layer in self.layers:
+            missing = [needed for needed in catalog.LAYER_REQUIRES[layer] if needed not in self.layers]
+            if missing:
+                raise ValueError(
+                    f"layers: {layer!r} needs {', '.join(map(repr, missing))}; add it to datalyptica:layers "
+                    f"or remove {layer!r}"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _one_service_per_host_port(self) -> "Settings":
+        claimed: dict[int, str] = {}
+        for port_name, port in self.host_ports().items():
+            if port in claimed:
+                raise ValueError(
+                    f"ports: {port_name} and {claimed[port]} both use host port {port}; give one of them "
+                    f"another port under datalyptica:ports (or null to not publish it)"
+                )
+            claimed[port] = port_name
+        return self
+
+    # ---- what the layers read -------------------------------------------------------------
+
+    def enabled(self, layer: str) -> bool:
+        return layer in self.layers
+
+    def service(self, name: str) -> ServiceSettings:
+        defaults = catalog.SERVICES[name]
+        override = self.services.get(name, ServiceOverride())
+        return ServiceSettings(
+            name=name,
+            layer=defaults.layer,
+            image=override.image or defaults.image,
+            cpus=override.cpus if override.cpus is not None else defaults.cpus,
+            memory_bytes=parse_size(override.memory if override.memory is not None else defaults.memory),
+            replicas=override.replicas if override.replicas is not None else defaults.replicas,
+            job=defaults.job,
+        )
+
+    def deployed_services(self) -> list[ServiceSettings]:
+        return [self.service(name) for name, d in catalog.SERVICES.items() if d.layer in self.layers]
+
+    def host_port(self, port_name: str) -> int | None:
+        """The host port `port_name` is published on, or None when the stack does not publish it."""
+        if port_name in self.ports:
+            return self.ports[port_name]
+        return catalog.SERVICES[catalog.port_owner(port_name)].ports[port_name]
+
+    def host_ports(self) -> dict[str, int]:
+        """Every published host port of the enabled layers, by port name."""
+        published = {}
+        for service in self.deployed_services():
+            for port_name in catalog.SERVICES[service.name].ports:
+                if (port := self.host_port(port_name)) is not None:
+                    published[port_name] = port
+        return published
+
+    def memory_demand(self) -> dict[str, int]:
+        """Memory limits that may be in use at once, by service (replicas and notebooks counted)."""
+        return {s.name: s.memory_bytes * s.replicas for s in self.deployed_services() if not s.job}
+
+    def cpu_demand(self) -> dict[str, float]:
+        return {s.name: s.cpus * s.replicas for s in self.deployed_services() if not s.job}
+
+    def capacity_warnings(self) -> list[str]:
+        cpus = sum(self.cpu_demand().values())
+        if cpus > self.host.cpus:
+            return [
+                f"CPU limits add up to {cpus:g} on a host of {self.host.cpus:g} (datalyptica:host.cpus); "
+                "services will compete for CPU under load"
+            ]
+        return []
+
+    @model_validator(mode="after")
+    def _fits_the_host(self) -> "Settings":
+        demand = self.memory_demand()
+        total = sum(demand.values())
+        if total > self.host.memory_bytes:
+            largest = sorted(demand.items(), key=lambda item: -item[1])[:5]
+            listed = ", ".join(f"{name} {format_size(size)}" for name, size in largest)
+            raise ValueError(
+                f"host.memory: memory limits add up to {format_size(total)} but the host has "
+                f"{format_size(self.host.memory_bytes)}; largest: {listed}. Lower "
+                "datalyptica:services.<name>.memory or replicas, disable a layer, or raise datalyptica:host.memory"
+            )
+        return self
+
+
+def config_from_engine(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The `datalyptica:*` keys of the config the engine hands over, with structured values decoded.
+
+    The engine passes every value as a string; lists and maps arrive as JSON.
+    """
+    config = {}
+    for key, value in raw.items():
+        namespace, _, name = key.partition(":")
+        if namespace != NAMESPACE:
+            continue
+        try:
+            config[name] = json.loads(value) if isinstance(value, str) else value
+        except json.JSONDecodeError:
+            config[name] = value
+    return config
+
+
+def _describe(detail: Mapping[str, Any]) -> str:
+    """One pydantic error as a line that starts with the key a user writes in the stack file."""
+    message = detail["msg"].removeprefix("Value error, ")
+    location = ".".join(str(part) for part in detail["loc"])
+    if not location:  # a check across keys: its message starts with the key it is about
+        return f"{NAMESPACE}:{message}"
+    if detail["type"] == "extra_forbidden":
+        message = "unknown key"
+        if len(detail["loc"]) == 1:
+            message += "; known keys: " + ", ".join(field.alias or name for name, field in Settings.model_fields.items())
+    return f"{NAMESPACE}:{location}: {message} (got {detail.get('input')!r})"
+
+
+def load_settings(config: Mapping[str, Any]) -> Settings:
+    """Validate a stack's `datalyptica:*` config (already decoded) into Settings."""
+    try:
+        return Settings.model_validate(dict(config))
+    except ValidationError as error:
+        problems = "\n  ".join(_describe(detail) for detail in error.errors())
+        raise SettingsError(f"invalid stack config:\n  {problems}") from None

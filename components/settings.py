@@ -232,6 +232,17 @@ class Settings(_Model):
         return self
 
 
+def stack_config() -> dict[str, Any]:
+    """Every config value the engine handed this run, by `namespace:key`.
+
+    pulumi.Config reads one known key at a time; listing them all is what lets an unknown
+    (mistyped) key be refused instead of silently ignored.
+    """
+    from pulumi.runtime import config as runtime_config
+
+    return {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+
+
 def config_from_engine(raw: Mapping[str, Any]) -> dict[str, Any]:
     """The `datalyptica:*` keys of the config the engine hands over, with structured values decoded.
 

@@ -1,0 +1,34 @@
+"""Datalyptica: the whole data platform on one Docker host.
+
+Reads the stack's config, refuses it before anything is registered if it cannot work, then
+builds the enabled layers in dependency order and exports their endpoints.
+"""
+
+import pulumi
+
+from components.settings import SettingsError, config_from_engine, load_settings, stack_config
+from components.service import Platform
+from components.storage import StorageLayer
+
+
+def main() -> None:
+    try:
+        settings = load_settings(config_from_engine(stack_config()))
+    except SettingsError as error:
+        raise pulumi.RunError(str(error)) from None
+    for warning in settings.capacity_warnings():
+        pulumi.log.warn(warning)
+
+    platform = Platform(settings)
+    if settings.enabled("storage"):
+        storage = StorageLayer(platform)
+        for name, url in storage.urls.items():
+            if url:
+                pulumi.export(f"{name}_url", url)
+        pulumi.export("minio_root_user", storage.minio_root_user)
+        pulumi.export("minio_root_password", storage.minio_root_password)
+        pulumi.export("postgres_superuser", pulumi.Output.secret("postgres"))
+        pulumi.export("postgres_superuser_password", storage.postgres_superuser_password)
+
+
+main()

@@ -1,0 +1,290 @@
+"""The platform's conventions for a container, in one place.
+
+`Platform` holds what every layer shares: the validated settings, images, networks, volumes
+and the list of services deployed so far. `Service` is one container as the platform runs
+it: named `<prefix>-<name>`, answering to `<name>` on its networks, with a health check that
+works with the tools inside its image, limits, labels, a restart policy, its files uploaded
+(secrets mode 0400) and its data in named volumes that the stack can protect.
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pulumi
+import pulumi_docker as docker
+
+from components import catalog
+from components.settings import ServiceSettings, Settings
+
+IMAGES_DIR = Path(__file__).resolve().parent.parent / "images"
+SERVICE_TYPE = "datalyptica:platform:Service"
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    """A Docker health check; build it with the constructor that matches the image's tools."""
+
+    test: tuple[str, ...]
+    interval: str = "10s"
+    timeout: str = "5s"
+    retries: int = 6
+    start_period: str = "30s"
+
+    @classmethod
+    def command(cls, *argv: str, **timing: str | int) -> "HealthCheck":
+        return cls(("CMD", *argv), **timing)
+
+    @classmethod
+    def shell(cls, script: str, **timing: str | int) -> "HealthCheck":
+        return cls(("CMD-SHELL", script), **timing)
+
+    @classmethod
+    def curl(cls, url: str, **timing: str | int) -> "HealthCheck":
+        return cls.command("curl", "--fail", "--silent", "--show-error", "--output", "/dev/null", url, **timing)
+
+    @classmethod
+    def wget(cls, url: str, **timing: str | int) -> "HealthCheck":
+        return cls.command("wget", "--quiet", "--spider", url, **timing)
+
+    @classmethod
+    def http_via_bash(cls, port: int, path: str, **timing: str | int) -> "HealthCheck":
+        """For images with bash but neither curl nor wget: a bare HTTP/1.0 GET over /dev/tcp."""
+        script = (
+            f"exec 3<>/dev/tcp/127.0.0.1/{port} && "
+            f"printf 'GET {path} HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' >&3 && "
+            "head -n 1 <&3 | grep -q ' 200 '"
+        )
+        return cls.command("bash", "-c", script, **timing)
+
+    def args(self) -> docker.ContainerHealthcheckArgs:
+        return docker.ContainerHealthcheckArgs(
+            tests=list(self.test), interval=self.interval, timeout=self.timeout,
+            retries=self.retries, start_period=self.start_period,
+        )
+
+    def wait_seconds(self) -> int:
+        """How long `pulumi up` waits for healthy: the start period plus every allowed retry."""
+        return _seconds(self.start_period) + self.retries * (_seconds(self.interval) + _seconds(self.timeout)) + 30
+
+
+def _seconds(duration: str) -> int:
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+    for suffix in ("ms", "s", "m", "h"):
+        if duration.endswith(suffix):
+            return int(float(duration[: -len(suffix)]) * units[suffix])
+    raise ValueError(f"{duration!r} is not a duration like 10s or 2m")
+
+
+@dataclass(frozen=True)
+class File:
+    """A file the service reads, delivered with the container's uploads.
+
+    A secret file is written mode 0400 and owned by the user the service runs as, so only the
+    service can read it and the value never shows in `docker inspect`.
+    """
+
+    path: str
+    content: pulumi.Input[str]
+    secret: bool = False
+    owner: str | None = None  # uid (or uid:gid is not supported by Docker uploads: uid only)
+    executable: bool = False
+
+    def args(self) -> docker.ContainerUploadArgs:
+        mode = "0400" if self.secret else ("0555" if self.executable else "0444")
+        content = pulumi.Output.secret(self.content) if self.secret else self.content
+        return docker.ContainerUploadArgs(
+            file=self.path, content=content, permissions=mode, owner=self.owner, executable=self.executable,
+        )
+
+
+@dataclass(frozen=True)
+class Port:
+    """A container port, published on the host port the stack's `ports.<name>` gives (if any)."""
+
+    name: str
+    internal: int
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Where a service serves Prometheus metrics; the monitoring layer scrapes what is declared."""
+
+    port: int
+    path: str = "/metrics"
+
+
+@dataclass(frozen=True)
+class DeployedService:
+    """What the rest of the platform may know about a deployed service (for monitoring, plans)."""
+
+    name: str
+    layer: str
+    host: str  # the name it answers to on its networks
+    metrics: Metrics | None
+    networks: tuple[docker.Network, ...]
+    container: docker.Container
+
+
+class Platform:
+    """What all layers share. One per program run."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.deployed: list[DeployedService] = []
+        self._images: dict[str, pulumi.Output[str]] = {}
+
+    def container_name(self, name: str) -> str:
+        return f"{self.settings.prefix}-{name}"
+
+    def labels(self, layer: str, service: str) -> list[docker.ContainerLabelArgs]:
+        return [
+            docker.ContainerLabelArgs(label="datalyptica.layer", value=layer),
+            docker.ContainerLabelArgs(label="datalyptica.service", value=service),
+            docker.ContainerLabelArgs(label="datalyptica.stack", value=pulumi.get_stack()),
+        ]
+
+    def network(self, name: str, *, parent: pulumi.Resource, internal: bool = False) -> docker.Network:
+        """A bridge network `<prefix>-<name>`; internal ones have no route out of the host."""
+        return docker.Network(
+            f"{name}-network",
+            name=self.container_name(name),
+            internal=internal,
+            labels=[docker.NetworkLabelArgs(label="datalyptica.network", value=name)],
+            opts=pulumi.ResourceOptions(parent=parent),
+        )
+
+    def volume(self, name: str, *, parent: pulumi.Resource) -> docker.Volume:
+        """A named volume `<prefix>-<name>`, protected from deletion when the stack says so."""
+        protect = self.settings.protect_data
+        return docker.Volume(
+            f"{name}-volume",
+            name=self.container_name(name),
+            labels=[docker.VolumeLabelArgs(label="datalyptica.volume", value=name)],
+            opts=pulumi.ResourceOptions(parent=parent, protect=protect, retain_on_delete=protect),
+        )
+
+    def image(self, service: ServiceSettings, *, parent: pulumi.Resource) -> pulumi.Output[str]:
+        """The image a service runs, by image id: pulled and pinned by tag, or built from images/.
+
+        Each image is pulled or built once, however many services run it.
+        """
+        if service.image not in self._images:
+            if folder := service.built_image:
+                self._images[service.image] = self._build(folder, parent=parent)
+            else:
+                pulled = docker.RemoteImage(
+                    f"{service.name}-image", name=service.image, keep_locally=True,
+                    opts=pulumi.ResourceOptions(parent=parent),
+                )
+                self._images[service.image] = pulled.image_id
+        return self._images[service.image]
+
+    def built_image_name(self, folder: str) -> str:
+        return f"{catalog.BUILT_IMAGE_REGISTRY}/{folder}:{self.settings.image_version}"
+
+    def _build(self, folder: str, *, parent: pulumi.Resource) -> pulumi.Output[str]:
+        context = IMAGES_DIR / folder
+        if not (context / "Dockerfile").is_file():
+            raise FileNotFoundError(f"images/{folder}/Dockerfile is missing: the {folder} image cannot be built")
+        image = docker.Image(
+            f"{folder}-image",
+            image_name=self.built_image_name(folder),
+            build=docker.DockerBuildArgs(context=str(context), dockerfile=str(context / "Dockerfile")),
+            skip_push=True,
+            opts=pulumi.ResourceOptions(parent=parent),
+        )
+        # repo_digest is the local image id when the image is not pushed: a rebuild replaces the containers.
+        return image.repo_digest
+
+
+class Service(pulumi.ComponentResource):
+    """One container of the platform, with its volumes and (first time) its image."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        platform: Platform,
+        spec: ServiceSettings,
+        networks: Sequence[docker.Network],
+        healthcheck: HealthCheck | None,
+        command: Sequence[pulumi.Input[str]] | None = None,
+        entrypoint: Sequence[str] | None = None,
+        env: Mapping[str, pulumi.Input[str]] | None = None,
+        files: Sequence[File] = (),
+        volumes: Mapping[str, str] | None = None,
+        ports: Sequence[Port] = (),
+        user: str | None = None,
+        metrics: Metrics | None = None,
+        depends_on: Sequence[pulumi.Resource] = (),
+        opts: pulumi.ResourceOptions | None = None,
+        **container_args,
+    ):
+        super().__init__(SERVICE_TYPE, name, None, opts)
+        if healthcheck is None and not spec.job:
+            raise ValueError(f"{name}: a long-running service needs a health check that works inside its image")
+        self.name = name
+        self.host = name
+        settings = platform.settings
+
+        mounts = [
+            docker.ContainerVolumeArgs(volume_name=platform.volume(f"{name}-{volume}", parent=self).name, container_path=path)
+            for volume, path in (volumes or {}).items()
+        ]
+        published = [
+            docker.ContainerPortArgs(internal=port.internal, external=host_port, ip=settings.bind_address)
+            for port in ports
+            if (host_port := settings.host_port(port.name)) is not None
+        ]
+        self.container = docker.Container(
+            f"{name}-container",
+            name=platform.container_name(name),
+            hostname=name,
+            image=platform.image(spec, parent=self),
+            command=list(command) if command is not None else None,
+            entrypoints=list(entrypoint) if entrypoint is not None else None,
+            envs=[pulumi.Output.concat(key, "=", value) for key, value in (env or {}).items()],
+            uploads=[file.args() for file in files],
+            volumes=mounts,
+            ports=published,
+            networks_advanced=[
+                docker.ContainerNetworksAdvancedArgs(name=network.name, aliases=[name]) for network in networks
+            ],
+            labels=platform.labels(spec.layer, spec.name) + _metrics_labels(metrics),
+            memory=spec.memory_mb,
+            memory_swap=spec.memory_mb,
+            cpus=f"{spec.cpus:g}",
+            user=user,
+            log_driver="json-file",
+            log_opts={"max-size": "50m", "max-file": "3"},
+            **_lifecycle(spec, healthcheck),
+            **container_args,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(depends_on), delete_before_replace=True),
+        )
+        platform.deployed.append(
+            DeployedService(name, spec.layer, name, metrics, tuple(networks), self.container)
+        )
+        self.register_outputs({"container_name": self.container.name, "host": name})
+
+
+def _lifecycle(spec: ServiceSettings, healthcheck: HealthCheck | None) -> dict:
+    """Long-running services restart and are waited on until healthy; jobs are created, not started."""
+    if spec.job:
+        return {"restart": "no", "must_run": False, "start": False}
+    assert healthcheck is not None
+    return {
+        "restart": "unless-stopped",
+        "healthcheck": healthcheck.args(),
+        "wait": True,
+        "wait_timeout": healthcheck.wait_seconds(),
+    }
+
+
+def _metrics_labels(metrics: Metrics | None) -> list[docker.ContainerLabelArgs]:
+    if metrics is None:
+        return []
+    return [
+        docker.ContainerLabelArgs(label="datalyptica.metrics.port", value=str(metrics.port)),
+        docker.ContainerLabelArgs(label="datalyptica.metrics.path", value=metrics.path),
+    ]

@@ -1,0 +1,351 @@
+"""StorageLayer: MinIO, etcd x3, PostgreSQL HA (Patroni x2 behind HAProxy) and Nessie.
+
+It also provisions for the other layers: a database owned by a consumer's own login role, and
+buckets reachable with a consumer's own MinIO user whose policy names only those buckets.
+"""
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_docker as docker
+import pulumi_minio as minio
+import pulumi_postgresql as postgresql
+
+from components import pgha, secrets
+from components.service import File, HealthCheck, Metrics, Platform, Port, Service
+from components.templates import render_output
+
+POSTGRES_PRIMARY_PORT = 5000
+POSTGRES_REPLICAS_PORT = 5001
+HAPROXY_STATS_PORT = 7000
+MINIO_API_PORT = 9000
+MINIO_CONSOLE_PORT = 9001
+NESSIE_PORT = 19120
+NESSIE_MANAGEMENT_PORT = 9000
+S3_REGION = "us-east-1"
+WAREHOUSE_BUCKET = "warehouse"  # Iceberg tables, catalogued by Nessie
+LANDING_BUCKET = "landing"  # raw files as they arrive, before any table holds them
+PATRONI_SCOPE = "datalyptica"
+POSTGRES_UID = "999"  # the postgres user of the official postgres image our Patroni image builds on
+NESSIE_UID = "10000"
+
+
+@dataclass(frozen=True)
+class DatabaseAccess:
+    """A consumer's own database, as the consumer's containers reach it."""
+
+    host: str
+    port: int
+    database: str
+    username: str
+    password: pulumi.Output[str]
+    resources: tuple[pulumi.Resource, ...]  # what a consumer's container depends on
+
+    def url(self, scheme: str = "postgresql") -> pulumi.Output[str]:
+        """A secret connection URL, e.g. scheme 'postgresql+psycopg2' for SQLAlchemy."""
+        return pulumi.Output.secret(
+            pulumi.Output.concat(
+                scheme, "://", self.username, ":", self.password, "@", self.host, ":", str(self.port), "/", self.database
+            )
+        )
+
+    def template_values(self) -> dict:
+        return {
+            "host": self.host, "port": self.port, "database": self.database,
+            "username": self.username, "password": self.password,
+        }
+
+
+@dataclass(frozen=True)
+class BucketAccess:
+    """A consumer's own MinIO user and the buckets its policy allows, as containers reach them."""
+
+    endpoint: str
+    region: str
+    buckets: tuple[str, ...]
+    access_key: pulumi.Output[str]
+    secret_key: pulumi.Output[str]
+    resources: tuple[pulumi.Resource, ...]
+
+    def template_values(self) -> dict:
+        return {
+            "endpoint": self.endpoint, "region": self.region, "buckets": list(self.buckets),
+            "access_key": self.access_key, "secret_key": self.secret_key,
+        }
+
+
+@dataclass(frozen=True)
+class StorageEndpoints:
+    """What the other layers use of storage, by the names they answer to on `network`."""
+
+    network: docker.Network
+    postgres_host: str
+    postgres_port: int
+    postgres_replicas_port: int
+    s3_endpoint: str
+    s3_region: str
+    nessie_uri: str
+    warehouse_bucket: str
+    landing_bucket: str
+
+
+def bucket_policy(buckets: Sequence[str]) -> str:
+    """An IAM policy that allows everything on these buckets and their objects, nothing else."""
+    return json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
+             "Resource": [f"arn:aws:s3:::{bucket}" for bucket in buckets]},
+            {"Effect": "Allow", "Action": ["s3:*Object", "s3:*ObjectTagging", "s3:*MultipartUpload", "s3:ListMultipartUploadParts"],
+             "Resource": [f"arn:aws:s3:::{bucket}/*" for bucket in buckets]},
+        ],
+    }, sort_keys=True)
+
+
+class StorageLayer(pulumi.ComponentResource):
+    def __init__(self, platform: Platform, *, extra_networks: Sequence[docker.Network] = (),
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("datalyptica:storage:StorageLayer", "storage", None, opts)
+        self._platform = platform
+        self.network = platform.network("storage", parent=self)
+        self.ha_network = platform.network("postgres-ha", parent=self, internal=True)
+        front = [self.network, *extra_networks]
+
+        self.postgres_superuser_password = secrets.password("postgres-superuser-password", parent=self)
+        replication_password = secrets.password("postgres-replication-password", parent=self)
+        rest_password = secrets.password("patroni-rest-password", parent=self)
+        self.minio_root_user = secrets.username("minio-root-user", parent=self, prefix="root")
+        self.minio_root_password = secrets.password("minio-root-password", parent=self)
+
+        topology = self._topology()
+        etcd = [self._etcd(member, topology) for member in topology.etcd]
+        patroni = [
+            self._patroni(node, topology, replication_password, rest_password, depends_on=[s.container for s in etcd])
+            for node in topology.nodes
+        ]
+        self.haproxy = self._haproxy(topology, front, depends_on=[s.container for s in patroni])
+        self.minio = self._minio(front)
+
+        self._postgres = self._postgres_provider()
+        self._minio_provider = self._minio_admin_provider()
+        self._buckets: dict[str, minio.S3Bucket] = {}
+        for bucket in (WAREHOUSE_BUCKET, LANDING_BUCKET):
+            self._bucket(bucket, parent=self)
+
+        self.nessie = self._nessie(front)
+
+        settings = platform.settings
+        self.endpoints = StorageEndpoints(
+            network=self.network,
+            postgres_host="haproxy",
+            postgres_port=POSTGRES_PRIMARY_PORT,
+            postgres_replicas_port=POSTGRES_REPLICAS_PORT,
+            s3_endpoint=f"http://minio:{MINIO_API_PORT}",
+            s3_region=S3_REGION,
+            nessie_uri=f"http://nessie:{NESSIE_PORT}/api/v2",
+            warehouse_bucket=WAREHOUSE_BUCKET,
+            landing_bucket=LANDING_BUCKET,
+        )
+        self.urls = {
+            "minio_api": _url(settings, "minio", "http"),
+            "minio_console": _url(settings, "minio-console", "http"),
+            "postgres_primary": _url(settings, "postgres-primary", "postgresql"),
+            "postgres_replicas": _url(settings, "postgres-replicas", "postgresql"),
+            "haproxy_stats": _url(settings, "haproxy-stats", "http"),
+            "nessie": _url(settings, "nessie", "http", "/api/v2"),
+        }
+        self.register_outputs({
+            **{name: url for name, url in self.urls.items() if url},
+            "minio_root_user": self.minio_root_user,
+            "minio_root_password": self.minio_root_password,
+            "postgres_superuser_password": self.postgres_superuser_password,
+        })
+
+    # ---- provisioning for consumers ------------------------------------------------------
+
+    def database(self, consumer: str, *, parent: pulumi.Resource, database: str | None = None) -> DatabaseAccess:
+        """A database owned by the consumer's own login role, reachable only by that role."""
+        name = database or consumer.replace("-", "_")
+        password = secrets.password(f"{consumer}-db-password", parent=parent)
+        options = pulumi.ResourceOptions(parent=parent, provider=self._postgres)
+        data = pulumi.ResourceOptions(protect=self._platform.settings.protect_data,
+                                      retain_on_delete=self._platform.settings.protect_data)
+        role = postgresql.Role(f"{consumer}-db-role", name=name, login=True, password=password, opts=options)
+        created = postgresql.Database(
+            f"{consumer}-database", name=name, owner=role.name,
+            opts=pulumi.ResourceOptions.merge(options, data),
+        )
+        no_public_access = postgresql.Grant(
+            f"{consumer}-database-revoke-public", database=created.name, role="public",
+            object_type="database", privileges=[], opts=options,
+        )
+        return DatabaseAccess(
+            host="haproxy", port=POSTGRES_PRIMARY_PORT, database=name, username=name,
+            password=password, resources=(role, created, no_public_access),
+        )
+
+    def buckets(self, consumer: str, buckets: Sequence[str], *, parent: pulumi.Resource) -> BucketAccess:
+        """The consumer's own MinIO user, allowed on these buckets only (created when missing)."""
+        bucket_resources = [self._bucket(bucket, parent=parent) for bucket in buckets]
+        options = pulumi.ResourceOptions(parent=parent, provider=self._minio_provider)
+        secret_key = secrets.password(f"{consumer}-s3-secret-key", parent=parent, length=40)
+        user = minio.IamUser(f"{consumer}-s3-user", name=f"{consumer}-s3", secret=secret_key, opts=options)
+        policy = minio.IamPolicy(
+            f"{consumer}-s3-policy", name=f"{consumer}-buckets", policy=bucket_policy(buckets),
+            opts=pulumi.ResourceOptions.merge(options, pulumi.ResourceOptions(depends_on=bucket_resources)),
+        )
+        attachment = minio.IamUserPolicyAttachment(
+            f"{consumer}-s3-policy-attachment", user_name=user.name, policy_name=policy.name, opts=options,
+        )
+        return BucketAccess(
+            endpoint=f"http://minio:{MINIO_API_PORT}", region=S3_REGION, buckets=tuple(buckets),
+            access_key=pulumi.Output.secret(user.name), secret_key=secret_key,
+            resources=(*bucket_resources, user, policy, attachment),
+        )
+
+    # ---- the services --------------------------------------------------------------------
+
+    def _topology(self) -> pgha.PgHaTopology:
+        settings = self._platform.settings
+        return pgha.PgHaTopology(
+            scope=PATRONI_SCOPE,
+            etcd=tuple(pgha.EtcdMember(name=f"etcd-{i}", host=f"etcd-{i}")
+                       for i in range(1, settings.service("etcd").replicas + 1)),
+            nodes=tuple(pgha.PatroniNode(name=f"patroni-{i}", host=f"patroni-{i}")
+                        for i in range(1, settings.service("patroni").replicas + 1)),
+        )
+
+    def _etcd(self, member: pgha.EtcdMember, topology: pgha.PgHaTopology) -> Service:
+        data_dir = "/var/lib/etcd"
+        return Service(
+            member.name, platform=self._platform, spec=self._platform.settings.service("etcd"),
+            networks=[self.ha_network],
+            command=pgha.etcd_command(topology, member, data_dir=data_dir),
+            volumes={"data": data_dir},
+            healthcheck=HealthCheck.command("etcdctl", "endpoint", "health", start_period="20s"),
+            metrics=Metrics(member.client_port),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _patroni(self, node: pgha.PatroniNode, topology: pgha.PgHaTopology, replication_password: pulumi.Output[str],
+                 rest_password: pulumi.Output[str], *, depends_on: Sequence[pulumi.Resource]) -> Service:
+        config = pulumi.Output.all(self.postgres_superuser_password, replication_password, rest_password).apply(
+            lambda passwords: pgha.render_patroni_config(
+                topology, node,
+                pgha.PgCredentials(superuser_password=passwords[0], replication_password=passwords[1],
+                                   rest_password=passwords[2]),
+                data_dir=pgha.IMAGE_DATA_DIR, bin_dir=pgha.IMAGE_BIN_DIR, socket_dir=pgha.IMAGE_SOCKET_DIR,
+            )
+        )
+        return Service(
+            node.name, platform=self._platform, spec=self._platform.settings.service("patroni"),
+            networks=[self.ha_network],
+            files=[File(pgha.IMAGE_CONFIG_PATH, config, secret=True, owner=POSTGRES_UID)],
+            volumes={"data": pgha.IMAGE_VOLUME_DIR},
+            healthcheck=HealthCheck.curl(f"http://localhost:{node.rest_port}/health", start_period="60s"),
+            metrics=Metrics(node.rest_port),
+            shm_size=256,
+            depends_on=depends_on,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _haproxy(self, topology: pgha.PgHaTopology, front: Sequence[docker.Network], *,
+                 depends_on: Sequence[pulumi.Resource]) -> Service:
+        config = pgha.render_haproxy_config(
+            topology, primary_port=POSTGRES_PRIMARY_PORT, replica_port=POSTGRES_REPLICAS_PORT,
+            stats_port=HAPROXY_STATS_PORT,
+        )
+        return Service(
+            "haproxy", platform=self._platform, spec=self._platform.settings.service("haproxy"),
+            networks=[self.ha_network, *front],
+            files=[File(pgha.HAPROXY_CONFIG_PATH, config)],
+            ports=[Port("postgres-primary", POSTGRES_PRIMARY_PORT), Port("postgres-replicas", POSTGRES_REPLICAS_PORT),
+                   Port("haproxy-stats", HAPROXY_STATS_PORT)],
+            healthcheck=HealthCheck.http_via_bash(HAPROXY_STATS_PORT, "/"),
+            depends_on=depends_on,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _minio(self, front: Sequence[docker.Network]) -> Service:
+        env_file = "/etc/minio/config.env"
+        config = render_output("minio/config.env.j2", root_user=self.minio_root_user, root_password=self.minio_root_password)
+        return Service(
+            "minio", platform=self._platform, spec=self._platform.settings.service("minio"),
+            networks=front,
+            command=["server", "/data", "--console-address", f":{MINIO_CONSOLE_PORT}"],
+            env={"MINIO_CONFIG_ENV_FILE": env_file},
+            files=[File(env_file, config, secret=True, owner="0")],
+            volumes={"data": "/data"},
+            ports=[Port("minio", MINIO_API_PORT), Port("minio-console", MINIO_CONSOLE_PORT)],
+            healthcheck=HealthCheck.command("mc", "ready", "local"),
+            metrics=Metrics(MINIO_API_PORT, "/minio/v2/metrics/cluster"),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _nessie(self, front: Sequence[docker.Network]) -> Service:
+        database = self.database("nessie", parent=self)
+        bucket_access = self.buckets("nessie", [WAREHOUSE_BUCKET], parent=self)
+        config_path = "/etc/nessie/application.properties"
+        config = render_output(
+            "nessie/application.properties.j2", database=database.template_values(),
+            s3=bucket_access.template_values(), warehouse_bucket=WAREHOUSE_BUCKET,
+        )
+        return Service(
+            "nessie", platform=self._platform, spec=self._platform.settings.service("nessie"),
+            networks=front,
+            env={"QUARKUS_CONFIG_LOCATIONS": config_path},
+            files=[File(config_path, config, secret=True, owner=NESSIE_UID)],
+            ports=[Port("nessie", NESSIE_PORT)],
+            healthcheck=HealthCheck.http_via_bash(NESSIE_MANAGEMENT_PORT, "/q/health/ready", start_period="60s"),
+            metrics=Metrics(NESSIE_MANAGEMENT_PORT, "/q/metrics"),
+            depends_on=[*database.resources, *bucket_access.resources],
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    # ---- admin connections the program itself uses --------------------------------------
+
+    def _postgres_provider(self) -> postgresql.Provider:
+        """Connects through HAProxy's primary port as published on the Docker host."""
+        settings = self._platform.settings
+        port = settings.host_port("postgres-primary")
+        if port is None:
+            raise pulumi.RunError(
+                "datalyptica:ports.postgres-primary is null, but the program provisions databases through it; "
+                "publish it (e.g. 5432), bound to datalyptica:bindAddress"
+            )
+        return postgresql.Provider(
+            "postgres-admin", host=settings.endpoint_host, port=port, username="postgres",
+            password=self.postgres_superuser_password, sslmode="disable", superuser=True, connect_timeout=180,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.haproxy.container]),
+        )
+
+    def _minio_admin_provider(self) -> minio.Provider:
+        settings = self._platform.settings
+        port = settings.host_port("minio")
+        if port is None:
+            raise pulumi.RunError(
+                "datalyptica:ports.minio is null, but the program creates buckets and users through it; "
+                "publish it (e.g. 9000), bound to datalyptica:bindAddress"
+            )
+        return minio.Provider(
+            "minio-admin", minio_server=f"{settings.endpoint_host}:{port}", minio_user=self.minio_root_user,
+            minio_password=self.minio_root_password, minio_region=S3_REGION, minio_ssl=False,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.minio.container]),
+        )
+
+    def _bucket(self, name: str, *, parent: pulumi.Resource) -> minio.S3Bucket:
+        if name not in self._buckets:
+            protect = self._platform.settings.protect_data
+            self._buckets[name] = minio.S3Bucket(
+                f"{name}-bucket", bucket=name, acl="private", force_destroy=not protect,
+                opts=pulumi.ResourceOptions(parent=parent, provider=self._minio_provider,
+                                            protect=protect, retain_on_delete=protect),
+            )
+        return self._buckets[name]
+
+
+def _url(settings, port_name: str, scheme: str, path: str = "") -> str | None:
+    port = settings.host_port(port_name)
+    return f"{scheme}://{settings.endpoint_host}:{port}{path}" if port is not None else None

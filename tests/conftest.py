@@ -1,0 +1,52 @@
+import asyncio
+import functools
+import sys
+
+import pytest
+from pulumi.runtime import reset_options
+
+from tests.pulumi_harness import ROOT, Deployment, engine_config, run_program, stack_config
+
+sys.path.insert(0, str(ROOT))
+
+# A test that registers resources without mocks would otherwise talk to whatever monitor a
+# previous test left behind; start every test from Pulumi's blank state.
+reset_options()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_pulumi_runtime():
+    """Fresh event loop and no mocks left over: Pulumi's runtime settings are process-global."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    yield
+    reset_options()
+    pending = asyncio.all_tasks(loop)
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    loop.close()
+    asyncio.set_event_loop(None)
+
+
+@functools.cache
+def _cached_stack(stack: str) -> Deployment:
+    return run_program(stack_config(stack), stack=stack)
+
+
+@pytest.fixture
+def dev() -> Deployment:
+    """The program run with nothing but Pulumi.dev.yaml (evaluated once per test session)."""
+    return _cached_stack("dev")
+
+
+@pytest.fixture
+def prod() -> Deployment:
+    return _cached_stack("prod")
+
+
+@pytest.fixture
+def deploy():
+    """Run the program with a config given as in a stack file, e.g. deploy(layers=["storage"])."""
+    return lambda **config: run_program(engine_config(config))

@@ -8,7 +8,7 @@ input, so tests can assert on inputs, options, dependencies and secrecy.
 import hashlib
 import json
 import runpy
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,6 +72,17 @@ def _has_secret(value: Any) -> bool:
     return False
 
 
+def _reveal(value: Any) -> Any:
+    """The values behind secret markers (what the container or provider would receive)."""
+    if isinstance(value, dict):
+        if value.get(SIG_KEY) == SECRET_SIG:
+            return _reveal(value["value"])
+        return {k: _reveal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_reveal(v) for v in value]
+    return value
+
+
 def _strip_secrets(value: Any) -> Any:
     if isinstance(value, dict):
         if value.get(SIG_KEY) == SECRET_SIG:
@@ -96,7 +107,7 @@ class RecordingMonitor(mocks.MockMonitor):
                 name=request.name,
                 urn=response.urn,
                 parent=request.parent,
-                inputs=rpc.deserialize_properties(request.object),
+                inputs=_reveal(rpc.deserialize_properties(request.object)),
                 raw_inputs=json_format.MessageToDict(request.object),
                 dependencies=list(request.dependencies),
                 protect=request.protect,
@@ -110,14 +121,20 @@ class RecordingMonitor(mocks.MockMonitor):
 class PlatformMocks(mocks.Mocks):
     """Gives each resource the outputs its provider would compute, so the program can use them."""
 
+    def __init__(self):
+        super().__init__()
+        self.generated_secrets: set[str] = set()
+
     def new_resource(self, args: mocks.MockResourceArgs):
         outputs = dict(args.inputs)
         token = hashlib.sha256(f"{args.typ}/{args.name}".encode()).hexdigest()
         if args.typ in ("random:index/randomPassword:RandomPassword", "random:index/randomString:RandomString"):
             outputs["result"] = ("Gx" + token)[: int(args.inputs.get("length", 16))]
+            self.generated_secrets.add(outputs["result"])
         elif args.typ == "random:index/randomBytes:RandomBytes":
             outputs["hex"] = token[: 2 * int(args.inputs["length"])]
             outputs["base64"] = "mock+/" + token[:38]
+            self.generated_secrets.update({outputs["hex"], outputs["base64"]})
         elif args.typ == "docker:index/remoteImage:RemoteImage":
             outputs["imageId"] = f"sha256:{token}"
         elif args.typ == "docker:index/image:Image":
@@ -131,6 +148,7 @@ class PlatformMocks(mocks.Mocks):
 @dataclass
 class Deployment:
     registered: list[Registered]
+    generated_secrets: set[str] = field(default_factory=set)
     outputs: dict[str, Any] = field(default_factory=dict)
     secret_outputs: set[str] = field(default_factory=set)
 
@@ -161,11 +179,16 @@ class Deployment:
 
 def run_program(config: dict[str, str], *, stack: str = "test") -> Deployment:
     """Run __main__.py under mocks with `config` (engine form) and return what it registered."""
+    return run_function(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"), config, stack=stack)
+
+
+def run_function(program: Callable[[], Any], config: dict[str, str], *, stack: str = "test") -> Deployment:
+    """Run any Pulumi program function under mocks (e.g. one layer with a made-up consumer)."""
     monitor = RecordingMonitor(PlatformMocks())
     pulumi.runtime.set_mocks(monitor.mocks, project="datalyptica", stack=stack, preview=False, monitor=monitor)
     pulumi.runtime.set_all_config(config)
-    _sync_await(run_pulumi_func(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")))
-    deployment = Deployment(monitor.registered)
+    _sync_await(run_pulumi_func(program))
+    deployment = Deployment(monitor.registered, monitor.mocks.generated_secrets)
     for name, value in pulumi.runtime.get_root_resource().outputs.items():
         output = pulumi.Output.from_input(value)
         deployment.outputs[name] = _sync_await(output.future())

@@ -1,0 +1,130 @@
+"""The stack config model on its own: defaults, the stack files, and one test per bad input."""
+
+import pytest
+
+from components import catalog
+from components.settings import SettingsError, config_from_engine, load_settings, parse_size
+from tests.pulumi_harness import engine_config, stack_config
+
+
+def settings_of(stack: str):
+    return load_settings(config_from_engine(stack_config(stack)))
+
+
+def refusal(**config) -> str:
+    with pytest.raises(SettingsError) as error:
+        load_settings(config)
+    return str(error.value)
+
+
+def test_defaults_deploy_every_layer_with_pinned_images():
+    settings = load_settings({})
+    assert settings.layers == list(catalog.LAYERS)
+    assert len(catalog.LAYERS) == 9
+    for service in settings.deployed_services():
+        assert service.image.startswith("build:") or ":" in service.image.split("/")[-1], service.name
+        assert not service.image.endswith(":latest"), service.name
+
+
+def test_dev_binds_to_loopback_and_leaves_data_unprotected():
+    dev = settings_of("dev")
+    assert dev.bind_address == "127.0.0.1"
+    assert dev.protect_data is False
+    assert dev.layers == list(catalog.LAYERS)
+
+
+def test_prod_protects_data_and_uses_the_seeds_sizes():
+    prod = settings_of("prod")
+    assert prod.protect_data is True
+    seed = {  # the seed's resource table for the Analytics & ML layer
+        "redis": (1, "2g"), "jupyterhub": (2, "4g"), "notebook": (2, "4g"), "mlflow": (2, "4g"),
+        "superset": (4, "8g"), "airflow-apiserver": (2, "4g"), "airflow-scheduler": (2, "4g"),
+        "airflow-worker": (4, "8g"),
+    }
+    for name, (cpus, memory) in seed.items():
+        service = prod.service(name)
+        assert (service.cpus, service.memory_bytes) == (cpus, parse_size(memory)), name
+
+
+def test_the_engine_form_of_a_stack_file_round_trips():
+    config = config_from_engine(engine_config({"layers": ["storage"], "protectData": True, "prefix": "dl"}))
+    assert config == {"layers": ["storage"], "protectData": True, "prefix": "dl"}
+    assert load_settings(config).prefix == "dl"
+
+
+@pytest.mark.parametrize("text,size", [("512m", 512 * 1024**2), ("4g", 4 * 1024**3), ("1.5GiB", 1536 * 1024**2),
+                                       ("2048", 2048), (1024, 1024)])
+def test_sizes(text, size):
+    assert parse_size(text) == size
+
+
+def test_unknown_layer_is_refused_with_the_known_ones():
+    message = refusal(layers=["storage", "warehouse"])
+    assert "datalyptica:layers" in message and "'warehouse'" in message and "analytics" in message
+
+
+def test_a_layer_without_a_layer_it_needs_is_refused():
+    message = refusal(layers=["analytics"])
+    assert "datalyptica:layers" in message and "'analytics' needs 'storage'" in message
+
+
+def test_unknown_service_is_refused():
+    message = refusal(services={"postgress": {"cpus": 1}})
+    assert "datalyptica:services.postgress" in message and "known services" in message and "patroni" in message
+
+
+def test_unknown_key_is_refused():
+    message = refusal(bindAdress="0.0.0.0")
+    assert "datalyptica:bindAdress: unknown key" in message and "bindAddress" in message
+
+
+def test_two_services_on_one_host_port_are_refused():
+    message = refusal(ports={"trino": 9000})
+    assert "datalyptica:ports" in message and "trino and minio both use host port 9000" in message
+
+
+def test_a_port_of_a_disabled_layer_does_not_collide():
+    assert load_settings({"layers": ["storage"], "ports": {"trino": 9000}}).host_port("minio") == 9000
+
+
+def test_malformed_memory_is_refused_with_examples():
+    message = refusal(services={"kafka": {"memory": "2 gigs"}})
+    assert "datalyptica:services.kafka.memory" in message and "'2 gigs'" in message and "512m or 4g" in message
+
+
+def test_malformed_host_memory_is_refused():
+    assert "datalyptica:host.memory" in refusal(host={"memory": "lots"})
+
+
+def test_negative_replicas_are_refused():
+    message = refusal(services={"kafka": {"replicas": -1}})
+    assert "datalyptica:services.kafka.replicas" in message and "greater than or equal to 0" in message
+
+
+def test_replicas_of_a_fixed_size_cluster_are_refused():
+    message = refusal(services={"etcd": {"replicas": 5}})
+    assert "datalyptica:services.etcd.replicas" in message and "always runs 3" in message
+
+
+def test_zero_cpus_are_refused():
+    assert "datalyptica:services.trino.cpus" in refusal(services={"trino": {"cpus": 0}})
+
+
+def test_unknown_port_name_and_out_of_range_port_are_refused():
+    assert "datalyptica:ports.trinno: unknown port" in refusal(ports={"trinno": 8080})
+    assert "datalyptica:ports.trino: 70000 is not a port" in refusal(ports={"trino": 70000})
+
+
+def test_memory_beyond_the_host_is_refused_naming_the_largest_consumers():
+    message = refusal(host={"cpus": 8, "memory": "8g"})
+    assert "datalyptica:host.memory" in message and "largest: " in message and "raise datalyptica:host.memory" in message
+
+
+def test_cpu_overcommit_only_warns():
+    settings = load_settings({"layers": ["storage"], "host": {"cpus": 1, "memory": "64g"}})
+    assert settings.capacity_warnings() and "datalyptica:host.cpus" in settings.capacity_warnings()[0]
+
+
+def test_every_default_host_port_is_unique():
+    ports = load_settings({}).host_ports()
+    assert len(set(ports.values())) == len(ports)

@@ -1,0 +1,543 @@
+"""A real PostgreSQL HA cluster on 127.0.0.1 for tests and the failover benchmark.
+
+Three etcd members, two Patroni nodes running Debian's PostgreSQL as the postgres user, and
+HAProxy, all configured by components/pgha.py exactly as the Pulumi program configures the
+containers; only addresses, ports and directories differ. Every wait is bounded, and close()
+ends every process the cluster started and removes its directory, whatever happened.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from components.pgha import (
+    EtcdMember,
+    PatroniNode,
+    PgCredentials,
+    PgHaTopology,
+    etcd_command,
+    render_haproxy_config,
+    render_patroni_config,
+)
+
+LOCALHOST = "127.0.0.1"
+POSTGRES_USER = "postgres"
+PATRONI_CANDIDATES = ("/opt/patroni-venv/bin/patroni",)
+
+
+# ----------------------------------------------------------------------------- tools
+
+
+@dataclass(frozen=True)
+class Tools:
+    etcd: str
+    patroni: str
+    haproxy: str
+    pg_bin_dir: str
+
+
+def find_pg_bin_dir() -> str | None:
+    """The newest Debian PostgreSQL server installed (/usr/lib/postgresql/<major>/bin)."""
+    majors = []
+    for bin_dir in Path("/usr/lib/postgresql").glob("*/bin"):
+        if (bin_dir / "postgres").is_file() and (bin_dir / "initdb").is_file() and bin_dir.parent.name.isdigit():
+            majors.append((int(bin_dir.parent.name), str(bin_dir)))
+    return max(majors)[1] if majors else None
+
+
+def find_patroni() -> str | None:
+    for candidate in (os.environ.get("DATALYPTICA_PATRONI"), *PATRONI_CANDIDATES):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return shutil.which("patroni")
+
+
+def find_tools() -> tuple[Tools | None, list[str]]:
+    """The programs the cluster needs, or what is missing (installed by .ci/install.d/20-pgha.sh)."""
+    found = {
+        "etcd": shutil.which("etcd"),
+        "patroni": find_patroni(),
+        "haproxy": shutil.which("haproxy") or shutil.which("haproxy", path="/usr/sbin"),
+        "pg_bin_dir": find_pg_bin_dir(),
+    }
+    missing = [f"{name} not found" for name, path in found.items() if not path]
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        missing.append("python package psycopg not installed")
+    try:
+        pwd.getpwnam(POSTGRES_USER)
+    except KeyError:
+        missing.append(f"no {POSTGRES_USER} user")
+    if os.geteuid() != 0:
+        missing.append("must run as root to start PostgreSQL as the postgres user")
+    return (None if missing else Tools(**found)), missing
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def free_ports(count: int) -> list[int]:
+    """Distinct free TCP ports on 127.0.0.1, all held open together so none repeats."""
+    sockets = []
+    try:
+        for _ in range(count):
+            s = socket.socket()
+            s.bind((LOCALHOST, 0))
+            sockets.append(s)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def wait_for(condition: Callable[[], object], *, timeout: float, what: str, interval: float = 0.2) -> object:
+    """Poll `condition` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"gave up after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+def http_status(url: str, timeout: float = 1.0) -> int | None:
+    """HTTP status of a GET, or None when nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+    except (OSError, ValueError):
+        return None
+
+
+def http_text(url: str, timeout: float = 1.0) -> str | None:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.read().decode()
+    except (OSError, ValueError):
+        return None
+
+
+# ----------------------------------------------------------------------------- cluster
+
+
+class PgHaCluster:
+    """etcd x3, Patroni x2 and HAProxy on 127.0.0.1, in one temporary directory."""
+
+    def __init__(self, tools: Tools, *, scope: str = "datalyptica-test") -> None:
+        self.tools = tools
+        self.workdir = Path(tempfile.mkdtemp(prefix="pgha-"))
+        self.workdir.chmod(0o755)  # the postgres user must reach its node directories
+        ports = iter(free_ports(3 * 2 + 2 * 2 + 3))
+        self.topology = PgHaTopology(
+            scope=scope,
+            etcd=tuple(EtcdMember(f"etcd-{i}", LOCALHOST, next(ports), next(ports)) for i in (1, 2, 3)),
+            nodes=tuple(PatroniNode(f"patroni-{i}", LOCALHOST, next(ports), next(ports)) for i in (1, 2)),
+        )
+        self.primary_port, self.replica_port, self.stats_port = next(ports), next(ports), next(ports)
+        self.credentials = PgCredentials(
+            superuser_password=secrets.token_urlsafe(24),
+            replication_password=secrets.token_urlsafe(24),
+            rest_password=secrets.token_urlsafe(24),
+        )
+        self._processes: dict[str, subprocess.Popen] = {}
+        self._logs: dict[str, Path] = {}
+
+    # -- lifecycle
+
+    def __enter__(self) -> "PgHaCluster":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def start(self) -> None:
+        """etcd, both Patroni nodes (one bootstraps, one clones) and HAProxy, ready to write."""
+        for member in self.topology.etcd:
+            self.start_etcd(member)
+        for member in self.topology.etcd:
+            wait_for(lambda: '"health":"true"' in (http_text(f"{member.client_url}/health") or ""),
+                     timeout=30, what=f"{member.name} healthy")
+        for node in self.topology.nodes:
+            self.start_node(node)
+        leader = self.wait_for_leader(timeout=60)
+        for node in self.replicas_of(leader):
+            self.wait_for_sync_replica(node, timeout=60)
+        self.start_haproxy()
+        self.wait_for_haproxy_primary(leader, timeout=30)
+
+    def close(self) -> None:
+        """End every process started here (and every postmaster they spawned), remove the directory."""
+        for name in list(self._processes):
+            self._kill(name)
+        self._kill_leftovers()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def log_tails(self, lines: int = 30) -> str:
+        """The end of every process's log, for a failure message."""
+        parts = []
+        for name, path in self._logs.items():
+            try:
+                tail = path.read_text(errors="replace").splitlines()[-lines:]
+            except OSError:
+                continue
+            parts.append(f"--- {name} ({path.name}) ---\n" + "\n".join(tail))
+        return "\n".join(parts)
+
+    # -- processes
+
+    def _spawn(self, name: str, command: list[str], *, as_postgres: bool = False, cwd: Path | None = None) -> None:
+        log_path = self.workdir / f"{name}.log"
+        self._logs[name] = log_path
+        env = {"PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+        options: dict = {}
+        if as_postgres:
+            env["HOME"] = str(cwd)
+            options = {"user": POSTGRES_USER, "group": POSTGRES_USER, "extra_groups": []}
+        with open(log_path, "ab") as log:
+            self._processes[name] = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                cwd=cwd or self.workdir, env=env, start_new_session=True, **options,
+            )
+
+    def _kill(self, name: str) -> None:
+        process = self._processes.pop(name, None)
+        if process is None:
+            return
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+    def _kill_leftovers(self) -> None:
+        """Kill what outlived its parent here: postmasters detach into their own session.
+
+        Only processes whose command line names this cluster's unique directory are touched.
+        """
+        marker = str(self.workdir)
+        own_group = os.getpgid(0)
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            try:
+                cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                if marker not in cmdline:
+                    continue
+                group = os.getpgid(int(proc.name))
+                if group != own_group:
+                    os.killpg(group, signal.SIGKILL)
+            except (OSError, ProcessLookupError):
+                continue
+
+    def start_etcd(self, member: EtcdMember) -> None:
+        data_dir = self.workdir / member.name
+        command = etcd_command(self.topology, member, data_dir=str(data_dir), listen_host=LOCALHOST,
+                               executable=self.tools.etcd)
+        self._spawn(member.name, command)
+
+    def node_dir(self, node: PatroniNode) -> Path:
+        return self.workdir / node.name
+
+    def data_dir(self, node: PatroniNode) -> Path:
+        return self.node_dir(node) / "data"
+
+    def start_node(self, node: PatroniNode) -> None:
+        node_dir = self.node_dir(node)
+        socket_dir = node_dir / "socket"
+        if not node_dir.exists():
+            socket_dir.mkdir(parents=True)
+            config = render_patroni_config(
+                self.topology, node, self.credentials,
+                data_dir=str(self.data_dir(node)), bin_dir=self.tools.pg_bin_dir, socket_dir=str(socket_dir),
+                listen_host=LOCALHOST, client_networks=(f"{LOCALHOST}/32",),
+            )
+            config_path = node_dir / "patroni.yml"
+            config_path.write_text(config)
+            config_path.chmod(0o600)
+            for path in (node_dir, socket_dir, config_path):
+                shutil.chown(path, POSTGRES_USER, POSTGRES_USER)
+        self._spawn(node.name, [self.tools.patroni, str(node_dir / "patroni.yml")], as_postgres=True, cwd=node_dir)
+
+    def postmaster_pid(self, node: PatroniNode) -> int | None:
+        try:
+            return int((self.data_dir(node) / "postmaster.pid").read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            return None
+
+    def crash_node(self, node: PatroniNode) -> None:
+        """SIGKILL Patroni and its PostgreSQL at once, as a power cut would.
+
+        Patroni starts the postmaster in a session of its own, so killing Patroni's group
+        alone would leave PostgreSQL running: the postmaster's group is killed as well.
+        """
+        postmaster_group = self._postmaster_group(node)
+        self._kill(node.name)
+        if postmaster_group is not None:
+            os.killpg(postmaster_group, signal.SIGKILL)
+        wait_for(lambda: self._postmaster_group(node) is None, timeout=10, what=f"PostgreSQL of {node.name} gone")
+
+    def stop_node(self, node: PatroniNode, timeout: float = 30) -> None:
+        """Stop Patroni the polite way (it shuts PostgreSQL down and gives up its lock)."""
+        process = self._processes.get(node.name)
+        if process and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        self._kill(node.name)
+        postmaster_group = self._postmaster_group(node)
+        if postmaster_group is not None:
+            os.killpg(postmaster_group, signal.SIGKILL)
+
+    def _postmaster_group(self, node: PatroniNode) -> int | None:
+        """Process group of the node's running postmaster (checked to be this node's), if any."""
+        pid = self.postmaster_pid(node)
+        if pid is None:
+            return None
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+            if str(self.data_dir(node)) not in cmdline or _is_zombie(pid):
+                return None
+            return os.getpgid(pid)
+        except (OSError, ProcessLookupError):
+            return None
+
+    def start_haproxy(self) -> None:
+        config_path = self.workdir / "haproxy.cfg"
+        config_path.write_text(render_haproxy_config(
+            self.topology, listen_host=LOCALHOST, primary_port=self.primary_port,
+            replica_port=self.replica_port, stats_port=self.stats_port, docker_dns=False,
+        ))
+        self._spawn("haproxy", [self.tools.haproxy, "-db", "-f", str(config_path)])
+
+    def stop_haproxy(self) -> None:
+        self._kill("haproxy")
+
+    # -- what the cluster says about itself
+
+    def rest_status(self, node: PatroniNode, path: str) -> int | None:
+        return http_status(f"{node.rest_url}{path}")
+
+    def current_leader(self) -> PatroniNode | None:
+        leaders = [node for node in self.topology.nodes if self.rest_status(node, "/primary") == 200]
+        return leaders[0] if len(leaders) == 1 else None
+
+    def replicas_of(self, leader: PatroniNode) -> list[PatroniNode]:
+        return [node for node in self.topology.nodes if node != leader]
+
+    def wait_for_leader(self, timeout: float) -> PatroniNode:
+        return wait_for(self.current_leader, timeout=timeout, what="exactly one Patroni leader")
+
+    def wait_for_sync_replica(self, node: PatroniNode, timeout: float) -> None:
+        """Streaming, caught up, and the synchronous standby (so commits wait for it)."""
+        wait_for(lambda: self.rest_status(node, "/readiness") == 200 and self.rest_status(node, "/sync") == 200,
+                 timeout=timeout, what=f"{node.name} streaming as the synchronous standby")
+
+    def haproxy_servers(self, listener: str) -> dict[str, str]:
+        """Server name -> status ('UP', 'DOWN', ...) of one HAProxy listener, from the stats CSV."""
+        text = http_text(f"http://{LOCALHOST}:{self.stats_port}/;csv")
+        if not text:
+            return {}
+        rows = csv.DictReader(io.StringIO(text.lstrip("# ")))
+        return {row["svname"]: row["status"] for row in rows
+                if row["pxname"] == listener and row["svname"] not in ("FRONTEND", "BACKEND")}
+
+    def wait_for_haproxy_primary(self, leader: PatroniNode, timeout: float) -> None:
+        """HAProxy 2.6 starts with every server UP: wait until only the leader is."""
+        wait_for(lambda: [name for name, status in self.haproxy_servers("primary").items() if status == "UP"]
+                 == [leader.name], timeout=timeout, what=f"HAProxy routing its primary port to {leader.name} only")
+
+    # -- SQL
+
+    def connect(self, port: int, *, connect_timeout: int = 2):
+        import psycopg
+
+        return psycopg.connect(
+            host=LOCALHOST, port=port, dbname="postgres", user=self.credentials.superuser,
+            password=self.credentials.superuser_password, connect_timeout=connect_timeout, autocommit=True,
+            # A dead peer must not hang a client for ever; no statement_timeout, since cancelling
+            # a commit that waits for the standby would acknowledge it without replication.
+            tcp_user_timeout=10_000, keepalives_idle=5, keepalives_interval=2, keepalives_count=2,
+        )
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+# ----------------------------------------------------------------------------- writers
+
+
+@dataclass
+class Writer:
+    """Inserts numbered rows through one port; remembers each one the server acknowledged."""
+
+    cluster: PgHaCluster
+    writer_id: int
+    port: int
+    acknowledged: list[int] = field(default_factory=list)
+    errors: int = 0
+    _next_seq: int = 0
+
+    def run(self, stop: threading.Event, deadline: float) -> None:
+        connection = None
+        while not stop.is_set() and time.monotonic() < deadline:
+            try:
+                if connection is None:
+                    connection = self.cluster.connect(self.port)
+                seq = self._next_seq
+                self._next_seq += 1  # a failed attempt's number is never reused: it may have committed
+                connection.execute("INSERT INTO writes (writer, seq) VALUES (%s, %s)", (self.writer_id, seq))
+                self.acknowledged.append(seq)
+            except Exception:  # noqa: BLE001 - any failure means "not acknowledged"; reconnect and go on
+                self.errors += 1
+                if connection is not None:
+                    _close_quietly(connection)
+                    connection = None
+                stop.wait(0.1)
+        if connection is not None:
+            _close_quietly(connection)
+
+
+def _close_quietly(connection) -> None:
+    try:
+        connection.close()
+    except Exception:  # noqa: BLE001
+        pass
+
+
+# ----------------------------------------------------------------------------- scenario
+
+
+@dataclass
+class FailoverReport:
+    old_leader: str
+    new_leader: str
+    failover_seconds: float
+    rows_acknowledged: int
+    rows_lost: int
+    writer_errors: int
+    rejoined_as_replica: bool
+    replica_port_rows_missing: int  # -1 when no replica answered on HAProxy's replica port
+
+
+def run_crash_failover(
+    cluster: PgHaCluster,
+    *,
+    writers: int = 4,
+    write_before_crash: float = 3.0,
+    write_after_failover: float = 2.0,
+    failover_timeout: float = 60.0,
+) -> FailoverReport:
+    """Crash the leader under concurrent writes, measure failover, count lost rows, rejoin it."""
+    with cluster.connect(cluster.primary_port) as connection:
+        connection.execute("CREATE TABLE IF NOT EXISTS writes (writer int, seq int, PRIMARY KEY (writer, seq))")
+        connection.execute("CREATE SEQUENCE IF NOT EXISTS probe_seq")  # the post-crash probe's row numbers
+
+    old_leader = cluster.wait_for_leader(timeout=10)
+    for replica in cluster.replicas_of(old_leader):
+        cluster.wait_for_sync_replica(replica, timeout=30)
+    cluster.wait_for_haproxy_primary(old_leader, timeout=30)
+
+    stop = threading.Event()
+    hard_deadline = time.monotonic() + write_before_crash + failover_timeout + write_after_failover + 30
+    pool = [Writer(cluster, writer_id, cluster.primary_port) for writer_id in range(writers)]
+    threads = [threading.Thread(target=w.run, args=(stop, hard_deadline), daemon=True) for w in pool]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(write_before_crash)
+        crashed_at = time.monotonic()
+        cluster.crash_node(old_leader)
+        new_leader_port = _first_write_after(cluster, timeout=failover_timeout)
+        failover_seconds = time.monotonic() - crashed_at
+        time.sleep(write_after_failover)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+    if any(thread.is_alive() for thread in threads):
+        raise RuntimeError("a writer did not stop within 30 s")
+
+    new_leader = cluster.wait_for_leader(timeout=10)
+    if new_leader.pg_port != new_leader_port:
+        raise RuntimeError(f"the first write after the crash landed on port {new_leader_port}, "
+                           f"not on the new leader {new_leader.name}")
+    acknowledged = {(w.writer_id, seq) for w in pool for seq in w.acknowledged}
+    with cluster.connect(cluster.primary_port) as connection:
+        present = set(connection.execute("SELECT writer, seq FROM writes").fetchall())
+
+    # The old leader comes back: Patroni rewinds (or re-clones) it into a replica of the new one.
+    cluster.start_node(old_leader)
+    cluster.wait_for_sync_replica(old_leader, timeout=90)
+    rejoined = cluster.rest_status(old_leader, "/replica") == 200
+    wait_for(lambda: cluster.haproxy_servers("replicas").get(old_leader.name) == "UP",
+             timeout=30, what="HAProxy routing its replica port to the rejoined node")
+    # Replay may trail the commit acknowledgement a little: give it a bounded while.
+    replica_missing = _missing_on_replica_port(cluster, acknowledged)
+    deadline = time.monotonic() + 30
+    while replica_missing != 0 and time.monotonic() < deadline:
+        time.sleep(0.5)
+        replica_missing = _missing_on_replica_port(cluster, acknowledged)
+
+    return FailoverReport(
+        old_leader=old_leader.name,
+        new_leader=new_leader.name,
+        failover_seconds=failover_seconds,
+        rows_acknowledged=len(acknowledged),
+        rows_lost=len(acknowledged - present),
+        writer_errors=sum(w.errors for w in pool),
+        rejoined_as_replica=rejoined,
+        replica_port_rows_missing=replica_missing,
+    )
+
+
+def _first_write_after(cluster: PgHaCluster, timeout: float) -> int:
+    """Retry one write through HAProxy's primary port until it commits; the server port it hit."""
+
+    def attempt() -> int | None:
+        try:
+            with cluster.connect(cluster.primary_port) as connection:
+                row = connection.execute(
+                    "INSERT INTO writes (writer, seq) VALUES (-1, nextval('probe_seq')) RETURNING inet_server_port()"
+                ).fetchone()
+                return row[0]
+        except Exception:  # noqa: BLE001 - not yet
+            return None
+
+    return wait_for(attempt, timeout=timeout, what="a write through HAProxy after the crash", interval=0.1)
+
+
+def _missing_on_replica_port(cluster: PgHaCluster, acknowledged: set[tuple[int, int]]) -> int:
+    """Acknowledged rows a replica behind HAProxy's replica port lacks (-1: no replica answered)."""
+    try:
+        with cluster.connect(cluster.replica_port) as connection:
+            if not connection.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
+                return -1
+            present = set(connection.execute("SELECT writer, seq FROM writes").fetchall())
+    except Exception:  # noqa: BLE001
+        return -1
+    return len(acknowledged - present)

@@ -21,14 +21,16 @@ def main() -> None:
 
     platform = Platform(settings)
     if settings.enabled("storage"):
-        storage = StorageLayer(platform)
-        for name, url in storage.urls.items():
-            if url:
-                pulumi.export(f"{name}_url", url)
-        pulumi.export("minio_root_user", storage.minio_root_user)
-        pulumi.export("minio_root_password", storage.minio_root_password)
-        pulumi.export("postgres_superuser", pulumi.Output.secret("postgres"))
-        pulumi.export("postgres_superuser_password", storage.postgres_superuser_password)
+        export(StorageLayer(platform))
+
+
+def export(layer) -> None:
+    """Every layer exposes `urls` (None where a port is not published) and secret `credentials`."""
+    for name, url in layer.urls.items():
+        if url:
+            pulumi.export(f"{name}_url", url)
+    for name, value in layer.credentials.items():
+        pulumi.export(name, pulumi.Output.secret(value))
 
 
 main()

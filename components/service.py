@@ -137,6 +137,11 @@ class Platform:
     def container_name(self, name: str) -> str:
         return f"{self.settings.prefix}-{name}"
 
+    def url(self, port_name: str, scheme: str = "http", path: str = "") -> str | None:
+        """How a user reaches a published port, or None when the stack does not publish it."""
+        port = self.settings.host_port(port_name)
+        return f"{scheme}://{self.settings.endpoint_host}:{port}{path}" if port is not None else None
+
     def labels(self, layer: str, service: str) -> list[docker.ContainerLabelArgs]:
         return [
             docker.ContainerLabelArgs(label="datalyptica.layer", value=layer),

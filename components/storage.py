@@ -136,7 +136,6 @@ class StorageLayer(pulumi.ComponentResource):
 
         self.nessie = self._nessie(front)
 
-        settings = platform.settings
         self.endpoints = StorageEndpoints(
             network=self.network,
             postgres_host="haproxy",
@@ -149,19 +148,20 @@ class StorageLayer(pulumi.ComponentResource):
             landing_bucket=LANDING_BUCKET,
         )
         self.urls = {
-            "minio_api": _url(settings, "minio", "http"),
-            "minio_console": _url(settings, "minio-console", "http"),
-            "postgres_primary": _url(settings, "postgres-primary", "postgresql"),
-            "postgres_replicas": _url(settings, "postgres-replicas", "postgresql"),
-            "haproxy_stats": _url(settings, "haproxy-stats", "http"),
-            "nessie": _url(settings, "nessie", "http", "/api/v2"),
+            "minio_api": platform.url("minio", "http"),
+            "minio_console": platform.url("minio-console", "http"),
+            "postgres_primary": platform.url("postgres-primary", "postgresql"),
+            "postgres_replicas": platform.url("postgres-replicas", "postgresql"),
+            "haproxy_stats": platform.url("haproxy-stats", "http"),
+            "nessie": platform.url("nessie", "http", "/api/v2"),
         }
-        self.register_outputs({
-            **{name: url for name, url in self.urls.items() if url},
+        self.credentials = {
             "minio_root_user": self.minio_root_user,
             "minio_root_password": self.minio_root_password,
+            "postgres_superuser": pulumi.Output.secret("postgres"),
             "postgres_superuser_password": self.postgres_superuser_password,
-        })
+        }
+        self.register_outputs({**{name: url for name, url in self.urls.items() if url}, **self.credentials})
 
     # ---- provisioning for consumers ------------------------------------------------------
 
@@ -345,7 +345,3 @@ class StorageLayer(pulumi.ComponentResource):
             )
         return self._buckets[name]
 
-
-def _url(settings, port_name: str, scheme: str, path: str = "") -> str | None:
-    port = settings.host_port(port_name)
-    return f"{scheme}://{settings.endpoint_host}:{port}{path}" if port is not None else None

@@ -258,6 +258,7 @@ def test_airflow_reads_celery_postgres_and_its_secrets(tmp_path):
     assert loaded["fernet_round_trip"] == "ok"
     # ConfigParser gives back exactly what was meant, '%' included.
     assert loaded["sql_alchemy_conn"] == cfg.database.url("postgresql+psycopg2")
+    assert loaded["db_password"] == cfg.database.password
     assert loaded["result_backend"] == cfg.database.url("db+postgresql")
     assert loaded["broker_url"] == "redis://redis:6379/0"
     assert loaded["api_secret_key"] == cfg.secret_key
@@ -269,13 +270,6 @@ def test_airflow_reads_celery_postgres_and_its_secrets(tmp_path):
     assert loaded["load_examples"] is False
     assert loaded["fab_auth_type"] == 1  # AUTH_DB: Airflow's own users
     assert loaded["deprecation_warnings"] == []
-
-
-def test_airflow_database_password_survives_url_quoting(tmp_path):
-    cfg = airflow_config(tmp_path)
-    loaded = load_airflow(tmp_path, cfg)
-
-    assert loaded["db_password"] == cfg.database.password
 
 
 def test_airflow_logs_in_with_keycloak_when_given_a_client(tmp_path):

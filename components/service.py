@@ -100,10 +100,14 @@ class File:
 
 @dataclass(frozen=True)
 class Port:
-    """A container port, published on the host port the stack's `ports.<name>` gives (if any)."""
+    """A container port, published on the host port the stack's `ports.<name>` gives (if any).
+
+    `replica` picks that replica's own host port when the service publishes one per replica.
+    """
 
     name: str
     internal: int
+    replica: int = 1
 
 
 @dataclass(frozen=True)
@@ -240,7 +244,7 @@ class Service(pulumi.ComponentResource):
         published = [
             docker.ContainerPortArgs(internal=port.internal, external=host_port, ip=settings.bind_address)
             for port in ports
-            if (host_port := settings.host_port(port.name)) is not None
+            if (host_port := settings.host_port(port.name, port.replica)) is not None
         ]
         self.container = docker.Container(
             f"{name}-container",

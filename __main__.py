@@ -9,6 +9,7 @@ import pulumi
 from components.settings import SettingsError, config_from_engine, load_settings, stack_config
 from components.service import Platform
 from components.storage import StorageLayer
+from components.streaming import StreamingLayer
 
 
 def main() -> None:
@@ -20,8 +21,12 @@ def main() -> None:
         pulumi.log.warn(warning)
 
     platform = Platform(settings)
-    if settings.enabled("storage"):
-        export(StorageLayer(platform))
+    # Settings have checked that a layer's required layers are enabled (streaming needs storage).
+    storage = StorageLayer(platform) if settings.enabled("storage") else None
+    streaming = StreamingLayer(platform, storage) if settings.enabled("streaming") else None
+    for layer in (storage, streaming):
+        if layer is not None:
+            export(layer)
 
 
 def export(layer) -> None:

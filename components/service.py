@@ -89,9 +89,15 @@ class File:
     secret: bool = False
     owner: str | None = None  # uid (or uid:gid is not supported by Docker uploads: uid only)
     executable: bool = False
+    # The image's entrypoint rewrites the file in place at start (Flink's conf/config.yaml), so
+    # its owner may write it: 0600 for a secret, 0644 otherwise.
+    rewritten_at_start: bool = False
 
     def args(self) -> docker.ContainerUploadArgs:
-        mode = "0400" if self.secret else ("0555" if self.executable else "0444")
+        if self.rewritten_at_start:
+            mode = "0600" if self.secret else "0644"
+        else:
+            mode = "0400" if self.secret else ("0555" if self.executable else "0444")
         content = pulumi.Output.secret(self.content) if self.secret else self.content
         return docker.ContainerUploadArgs(
             file=self.path, content=content, permissions=mode, owner=self.owner, executable=self.executable,

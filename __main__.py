@@ -7,6 +7,7 @@ builds the enabled layers in dependency order and exports their endpoints.
 import pulumi
 
 from components.settings import SettingsError, config_from_engine, load_settings, stack_config
+from components.processing import ProcessingLayer
 from components.service import Platform
 from components.storage import StorageLayer
 from components.streaming import StreamingLayer
@@ -24,7 +25,9 @@ def main() -> None:
     # Settings have checked that a layer's required layers are enabled (streaming needs storage).
     storage = StorageLayer(platform) if settings.enabled("storage") else None
     streaming = StreamingLayer(platform, storage) if settings.enabled("streaming") else None
-    for layer in (storage, streaming):
+    processing = (ProcessingLayer(platform, storage, streaming=streaming.endpoints if streaming else None)
+                  if settings.enabled("processing") else None)
+    for layer in (storage, streaming, processing):
         if layer is not None:
             export(layer)
 

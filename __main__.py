@@ -7,8 +7,10 @@ builds the enabled layers in dependency order and exports their endpoints.
 import pulumi
 
 from components.settings import SettingsError, config_from_engine, load_settings, stack_config
+from components.processing import ProcessingLayer
 from components.service import Platform
 from components.storage import StorageLayer
+from components.streaming import StreamingLayer
 
 
 def main() -> None:
@@ -20,8 +22,14 @@ def main() -> None:
         pulumi.log.warn(warning)
 
     platform = Platform(settings)
-    if settings.enabled("storage"):
-        export(StorageLayer(platform))
+    # Settings have checked that a layer's required layers are enabled (streaming needs storage).
+    storage = StorageLayer(platform) if settings.enabled("storage") else None
+    streaming = StreamingLayer(platform, storage) if settings.enabled("streaming") else None
+    processing = (ProcessingLayer(platform, storage, streaming=streaming.endpoints if streaming else None)
+                  if settings.enabled("processing") else None)
+    for layer in (storage, streaming, processing):
+        if layer is not None:
+            export(layer)
 
 
 def export(layer) -> None:

@@ -21,6 +21,9 @@ class ServiceDefaults:
     scalable: bool = False  # whether a stack may change `replicas`
     ports: dict[str, int] = field(default_factory=dict)  # port name -> default host port
     job: bool = False  # runs on demand and exits: no health check, no restart
+    # Every replica publishes its own host ports, replica i on the configured port + i - 1
+    # (Kafka brokers: a client must reach each broker, not just one of them).
+    ports_per_replica: bool = False
 
 
 # Layer -> the layers it cannot run without.
@@ -65,7 +68,8 @@ SERVICES: dict[str, ServiceDefaults] = {
     ),
     # streaming
     "kafka": ServiceDefaults(
-        "streaming", "apache/kafka:4.1.1", 1, "1g", scalable=True, ports={"kafka": 9092}
+        "streaming", "apache/kafka:4.1.1", 1, "1g", scalable=True, ports={"kafka": 9092},
+        ports_per_replica=True,
     ),
     "schema-registry": ServiceDefaults(
         "streaming", "confluentinc/cp-schema-registry:8.2.0", 0.5, "1g",

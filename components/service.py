@@ -89,9 +89,15 @@ class File:
     secret: bool = False
     owner: str | None = None  # uid (or uid:gid is not supported by Docker uploads: uid only)
     executable: bool = False
+    # The image's entrypoint rewrites the file in place at start (Flink's conf/config.yaml), so
+    # its owner may write it: 0600 for a secret, 0644 otherwise.
+    rewritten_at_start: bool = False
 
     def args(self) -> docker.ContainerUploadArgs:
-        mode = "0400" if self.secret else ("0555" if self.executable else "0444")
+        if self.rewritten_at_start:
+            mode = "0600" if self.secret else "0644"
+        else:
+            mode = "0400" if self.secret else ("0555" if self.executable else "0444")
         content = pulumi.Output.secret(self.content) if self.secret else self.content
         return docker.ContainerUploadArgs(
             file=self.path, content=content, permissions=mode, owner=self.owner, executable=self.executable,
@@ -100,10 +106,14 @@ class File:
 
 @dataclass(frozen=True)
 class Port:
-    """A container port, published on the host port the stack's `ports.<name>` gives (if any)."""
+    """A container port, published on the host port the stack's `ports.<name>` gives (if any).
+
+    `replica` picks that replica's own host port when the service publishes one per replica.
+    """
 
     name: str
     internal: int
+    replica: int = 1
 
 
 @dataclass(frozen=True)
@@ -240,7 +250,7 @@ class Service(pulumi.ComponentResource):
         published = [
             docker.ContainerPortArgs(internal=port.internal, external=host_port, ip=settings.bind_address)
             for port in ports
-            if (host_port := settings.host_port(port.name)) is not None
+            if (host_port := settings.host_port(port.name, port.replica)) is not None
         ]
         self.container = docker.Container(
             f"{name}-container",

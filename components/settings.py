@@ -157,6 +157,11 @@ class Settings(_Model):
     def _one_service_per_host_port(self) -> "Settings":
         claimed: dict[int, str] = {}
         for port_name, port in self.host_ports().items():
+            if port > 65535:
+                raise ValueError(
+                    f"ports: {port_name} would be host port {port}, past 65535; give "
+                    f"datalyptica:ports.{port_name.split()[0]} a lower port or run fewer replicas"
+                )
             if port in claimed:
                 raise ValueError(
                     f"ports: {port_name} and {claimed[port]} both use host port {port}; give one of them "
@@ -186,19 +191,29 @@ class Settings(_Model):
     def deployed_services(self) -> list[ServiceSettings]:
         return [self.service(name) for name, d in catalog.SERVICES.items() if d.layer in self.layers]
 
-    def host_port(self, port_name: str) -> int | None:
-        """The host port `port_name` is published on, or None when the stack does not publish it."""
-        if port_name in self.ports:
-            return self.ports[port_name]
-        return catalog.SERVICES[catalog.port_owner(port_name)].ports[port_name]
+    def host_port(self, port_name: str, replica: int = 1) -> int | None:
+        """The host port `port_name` is published on, or None when the stack does not publish it.
+
+        For a service whose replicas each publish their own ports (`ports_per_replica`), replica
+        i gets the configured port + i - 1.
+        """
+        owner = catalog.SERVICES[catalog.port_owner(port_name)]
+        if replica != 1 and not owner.ports_per_replica:
+            raise ValueError(f"host port {port_name} is published once, not per replica")
+        first = self.ports[port_name] if port_name in self.ports else owner.ports[port_name]
+        return None if first is None else first + replica - 1
 
     def host_ports(self) -> dict[str, int]:
-        """Every published host port of the enabled layers, by port name."""
+        """Every published host port of the enabled layers, by port name ('kafka (replica 2)' for
+        the ports of further replicas)."""
         published = {}
         for service in self.deployed_services():
-            for port_name in catalog.SERVICES[service.name].ports:
-                if (port := self.host_port(port_name)) is not None:
-                    published[port_name] = port
+            defaults = catalog.SERVICES[service.name]
+            replicas = service.replicas if defaults.ports_per_replica else 1
+            for port_name in defaults.ports:
+                for replica in range(1, replicas + 1):
+                    if (port := self.host_port(port_name, replica)) is not None:
+                        published[port_name if replica == 1 else f"{port_name} (replica {replica})"] = port
         return published
 
     def memory_demand(self) -> dict[str, int]:

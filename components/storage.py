@@ -59,6 +59,19 @@ class DatabaseAccess:
 
 
 @dataclass(frozen=True)
+class ReplicationAccess:
+    """A login role that may stream a database's changes (logical replication) from a publication."""
+
+    host: str
+    port: int
+    database: str
+    username: str
+    password: pulumi.Output[str]
+    publication: str  # covers every table of `database`, present and future
+    resources: tuple[pulumi.Resource, ...]
+
+
+@dataclass(frozen=True)
 class BucketAccess:
     """A consumer's own MinIO user and the buckets its policy allows, as containers reach them."""
 
@@ -87,6 +100,7 @@ class StorageEndpoints:
     s3_endpoint: str
     s3_region: str
     nessie_uri: str
+    iceberg_rest_uri: str  # Nessie's Iceberg REST catalog on its main branch
     warehouse_bucket: str
     landing_bucket: str
 
@@ -144,6 +158,7 @@ class StorageLayer(pulumi.ComponentResource):
             s3_endpoint=f"http://minio:{MINIO_API_PORT}",
             s3_region=S3_REGION,
             nessie_uri=f"http://nessie:{NESSIE_PORT}/api/v2",
+            iceberg_rest_uri=f"http://nessie:{NESSIE_PORT}/iceberg/main",
             warehouse_bucket=WAREHOUSE_BUCKET,
             landing_bucket=LANDING_BUCKET,
         )
@@ -184,6 +199,42 @@ class StorageLayer(pulumi.ComponentResource):
         return DatabaseAccess(
             host="haproxy", port=POSTGRES_PRIMARY_PORT, database=name, username=name,
             password=password, resources=(role, created, no_public_access),
+        )
+
+    def replication_role(self, consumer: str, *, database: DatabaseAccess, publication: str,
+                         parent: pulumi.Resource) -> ReplicationAccess:
+        """A login role with REPLICATION that captures every change of `database` (e.g. for Debezium).
+
+        The role may connect to the database and read its tables in schema public, also those its
+        owner creates later (a capture starts with a snapshot), and streams changes from
+        `publication`, which is created FOR ALL TABLES. The role owns nothing and cannot write.
+        """
+        name = consumer.replace("-", "_")
+        password = secrets.password(f"{consumer}-replication-password", parent=parent)
+        options = pulumi.ResourceOptions(parent=parent, provider=self._postgres)
+        in_database = pulumi.ResourceOptions.merge(options, pulumi.ResourceOptions(depends_on=list(database.resources)))
+        role = postgresql.Role(
+            f"{consumer}-replication-role", name=name, login=True, replication=True, password=password, opts=options,
+        )
+        connect = postgresql.Grant(
+            f"{consumer}-connect", database=database.database, role=role.name, object_type="database",
+            privileges=["CONNECT"], opts=in_database,
+        )
+        read_tables = postgresql.Grant(
+            f"{consumer}-read-tables", database=database.database, schema="public", role=role.name,
+            object_type="table", objects=[], privileges=["SELECT"], opts=in_database,
+        )
+        read_future_tables = postgresql.DefaultPrivileges(
+            f"{consumer}-read-future-tables", database=database.database, schema="public", owner=database.username,
+            role=role.name, object_type="table", privileges=["SELECT"], opts=in_database,
+        )
+        created = postgresql.Publication(
+            f"{consumer}-publication", name=publication, database=database.database, all_tables=True,
+            opts=in_database,
+        )
+        return ReplicationAccess(
+            host=database.host, port=database.port, database=database.database, username=name, password=password,
+            publication=publication, resources=(*database.resources, role, connect, read_tables, read_future_tables, created),
         )
 
     def buckets(self, consumer: str, buckets: Sequence[str], *, parent: pulumi.Resource) -> BucketAccess:

@@ -128,3 +128,29 @@ def test_cpu_overcommit_only_warns():
 def test_every_default_host_port_is_unique():
     ports = load_settings({}).host_ports()
     assert len(set(ports.values())) == len(ports)
+
+
+def test_each_kafka_broker_publishes_its_own_host_port():
+    settings = load_settings({"services": {"kafka": {"replicas": 3}}, "ports": {"kafka": 29092}})
+    assert [settings.host_port("kafka", broker) for broker in (1, 2, 3)] == [29092, 29093, 29094]
+    assert {name: port for name, port in settings.host_ports().items() if name.split()[0] == "kafka"} == {
+        "kafka": 29092, "kafka (replica 2)": 29093, "kafka (replica 3)": 29094}
+    with pytest.raises(ValueError, match="published once"):
+        settings.host_port("trino", 2)
+
+
+def test_a_further_brokers_port_that_collides_is_refused():
+    message = refusal(services={"kafka": {"replicas": 3}})  # 9092-9094 meets Alertmanager's 9093
+    assert "datalyptica:ports" in message and "alertmanager and kafka (replica 2) both use host port 9093" in message
+    assert load_settings({"services": {"kafka": {"replicas": 3}}, "layers": ["storage", "streaming"]})
+
+
+def test_per_replica_ports_past_65535_are_refused():
+    message = refusal(services={"kafka": {"replicas": 3}}, ports={"kafka": 65534})
+    assert "kafka (replica 3) would be host port 65536" in message and "datalyptica:ports.kafka" in message
+
+
+def test_prod_publishes_three_brokers_without_a_collision():
+    prod = settings_of("prod")
+    assert prod.service("kafka").replicas == 3
+    assert [prod.host_port("kafka", broker) for broker in (1, 2, 3)] == [29092, 29093, 29094]

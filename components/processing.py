@@ -1,0 +1,175 @@
+"""ProcessingLayer: a Spark standalone cluster and a Flink session cluster, both on the lake.
+
+Spark reads and writes Iceberg tables catalogued by Nessie (its Iceberg REST API) on MinIO, and
+plain files through S3A, with its own MinIO user. Flink keeps checkpoints and savepoints in its
+own bucket with its own MinIO user. Their keys reach the containers in config files only.
+"""
+
+import re
+from collections.abc import Sequence
+
+import pulumi
+
+from components.service import File, HealthCheck, Metrics, Platform, Port, Service
+from components.settings import ServiceSettings
+from components.storage import BucketAccess, StorageLayer
+from components.streaming import StreamingEndpoints
+from components.templates import render_output
+
+SPARK_MASTER_PORT = 7077
+SPARK_MASTER_UI_PORT = 8080
+SPARK_WORKER_UI_PORT = 8081
+SPARK_UID = "185"  # the spark user of the apache/spark images
+SPARK_CONF = "/opt/spark/conf/spark-defaults.conf"
+SPARK_CLASS = "/opt/spark/bin/spark-class"
+SPARK_MASTER_METRICS = "/metrics/master/prometheus"
+SPARK_WORKER_METRICS = "/metrics/prometheus"
+SPARK_DAEMON_MEMORY_MB = 256  # the master's and each worker's own JVM; executors get the rest
+ICEBERG_VERSION = "1.11.0"
+SPARK_PACKAGES = (
+    f"org.apache.iceberg:iceberg-spark-runtime-4.1_2.13:{ICEBERG_VERSION}",
+    f"org.apache.iceberg:iceberg-aws-bundle:{ICEBERG_VERSION}",
+    "org.apache.hadoop:hadoop-aws:3.4.2",  # the Hadoop version Spark 4.1 is built with
+)
+
+FLINK_RPC_PORT = 6123
+FLINK_BLOB_PORT = 6124
+FLINK_REST_PORT = 8081
+FLINK_METRICS_PORT = 9249
+FLINK_UID = "9999"  # the flink user of the flink images
+FLINK_CONF = "/opt/flink/conf/config.yaml"
+FLINK_BUCKET = "flink"
+
+
+def flink_s3_plugin(image: str) -> str:
+    """The image's built-in S3 file system for checkpoints (presto, as Flink's docs advise for
+    checkpointing), named by the Flink version in the image tag, e.g. flink:2.2.1-scala_2.12-java17."""
+    match = re.search(r":(\d+\.\d+\.\d+)", image)
+    if not match:
+        raise ValueError(
+            f"datalyptica:services.flink-jobmanager.image: {image!r} has no Flink version in its tag "
+            "(e.g. flink:2.2.1-scala_2.12-java17); it names the S3 plugin jar to enable"
+        )
+    return f"flink-s3-fs-presto-{match.group(1)}.jar"
+
+
+def process_memory_mb(spec: ServiceSettings) -> int:
+    """Flink's total process memory: 90% of the container's limit, the rest left to the OS."""
+    return spec.memory_mb * 9 // 10
+
+
+class ProcessingLayer(pulumi.ComponentResource):
+    def __init__(self, platform: Platform, storage: StorageLayer, *, streaming: StreamingEndpoints | None = None,
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("datalyptica:processing:ProcessingLayer", "processing", None, opts)
+        self._platform = platform
+        self.network = platform.network("processing", parent=self)
+        # Workers and TaskManagers run the jobs: they reach the lake, and Kafka when it is deployed.
+        self._lake = [self.network, storage.endpoints.network, *([streaming.network] if streaming else [])]
+
+        spark_s3 = storage.buckets(
+            "spark", [storage.endpoints.warehouse_bucket, storage.endpoints.landing_bucket], parent=self,
+        )
+        spark_conf = File(SPARK_CONF, self._spark_defaults(storage, spark_s3), secret=True, owner=SPARK_UID)
+        self.spark_master = self._spark_master(spark_conf)
+        self.spark_workers = [
+            self._spark_worker(i, spark_conf, depends_on=[self.spark_master.container, *spark_s3.resources])
+            for i in range(1, platform.settings.service("spark-worker").replicas + 1)
+        ]
+
+        flink_s3 = storage.buckets("flink", [FLINK_BUCKET], parent=self)
+        flink_conf = File(FLINK_CONF, self._flink_config(flink_s3), secret=True, owner=FLINK_UID,
+                          rewritten_at_start=True)
+        self.flink_jobmanager = self._flink("flink-jobmanager", "jobmanager", flink_conf, depends_on=flink_s3.resources)
+        self.flink_taskmanagers = [
+            self._flink(f"flink-taskmanager-{i}", "taskmanager", flink_conf,
+                        depends_on=[self.flink_jobmanager.container, *flink_s3.resources])
+            for i in range(1, platform.settings.service("flink-taskmanager").replicas + 1)
+        ]
+
+        self.urls = {
+            "spark_master": platform.url("spark-master", "spark"),
+            "spark_master_ui": platform.url("spark-master-ui"),
+            "flink": platform.url("flink"),
+        }
+        self.credentials: dict[str, pulumi.Output[str]] = {}  # Spark's and Flink's keys stay in their files
+        self.register_outputs({name: url for name, url in self.urls.items() if url})
+
+    # ---- Spark ---------------------------------------------------------------------------
+
+    def _spark_defaults(self, storage: StorageLayer, s3: BucketAccess) -> pulumi.Output[str]:
+        return render_output(
+            "spark/spark-defaults.conf.j2", packages=list(SPARK_PACKAGES), catalog_uri=storage.endpoints.iceberg_rest_uri,
+            warehouse=storage.endpoints.warehouse_bucket, s3=s3.template_values(),
+            master_metrics=SPARK_MASTER_METRICS, worker_metrics=SPARK_WORKER_METRICS,
+        )
+
+    def _spark_master(self, conf: File) -> Service:
+        return Service(
+            "spark-master", platform=self._platform, spec=self._platform.settings.service("spark-master"),
+            networks=[self.network],
+            # The image's entrypoint runs any command but its Kubernetes ones as given (pass-through).
+            command=[SPARK_CLASS, "org.apache.spark.deploy.master.Master", "--host", "spark-master",
+                     "--port", str(SPARK_MASTER_PORT), "--webui-port", str(SPARK_MASTER_UI_PORT)],
+            env={"SPARK_DAEMON_MEMORY": f"{SPARK_DAEMON_MEMORY_MB}m"},
+            files=[conf],
+            ports=[Port("spark-master", SPARK_MASTER_PORT), Port("spark-master-ui", SPARK_MASTER_UI_PORT)],
+            healthcheck=HealthCheck.curl(f"http://localhost:{SPARK_MASTER_UI_PORT}/json/"),
+            metrics=Metrics(SPARK_MASTER_UI_PORT, SPARK_MASTER_METRICS),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _spark_worker(self, index: int, conf: File, *, depends_on: Sequence[pulumi.Resource]) -> Service:
+        spec = self._platform.settings.service("spark-worker")
+        name = f"spark-worker-{index}"
+        executors_mb = max(512, spec.memory_mb - SPARK_DAEMON_MEMORY_MB - 256)
+        return Service(
+            name, platform=self._platform, spec=spec,
+            networks=self._lake,  # processing first: the worker's own name resolves to that address
+            command=[SPARK_CLASS, "org.apache.spark.deploy.worker.Worker", "--host", name,
+                     "--webui-port", str(SPARK_WORKER_UI_PORT), "--cores", str(max(1, int(spec.cpus))),
+                     "--memory", f"{executors_mb}m", f"spark://spark-master:{SPARK_MASTER_PORT}"],
+            env={"SPARK_DAEMON_MEMORY": f"{SPARK_DAEMON_MEMORY_MB}m"},
+            files=[conf],
+            healthcheck=HealthCheck.curl(f"http://localhost:{SPARK_WORKER_UI_PORT}/json/"),
+            metrics=Metrics(SPARK_WORKER_UI_PORT, SPARK_WORKER_METRICS),
+            depends_on=depends_on,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    # ---- Flink ---------------------------------------------------------------------------
+
+    def _flink_config(self, s3: BucketAccess) -> pulumi.Output[str]:
+        settings = self._platform.settings
+        taskmanager = settings.service("flink-taskmanager")
+        return render_output(
+            "flink/config.yaml.j2", jobmanager="flink-jobmanager", rpc_port=FLINK_RPC_PORT, blob_port=FLINK_BLOB_PORT,
+            rest_port=FLINK_REST_PORT, metrics_port=FLINK_METRICS_PORT,
+            jobmanager_memory_mb=process_memory_mb(settings.service("flink-jobmanager")),
+            taskmanager_memory_mb=process_memory_mb(taskmanager), task_slots=max(1, int(taskmanager.cpus)),
+            checkpoints=f"s3://{FLINK_BUCKET}/checkpoints", savepoints=f"s3://{FLINK_BUCKET}/savepoints",
+            s3=s3.template_values(),
+        )
+
+    def _flink(self, name: str, role: str, conf: File, *, depends_on: Sequence[pulumi.Resource]) -> Service:
+        spec = self._platform.settings.service("flink-jobmanager" if role == "jobmanager" else "flink-taskmanager")
+        is_jobmanager = role == "jobmanager"
+        return Service(
+            name, platform=self._platform, spec=spec,
+            networks=self._lake,
+            command=[role],
+            env={
+                "JOB_MANAGER_RPC_ADDRESS": "flink-jobmanager",
+                "ENABLE_BUILT_IN_PLUGINS": flink_s3_plugin(spec.image),
+            },
+            files=[conf],
+            ports=[Port("flink", FLINK_REST_PORT)] if is_jobmanager else [],
+            # A TaskManager serves no HTTP but its Prometheus reporter: up means the JVM runs with our config.
+            healthcheck=HealthCheck.curl(
+                f"http://localhost:{FLINK_REST_PORT}/overview" if is_jobmanager else f"http://localhost:{FLINK_METRICS_PORT}/",
+                start_period="40s",
+            ),
+            metrics=Metrics(FLINK_METRICS_PORT),
+            depends_on=depends_on,
+            opts=pulumi.ResourceOptions(parent=self),
+        )

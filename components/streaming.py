@@ -1,0 +1,245 @@
+"""StreamingLayer: Kafka in KRaft mode, Schema Registry, and Kafka Connect with Debezium.
+
+Each broker is a combined broker + controller; together they are the controller quorum. Kafka
+Connect can capture every change of the platform's `cdc` database: a role with REPLICATION and
+a publication for all its tables come from the storage layer, and the role's password reaches
+the connector through Kafka's FileConfigProvider, as a file.
+"""
+
+import base64
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_docker as docker
+import pulumi_random as random
+
+from components.service import File, HealthCheck, Platform, Port, Service
+from components.storage import ReplicationAccess, StorageLayer
+from components.templates import render, render_output
+
+KAFKA_INTERNAL_PORT = 19092  # what containers use: kafka-N:19092
+KAFKA_CONTROLLER_PORT = 29093
+KAFKA_EXTERNAL_PORT = 9092  # published on the host, one host port per broker
+KAFKA_DATA_DIR = "/var/lib/kafka/data"  # the image's VOLUME
+SCHEMA_REGISTRY_PORT = 8081
+KAFKA_CONNECT_PORT = 8083
+CONNECT_UID = "1001"  # the kafka user of the Debezium images
+
+CDC_DATABASE = "cdc"
+CDC_PUBLICATION = "datalyptica_cdc"
+CDC_CONNECTOR = "datalyptica-cdc"
+CDC_SECRETS_PATH = "/kafka/secrets/cdc-postgres.properties"
+CDC_CONNECTOR_PATH = "/kafka/connectors/cdc-postgres.json"
+CONNECT_TOPICS = {"config": "_connect-configs", "offset": "_connect-offsets", "status": "_connect-status"}
+
+
+def kafka_cluster_id(random_hex: str) -> str:
+    """16 random bytes as Kafka writes a cluster id: URL-safe base64 without padding (22 characters)."""
+    return base64.urlsafe_b64encode(bytes.fromhex(random_hex)).decode().rstrip("=")
+
+
+@dataclass(frozen=True)
+class KafkaCluster:
+    """N combined broker + controller nodes, kafka-1 .. kafka-N with node ids 1 .. N."""
+
+    brokers: int
+
+    def host(self, node_id: int) -> str:
+        return f"kafka-{node_id}"
+
+    @property
+    def node_ids(self) -> range:
+        return range(1, self.brokers + 1)
+
+    @property
+    def replication_factor(self) -> int:
+        """For internal topics and new topics: every broker up to three copies."""
+        return min(3, self.brokers)
+
+    @property
+    def min_insync_replicas(self) -> int:
+        """One copy may be down while writes with acks=all go on."""
+        return max(1, self.replication_factor - 1)
+
+    @property
+    def quorum_voters(self) -> str:
+        return ",".join(f"{i}@{self.host(i)}:{KAFKA_CONTROLLER_PORT}" for i in self.node_ids)
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return ",".join(f"{self.host(i)}:{KAFKA_INTERNAL_PORT}" for i in self.node_ids)
+
+    def broker_env(self, node_id: int, external: str | None) -> dict[str, str]:
+        """The apache/kafka image's env for one node (KAFKA_<PROPERTY>, `.` as `_`); without
+        `external` (host:port) the node has no listener for clients outside Docker."""
+        listeners = {"INTERNAL": f"{self.host(node_id)}:{KAFKA_INTERNAL_PORT}"}
+        if external:
+            listeners["EXTERNAL"] = external
+        return {
+            "KAFKA_NODE_ID": str(node_id),
+            "KAFKA_PROCESS_ROLES": "broker,controller",
+            "KAFKA_CONTROLLER_QUORUM_VOTERS": self.quorum_voters,
+            "KAFKA_CONTROLLER_LISTENER_NAMES": "CONTROLLER",
+            "KAFKA_INTER_BROKER_LISTENER_NAME": "INTERNAL",
+            "KAFKA_LISTENERS": ",".join(
+                [f"INTERNAL://:{KAFKA_INTERNAL_PORT}", f"CONTROLLER://:{KAFKA_CONTROLLER_PORT}"]
+                + ([f"EXTERNAL://:{KAFKA_EXTERNAL_PORT}"] if external else [])
+            ),
+            "KAFKA_ADVERTISED_LISTENERS": ",".join(f"{name}://{address}" for name, address in listeners.items()),
+            "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": ",".join(
+                f"{name}:PLAINTEXT" for name in ("CONTROLLER", *listeners)
+            ),
+            "KAFKA_LOG_DIRS": KAFKA_DATA_DIR,
+            "KAFKA_DEFAULT_REPLICATION_FACTOR": str(self.replication_factor),
+            "KAFKA_MIN_INSYNC_REPLICAS": str(self.min_insync_replicas),
+            "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": str(self.replication_factor),
+            "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR": str(self.replication_factor),
+            "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR": str(self.min_insync_replicas),
+            "KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR": str(self.replication_factor),
+            "KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR": str(self.min_insync_replicas),
+        }
+
+
+@dataclass(frozen=True)
+class StreamingEndpoints:
+    """What other layers use of streaming, by the names they answer to on `network`."""
+
+    network: docker.Network
+    bootstrap_servers: str
+    schema_registry_url: str
+    kafka_connect_url: str
+
+
+def heap(memory_mb: int) -> str:
+    """A JVM heap of half the container's memory: the rest is metaspace, buffers, page cache."""
+    return f"-Xmx{memory_mb // 2}m"
+
+
+class StreamingLayer(pulumi.ComponentResource):
+    def __init__(self, platform: Platform, storage: StorageLayer, *, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("datalyptica:streaming:StreamingLayer", "streaming", None, opts)
+        self._platform = platform
+        settings = platform.settings
+        self.network = platform.network("streaming", parent=self)
+        self.cluster = KafkaCluster(settings.service("kafka").replicas)
+        if self.cluster.brokers < 1:
+            raise ValueError("datalyptica:services.kafka.replicas: the streaming layer needs at least one broker")
+
+        # Generated once and kept in state: every broker formats its log dirs with this id.
+        # It names the cluster, it is not a credential, so it may show in `docker inspect`.
+        cluster_bytes = random.RandomBytes("kafka-cluster-id", length=16, opts=pulumi.ResourceOptions(parent=self))
+        self.cluster_id = pulumi.Output.unsecret(cluster_bytes.hex.apply(kafka_cluster_id))
+
+        self.brokers = [self._broker(node_id) for node_id in self.cluster.node_ids]
+        broker_containers = [broker.container for broker in self.brokers]
+        self.schema_registry = self._schema_registry(depends_on=broker_containers)
+
+        cdc_database = storage.database(CDC_DATABASE, parent=self)
+        self.cdc = storage.replication_role("debezium", database=cdc_database, publication=CDC_PUBLICATION, parent=self)
+        self.kafka_connect = self._kafka_connect(storage, depends_on=[*broker_containers, *self.cdc.resources])
+
+        self.endpoints = StreamingEndpoints(
+            network=self.network,
+            bootstrap_servers=self.cluster.bootstrap_servers,
+            schema_registry_url=f"http://schema-registry:{SCHEMA_REGISTRY_PORT}",
+            kafka_connect_url=f"http://kafka-connect:{KAFKA_CONNECT_PORT}",
+        )
+        external = [self._external_address(node_id) for node_id in self.cluster.node_ids]
+        self.urls = {
+            "kafka_bootstrap": ",".join(external) if all(external) else None,
+            "schema_registry": platform.url("schema-registry"),
+            "kafka_connect": platform.url("kafka-connect"),
+        }
+        self.credentials: dict[str, pulumi.Output[str]] = {}  # the CDC login stays in Kafka Connect's file
+        self.register_outputs({
+            "bootstrap_servers": self.cluster.bootstrap_servers, "cluster_id": self.cluster_id,
+            **{name: url for name, url in self.urls.items() if url},
+        })
+
+    def _external_address(self, node_id: int) -> str | None:
+        """host:port by which clients outside Docker reach this broker, if it is published."""
+        settings = self._platform.settings
+        port = settings.host_port("kafka", node_id)
+        return f"{settings.endpoint_host}:{port}" if port is not None else None
+
+    def _broker(self, node_id: int) -> Service:
+        spec = self._platform.settings.service("kafka")
+        env = self.cluster.broker_env(node_id, self._external_address(node_id))
+        return Service(
+            self.cluster.host(node_id), platform=self._platform, spec=spec,
+            networks=[self.network],
+            env={**env, "CLUSTER_ID": self.cluster_id, "KAFKA_HEAP_OPTS": heap(spec.memory_mb)},
+            volumes={"data": KAFKA_DATA_DIR},
+            ports=[Port("kafka", KAFKA_EXTERNAL_PORT, replica=node_id)],
+            # The image has neither curl nor wget; its own CLI asks the broker for its API versions.
+            healthcheck=HealthCheck.command(
+                "/opt/kafka/bin/kafka-broker-api-versions.sh", "--bootstrap-server", f"localhost:{KAFKA_INTERNAL_PORT}",
+                interval="15s", timeout="10s", start_period="40s",
+            ),
+            metrics=None,  # Kafka serves JMX only; Prometheus would need a JMX exporter agent in the image
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _schema_registry(self, *, depends_on: list[pulumi.Resource]) -> Service:
+        spec = self._platform.settings.service("schema-registry")
+        return Service(
+            "schema-registry", platform=self._platform, spec=spec,
+            networks=[self.network],
+            env={
+                "SCHEMA_REGISTRY_HOST_NAME": "schema-registry",
+                "SCHEMA_REGISTRY_LISTENERS": f"http://0.0.0.0:{SCHEMA_REGISTRY_PORT}",
+                "SCHEMA_REGISTRY_KAFKASTORE_BOOTSTRAP_SERVERS": self.cluster.bootstrap_servers,
+                "SCHEMA_REGISTRY_KAFKASTORE_TOPIC_REPLICATION_FACTOR": str(self.cluster.replication_factor),
+                "SCHEMA_REGISTRY_HEAP_OPTS": heap(spec.memory_mb),
+            },
+            ports=[Port("schema-registry", SCHEMA_REGISTRY_PORT)],
+            healthcheck=HealthCheck.curl(f"http://localhost:{SCHEMA_REGISTRY_PORT}/subjects"),
+            metrics=None,  # JMX only
+            depends_on=depends_on,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _kafka_connect(self, storage: StorageLayer, *, depends_on: list[pulumi.Resource]) -> Service:
+        spec = self._platform.settings.service("kafka-connect")
+        replication = str(self.cluster.replication_factor)
+        return Service(
+            "kafka-connect", platform=self._platform, spec=spec,
+            networks=[self.network, storage.endpoints.network],
+            env={
+                "BOOTSTRAP_SERVERS": self.cluster.bootstrap_servers,
+                "GROUP_ID": "datalyptica-connect",
+                "ADVERTISED_HOST_NAME": "kafka-connect",
+                "CONFIG_STORAGE_TOPIC": CONNECT_TOPICS["config"],
+                "OFFSET_STORAGE_TOPIC": CONNECT_TOPICS["offset"],
+                "STATUS_STORAGE_TOPIC": CONNECT_TOPICS["status"],
+                "CONNECT_CONFIG_STORAGE_REPLICATION_FACTOR": replication,
+                "CONNECT_OFFSET_STORAGE_REPLICATION_FACTOR": replication,
+                "CONNECT_STATUS_STORAGE_REPLICATION_FACTOR": replication,
+                # Connector configs say ${file:<path>:<key>}; the worker reads the value from the file.
+                "CONNECT_CONFIG_PROVIDERS": "file",
+                "CONNECT_CONFIG_PROVIDERS_FILE_CLASS": "org.apache.kafka.common.config.provider.FileConfigProvider",
+                "HEAP_OPTS": heap(spec.memory_mb),
+            },
+            files=[
+                File(CDC_SECRETS_PATH, cdc_secrets(self.cdc), secret=True, owner=CONNECT_UID),
+                File(CDC_CONNECTOR_PATH, cdc_connector_config(self.cdc, self.cluster.replication_factor)),
+            ],
+            ports=[Port("kafka-connect", KAFKA_CONNECT_PORT)],
+            healthcheck=HealthCheck.curl(f"http://localhost:{KAFKA_CONNECT_PORT}/connectors", start_period="60s"),
+            metrics=None,  # the image's JMX exporter switch expects an agent jar the image does not ship
+            depends_on=depends_on,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+
+def cdc_secrets(cdc: ReplicationAccess) -> pulumi.Output[str]:
+    """The properties file FileConfigProvider reads the CDC role's login from (mode 0400)."""
+    return render_output("kafka-connect/cdc-postgres.properties.j2", username=cdc.username, password=cdc.password)
+
+
+def cdc_connector_config(cdc: ReplicationAccess, replication_factor: int) -> str:
+    """The Debezium PostgreSQL connector, ready for PUT /connectors/<name>/config; no secret in it."""
+    return render(
+        "kafka-connect/cdc-postgres.json.j2", cdc=cdc, secrets_path=CDC_SECRETS_PATH,
+        replication_factor=replication_factor, connector=CDC_CONNECTOR,
+    )

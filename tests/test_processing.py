@@ -1,0 +1,201 @@
+"""The processing layer under mocks: Spark master/workers and Flink JobManager/TaskManagers."""
+
+import json
+
+import pytest
+import yaml
+
+from components.processing import flink_s3_plugin
+from tests.java_properties import parse_with_java
+
+PROCESSING_LAYER = "datalyptica:processing:ProcessingLayer"
+SPARK_CONF = "/opt/spark/conf/spark-defaults.conf"
+FLINK_CONF = "/opt/flink/conf/config.yaml"
+
+
+def env(container) -> dict[str, str]:
+    return dict(entry.split("=", 1) for entry in container.inputs["envs"])
+
+
+def upload(container, path: str) -> dict:
+    return next(u for u in container.inputs["uploads"] if u["file"] == path)
+
+
+def joined(container) -> set[str]:
+    return {n["name"] for n in container.inputs["networksAdvanced"]}
+
+
+def s3_user(deployment, consumer: str):
+    user = deployment.named(f"{consumer}-s3-user", "minio:index/iamUser:IamUser")
+    return user.inputs["name"], user.inputs["secret"]
+
+
+def test_dev_and_prod_run_the_configured_number_of_workers_inside_the_layer(dev, prod):
+    for deployment, workers, taskmanagers in ((dev, 1, 1), (prod, 2, 2)):
+        containers = deployment.containers()
+        assert {f"spark-worker-{i}" for i in range(1, workers + 1)} == {n for n in containers if n.startswith("spark-worker")}
+        assert {f"flink-taskmanager-{i}" for i in range(1, taskmanagers + 1)} == {
+            n for n in containers if n.startswith("flink-taskmanager")}
+        for name in ("spark-master", "spark-worker-1", "flink-jobmanager", "flink-taskmanager-1"):
+            chain = [r.type for r in deployment.ancestors(containers[name])]
+            assert chain[:2] == ["datalyptica:platform:Service", PROCESSING_LAYER], name
+
+
+def test_spark_runs_pass_through_spark_class_commands(prod):
+    containers = prod.containers()
+    assert containers["spark-master"].inputs["command"] == [
+        "/opt/spark/bin/spark-class", "org.apache.spark.deploy.master.Master", "--host", "spark-master",
+        "--port", "7077", "--webui-port", "8080"]
+    worker = containers["spark-worker-2"].inputs["command"]
+    assert worker[:2] == ["/opt/spark/bin/spark-class", "org.apache.spark.deploy.worker.Worker"]
+    assert worker[-1] == "spark://spark-master:7077"
+    assert worker[worker.index("--host") + 1] == "spark-worker-2"
+    assert worker[worker.index("--cores") + 1] == "4"  # prod: 4 CPUs a worker
+    executors_mb = int(worker[worker.index("--memory") + 1].removesuffix("m"))
+    assert 512 <= executors_mb < containers["spark-worker-2"].inputs["memory"]
+    assert containers["spark-master"].dependencies and containers["spark-master"].urn in containers["spark-worker-2"].dependencies
+
+
+def test_health_checks_and_metrics(dev):
+    containers = dev.containers()
+    checks = {name: c.inputs["healthcheck"]["tests"] for name, c in containers.items()}
+    assert checks["spark-master"][1] == "curl" and checks["spark-master"][-1] == "http://localhost:8080/json/"
+    assert checks["spark-worker-1"][1] == "curl" and checks["spark-worker-1"][-1] == "http://localhost:8081/json/"
+    assert checks["flink-jobmanager"][1] == "curl" and checks["flink-jobmanager"][-1] == "http://localhost:8081/overview"
+    assert checks["flink-taskmanager-1"][-1] == "http://localhost:9249/"
+
+    def metrics(name):
+        labels = {label["label"]: label["value"] for label in containers[name].inputs["labels"]}
+        return labels.get("datalyptica.metrics.port"), labels.get("datalyptica.metrics.path")
+
+    assert metrics("spark-master") == ("8080", "/metrics/master/prometheus")
+    assert metrics("spark-worker-1") == ("8081", "/metrics/prometheus")
+    assert metrics("flink-jobmanager") == metrics("flink-taskmanager-1") == ("9249", "/metrics")
+
+
+def test_limits_come_from_settings(dev, prod):
+    assert dev.containers()["spark-worker-1"].inputs["memory"] == 1536
+    assert prod.containers()["flink-taskmanager-2"].inputs["memory"] == 4096
+    assert prod.containers()["spark-master"].inputs["cpus"] == "1"
+
+
+def test_ports_are_published_from_settings(dev):
+    containers = dev.containers()
+
+    def published(name):
+        return {(p["internal"], p["external"], p["ip"]) for p in containers[name].inputs.get("ports", [])}
+
+    assert published("spark-master") == {(7077, 7077, "127.0.0.1"), (8080, 8180, "127.0.0.1")}
+    assert published("flink-jobmanager") == {(8081, 8181, "127.0.0.1")}
+    assert not published("spark-worker-1") and not published("flink-taskmanager-1")
+    assert dev.outputs["spark_master_url"] == "spark://localhost:7077"
+    assert dev.outputs["flink_url"] == "http://localhost:8181"
+
+
+def test_networks_processing_plus_storage_where_jobs_run(dev, deploy):
+    containers = dev.containers()
+    assert joined(containers["spark-master"]) == {"datalyptica-processing"}
+    lake = {"datalyptica-processing", "datalyptica-storage", "datalyptica-streaming"}
+    for name in ("spark-worker-1", "flink-jobmanager", "flink-taskmanager-1"):
+        assert joined(containers[name]) == lake, name
+        assert containers[name].inputs["networksAdvanced"][0]["name"] == "datalyptica-processing", name
+    without_streaming = deploy(layers=["storage", "processing"], protectData=False).containers()
+    assert joined(without_streaming["spark-worker-1"]) == {"datalyptica-processing", "datalyptica-storage"}
+
+
+def test_spark_defaults_parsed_by_java_point_iceberg_at_nessie_and_s3a_at_minio(dev):
+    container = dev.containers()["spark-worker-1"]
+    conf_file = upload(container, SPARK_CONF)
+    assert (conf_file["permissions"], conf_file["owner"]) == ("0400", "185")
+    assert "uploads" in container.secret_inputs()
+    conf = parse_with_java(conf_file["content"])
+    access_key, secret_key = s3_user(dev, "spark")
+    assert conf["spark.sql.catalog.nessie"] == "org.apache.iceberg.spark.SparkCatalog"
+    assert conf["spark.sql.catalog.nessie.type"] == "rest"
+    assert conf["spark.sql.catalog.nessie.uri"] == "http://nessie:19120/iceberg/main"
+    assert conf["spark.sql.catalog.nessie.warehouse"] == "warehouse"
+    assert conf["spark.sql.defaultCatalog"] == "nessie"
+    assert conf["spark.sql.extensions"] == "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions"
+    assert (conf["spark.sql.catalog.nessie.s3.endpoint"], conf["spark.sql.catalog.nessie.s3.path-style-access"]) == (
+        "http://minio:9000", "true")
+    assert (conf["spark.sql.catalog.nessie.s3.access-key-id"], conf["spark.sql.catalog.nessie.s3.secret-access-key"]) == (
+        access_key, secret_key)
+    assert (conf["spark.hadoop.fs.s3a.endpoint"], conf["spark.hadoop.fs.s3a.path.style.access"]) == (
+        "http://minio:9000", "true")
+    assert (conf["spark.hadoop.fs.s3a.access.key"], conf["spark.hadoop.fs.s3a.secret.key"]) == (access_key, secret_key)
+    packages = conf["spark.jars.packages"].split(",")
+    assert any(p.startswith("org.apache.iceberg:iceberg-spark-runtime-4.1_2.13:") for p in packages)
+    assert any(p.startswith("org.apache.hadoop:hadoop-aws:") for p in packages)
+    assert conf["spark.metrics.conf.*.sink.prometheusServlet.class"] == "org.apache.spark.metrics.sink.PrometheusServlet"
+    assert conf["spark.metrics.conf.master.sink.prometheusServlet.path"] == "/metrics/master/prometheus"
+    assert all(key.startswith("spark.") for key in conf)
+    assert upload(dev.containers()["spark-master"], SPARK_CONF)["content"] == conf_file["content"]
+
+
+def test_flink_config_yaml_keeps_checkpoints_and_savepoints_on_minio(dev, prod):
+    for deployment in (dev, prod):
+        containers = deployment.containers()
+        config_file = upload(containers["flink-taskmanager-1"], FLINK_CONF)
+        assert (config_file["permissions"], config_file["owner"]) == ("0600", "9999")  # the entrypoint rewrites it
+        config = yaml.safe_load(config_file["content"])
+        access_key, secret_key = s3_user(deployment, "flink")
+        assert config["execution.checkpointing.dir"] == "s3://flink/checkpoints"
+        assert config["execution.checkpointing.savepoint-dir"] == "s3://flink/savepoints"
+        assert (config["s3.endpoint"], config["s3.path.style.access"]) == ("http://minio:9000", True)
+        assert (config["s3.access-key"], config["s3.secret-key"]) == (access_key, secret_key)
+        assert config["jobmanager.rpc.address"] == config["rest.address"] == "flink-jobmanager"
+        assert config["rest.port"] == 8081 and config["metrics.reporter.prom.port"] == 9249
+        assert config["metrics.reporter.prom.factory.class"].endswith("PrometheusReporterFactory")
+        assert config["taskmanager.memory.process.size"] == f"{int(containers['flink-taskmanager-1'].inputs['memory']) * 9 // 10}m"
+        assert config["jobmanager.memory.process.size"] == f"{int(containers['flink-jobmanager'].inputs['memory']) * 9 // 10}m"
+        assert all(isinstance(key, str) and "." in key for key in config)  # flat keys, none nested by mistake
+        assert upload(containers["flink-jobmanager"], FLINK_CONF)["content"] == config_file["content"]
+    assert yaml.safe_load(upload(prod.containers()["flink-taskmanager-1"], FLINK_CONF)["content"])[
+        "taskmanager.numberOfTaskSlots"] == 4
+
+
+def test_flink_enables_the_s3_plugin_of_its_own_version(dev):
+    containers = dev.containers()
+    for name in ("flink-jobmanager", "flink-taskmanager-1"):
+        assert env(containers[name])["ENABLE_BUILT_IN_PLUGINS"] == "flink-s3-fs-presto-2.2.1.jar"
+        assert env(containers[name])["JOB_MANAGER_RPC_ADDRESS"] == "flink-jobmanager"
+    assert containers["flink-jobmanager"].inputs["command"] == ["jobmanager"]
+    assert containers["flink-taskmanager-1"].inputs["command"] == ["taskmanager"]
+    with pytest.raises(ValueError, match="no Flink version"):
+        flink_s3_plugin("registry.example/flink:latest")
+
+
+def test_spark_and_flink_get_their_own_minio_users_and_buckets(dev):
+    def policy_resources(consumer):
+        policy = json.loads(dev.named(f"{consumer}-s3-policy", "minio:index/iamPolicy:IamPolicy").inputs["policy"])
+        return {r for statement in policy["Statement"] for r in statement["Resource"]}
+
+    assert policy_resources("spark") == {"arn:aws:s3:::warehouse", "arn:aws:s3:::warehouse/*",
+                                         "arn:aws:s3:::landing", "arn:aws:s3:::landing/*"}
+    assert policy_resources("flink") == {"arn:aws:s3:::flink", "arn:aws:s3:::flink/*"}
+    bucket = dev.named("flink-bucket", "minio:index/s3Bucket:S3Bucket")
+    assert bucket.inputs["bucket"] == "flink"
+    for name in ("spark-s3-user", "flink-s3-user", "flink-bucket"):
+        assert PROCESSING_LAYER in [r.type for r in dev.ancestors(dev.named(name))], name
+    containers = dev.containers()
+    assert dev.named("flink-s3-user").urn in containers["flink-taskmanager-1"].dependencies
+    assert dev.named("spark-s3-policy-attachment").urn in containers["spark-worker-1"].dependencies
+
+
+def test_no_generated_secret_in_plain_text_in_the_processing_layer(dev):
+    for resource in dev.registered:
+        if resource.type.startswith("random:") or PROCESSING_LAYER not in [r.type for r in dev.ancestors(resource)]:
+            continue
+        text = resource.plaintext()
+        for secret in dev.generated_secrets:
+            assert secret not in text, f"{resource.type} {resource.name} shows a generated secret"
+    for name in ("spark-master", "spark-worker-1", "flink-jobmanager", "flink-taskmanager-1"):
+        assert "envs" not in dev.containers()[name].secret_inputs(), name
+
+
+def test_processing_with_only_storage_registers_nothing_of_other_layers(deploy):
+    alone = deploy(layers=["storage", "processing"], protectData=False)
+    layers = {r.type for r in alone.registered if r.type.startswith("datalyptica:") and r.type.endswith("Layer")}
+    assert layers == {"datalyptica:storage:StorageLayer", PROCESSING_LAYER}
+    assert {"spark-master", "spark-worker-1", "flink-jobmanager", "flink-taskmanager-1"} <= set(alone.containers())
+    assert not {name for name in alone.containers() if name.startswith("kafka")}

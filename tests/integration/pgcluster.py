@@ -12,6 +12,7 @@ import csv
 import io
 import os
 import pwd
+import random
 import secrets
 import shutil
 import signal
@@ -94,17 +95,24 @@ def find_tools() -> tuple[Tools | None, list[str]]:
 
 
 def free_ports(count: int) -> list[int]:
-    """Distinct free TCP ports on 127.0.0.1, all held open together so none repeats."""
-    sockets = []
-    try:
-        for _ in range(count):
-            s = socket.socket()
-            s.bind((LOCALHOST, 0))
-            sockets.append(s)
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
+    """Distinct free TCP ports on 127.0.0.1, below Linux's ephemeral range (32768+).
+
+    A port from the ephemeral range could be taken as the local end of some outgoing
+    connection before the service that should listen on it has started.
+    """
+    ports: list[int] = []
+    candidate = random.randrange(20000, 32000 - count * 10)
+    while len(ports) < count and candidate < 32768:
+        with socket.socket() as probe:
+            try:
+                probe.bind((LOCALHOST, candidate))
+                ports.append(candidate)
+            except OSError:
+                pass
+        candidate += 1
+    if len(ports) < count:
+        raise RuntimeError(f"found only {len(ports)} free ports below 32768")
+    return ports
 
 
 def wait_for(condition: Callable[[], object], *, timeout: float, what: str, interval: float = 0.2) -> object:

@@ -6,7 +6,9 @@ own local admin login).
 
 `SsoClients` is built early in __main__, before any UI: it generates each client's secret and
 the network on which that UI reaches Keycloak, so the UIs are configured without waiting for
-Keycloak, and the security layer later imports the very same clients into the realm.
+Keycloak, and the security layer later imports the very same clients into the realm. The
+security layer must be built after it in the same program: it resolves `provider_started`,
+which the MinIO container waits on.
 """
 
 import asyncio

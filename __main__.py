@@ -6,9 +6,12 @@ builds the enabled layers in dependency order and exports their endpoints.
 
 import pulumi
 
-from components.settings import SettingsError, config_from_engine, load_settings, stack_config
+from components.monitoring import MonitoringLayer
 from components.processing import ProcessingLayer
+from components.security import SecurityLayer
 from components.service import Platform
+from components.settings import SettingsError, config_from_engine, load_settings, stack_config
+from components.sso import SsoClients
 from components.storage import StorageLayer
 from components.streaming import StreamingLayer
 
@@ -22,12 +25,23 @@ def main() -> None:
         pulumi.log.warn(warning)
 
     platform = Platform(settings)
-    # Settings have checked that a layer's required layers are enabled (streaming needs storage).
-    storage = StorageLayer(platform) if settings.enabled("storage") else None
+    # Settings have checked that every enabled layer has the layers it needs.
+    # The UIs' OIDC clients exist before any UI, so each UI is configured with its own; the
+    # realm that holds them is imported when Keycloak starts, after storage.
+    sso = SsoClients(platform) if settings.enabled("security") else None
+
+    def client(ui: str):
+        return sso.client(ui) if sso else None
+
+    storage = StorageLayer(platform, sso=client("minio-console")) if settings.enabled("storage") else None
+    security = SecurityLayer(platform, storage=storage, clients=sso) if sso else None
     streaming = StreamingLayer(platform, storage) if settings.enabled("streaming") else None
     processing = (ProcessingLayer(platform, storage, streaming=streaming.endpoints if streaming else None)
                   if settings.enabled("processing") else None)
-    for layer in (storage, streaming, processing):
+    # Monitoring last: Prometheus scrapes every service deployed before it.
+    monitoring = (MonitoringLayer(platform, storage=storage, sso=client("grafana"))
+                  if settings.enabled("monitoring") else None)
+    for layer in (storage, security, streaming, processing, monitoring):
         if layer is not None:
             export(layer)
 

@@ -109,6 +109,12 @@ SERVICES: dict[str, ServiceDefaults] = {
     "grafana": ServiceDefaults("monitoring", "grafana/grafana:13.2.0", 0.5, "512m", ports={"grafana": 3000}),
     "loki": ServiceDefaults("monitoring", "grafana/loki:3.6.10", 0.5, "512m", ports={"loki": 3100}),
     "alloy": ServiceDefaults("monitoring", "grafana/alloy:v1.17.1", 0.5, "512m", ports={"alloy": 12345}),
+    # exporters for services without metrics of their own (added only where their service runs)
+    "postgres-exporter": ServiceDefaults(
+        "monitoring", "quay.io/prometheuscommunity/postgres-exporter:v0.17.1", 0.1, "64m"
+    ),
+    "redis-exporter": ServiceDefaults("monitoring", "oliver006/redis_exporter:v1.74.0-alpine", 0.1, "64m"),
+    "kafka-exporter": ServiceDefaults("monitoring", "danielqsj/kafka-exporter:v1.9.0", 0.1, "128m"),
     # security
     "keycloak": ServiceDefaults(
         "security", "quay.io/keycloak/keycloak:26.7.2", 1, "1536m", ports={"keycloak": 8280}

@@ -3,13 +3,28 @@
 The security layer creates one OIDC client per UI in the `datalyptica` realm. A UI's layer
 receives its `OidcClient` (or None when the security layer is not enabled, and then keeps its
 own local admin login).
+
+`SsoClients` is built early in __main__, before any UI: it generates each client's secret and
+the network on which that UI reaches Keycloak, so the UIs are configured without waiting for
+Keycloak, and the security layer later imports the very same clients into the realm. The
+security layer must be built after it in the same program: it resolves `provider_started`,
+which the MinIO container waits on.
 """
 
+import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
+import pulumi_docker as docker
+
+from components import secrets
+from components.service import Platform
 
 REALM = "datalyptica"
+KEYCLOAK_HOST = "keycloak"
+KEYCLOAK_HTTP_PORT = 8080
+ADMIN_ROLE = "platform-admin"  # realm role a UI maps to its own admin role (roles claim)
 
 
 @dataclass(frozen=True)
@@ -18,3 +33,89 @@ class OidcClient:
     client_secret: pulumi.Output[str]  # secret
     issuer_url: str  # as the user's browser reaches Keycloak, e.g. http://localhost:8280/realms/datalyptica
     internal_issuer_url: str  # as containers reach it, e.g. http://keycloak:8080/realms/datalyptica
+    redirect_uri: str = ""  # the one callback the realm accepts for this client: the UI must send exactly it
+    network: docker.Network | None = None  # the UI joins it to reach internal_issuer_url (Keycloak is on it)
+    # Resolves to Keycloak's container once the security layer creates it. A UI that fetches the
+    # discovery document when it starts (MinIO) lists it in depends_on; the others need not wait.
+    provider_started: pulumi.Output[pulumi.Resource] | None = None
+
+    @property
+    def discovery_url(self) -> str:
+        return f"{self.internal_issuer_url}/.well-known/openid-configuration"
+
+
+@dataclass(frozen=True)
+class UiLogin:
+    """A UI that logs in through Keycloak: its client id, published port and OAuth callback path."""
+
+    client_id: str
+    layer: str
+    port_name: str
+    callback_path: str
+    name: str
+
+
+# Callback paths are each UI's own: Grafana's generic OAuth, Flask-AppBuilder's provider
+# callback (Superset at the root, Airflow 3's FAB auth manager under /auth) with provider name
+# "keycloak", oauthenticator's /hub/oauth_callback, the MinIO console's /oauth_callback.
+UI_LOGINS: tuple[UiLogin, ...] = (
+    UiLogin("grafana", "monitoring", "grafana", "/login/generic_oauth", "Grafana"),
+    UiLogin("superset", "analytics", "superset", "/oauth-authorized/keycloak", "Superset"),
+    UiLogin("jupyterhub", "analytics", "jupyterhub", "/hub/oauth_callback", "JupyterHub"),
+    UiLogin("airflow", "analytics", "airflow", "/auth/oauth-authorized/keycloak", "Airflow"),
+    UiLogin("minio-console", "storage", "minio-console", "/oauth_callback", "MinIO console"),
+)
+
+
+class SsoClients(pulumi.ComponentResource):
+    """One OIDC client per UI of the enabled layers whose port the stack publishes.
+
+    A UI whose port is not published cannot be reached by a browser, so it gets no client
+    (`client()` returns None) and keeps its local login.
+    """
+
+    def __init__(self, platform: Platform, *, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("datalyptica:security:SsoClients", "sso-clients", None, opts)
+        settings = platform.settings
+        browser_base = platform.url("keycloak")
+        if browser_base is None:
+            raise pulumi.RunError(
+                "datalyptica:ports.keycloak is null, but the security layer's single sign-on needs browsers to "
+                "reach Keycloak; publish it (e.g. 8280) or remove 'security' from datalyptica:layers"
+            )
+        self.keycloak_url = browser_base
+        self.issuer_url = f"{browser_base}/realms/{REALM}"
+        self.internal_issuer_url = f"http://{KEYCLOAK_HOST}:{KEYCLOAK_HTTP_PORT}/realms/{REALM}"
+        self._started: asyncio.Future = asyncio.get_event_loop().create_future()
+        known: asyncio.Future = asyncio.get_event_loop().create_future()
+        known.set_result(True)
+        started = pulumi.Output(set(), self._started, known)
+
+        self.logins: dict[str, UiLogin] = {}
+        self._clients: dict[str, OidcClient] = {}
+        for login in UI_LOGINS:
+            ui_url = platform.url(login.port_name)
+            if not settings.enabled(login.layer) or ui_url is None:
+                continue
+            self.logins[login.client_id] = login
+            self._clients[login.client_id] = OidcClient(
+                client_id=login.client_id,
+                client_secret=secrets.password(f"{login.client_id}-oidc-client-secret", parent=self, length=40),
+                issuer_url=self.issuer_url,
+                internal_issuer_url=self.internal_issuer_url,
+                redirect_uri=f"{ui_url}{login.callback_path}",
+                network=platform.network(f"sso-{login.client_id}", parent=self),
+                provider_started=started,
+            )
+        self.register_outputs({"clients": list(self._clients)})
+
+    def client(self, client_id: str) -> OidcClient | None:
+        return self._clients.get(client_id)
+
+    def clients(self) -> Sequence[OidcClient]:
+        return list(self._clients.values())
+
+    def keycloak_started(self, container: docker.Container) -> None:
+        """Called by the security layer once Keycloak's container exists (resolves provider_started)."""
+        if not self._started.done():
+            self._started.set_result(container)

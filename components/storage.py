@@ -15,6 +15,7 @@ import pulumi_postgresql as postgresql
 
 from components import pgha, secrets
 from components.service import File, HealthCheck, Metrics, Platform, Port, Service
+from components.sso import OidcClient
 from components.templates import render_output
 
 POSTGRES_PRIMARY_PORT = 5000
@@ -30,6 +31,8 @@ LANDING_BUCKET = "landing"  # raw files as they arrive, before any table holds t
 PATRONI_SCOPE = "datalyptica"
 POSTGRES_UID = "999"  # the postgres user of the official postgres image our Patroni image builds on
 NESSIE_UID = "10000"
+# What a MinIO console user who logged in through Keycloak may do (MinIO's built-in policy).
+MINIO_SSO_POLICY = "readwrite"
 
 
 @dataclass(frozen=True)
@@ -120,7 +123,8 @@ def bucket_policy(buckets: Sequence[str]) -> str:
 
 class StorageLayer(pulumi.ComponentResource):
     def __init__(self, platform: Platform, *, extra_networks: Sequence[docker.Network] = (),
-                 opts: pulumi.ResourceOptions | None = None):
+                 sso: OidcClient | None = None, opts: pulumi.ResourceOptions | None = None):
+        """`sso`: the MinIO console's client; without it the console keeps only the root login."""
         super().__init__("datalyptica:storage:StorageLayer", "storage", None, opts)
         self._platform = platform
         self.network = platform.network("storage", parent=self)
@@ -140,7 +144,7 @@ class StorageLayer(pulumi.ComponentResource):
             for node in topology.nodes
         ]
         self.haproxy = self._haproxy(topology, front, depends_on=[s.container for s in patroni])
-        self.minio = self._minio(front)
+        self.minio = self._minio(front, sso)
 
         self._postgres = self._postgres_provider()
         self._minio_provider = self._minio_admin_provider()
@@ -256,6 +260,20 @@ class StorageLayer(pulumi.ComponentResource):
             resources=(*bucket_resources, user, policy, attachment),
         )
 
+    def monitoring_role(self, consumer: str, *, parent: pulumi.Resource) -> DatabaseAccess:
+        """A login role with PostgreSQL's built-in `pg_monitor` (read the statistics views, nothing else).
+
+        It owns no database: it connects to `postgres`, which every role may connect to.
+        """
+        name = consumer.replace("-", "_")
+        password = secrets.password(f"{consumer}-db-password", parent=parent)
+        role = postgresql.Role(
+            f"{consumer}-db-role", name=name, login=True, password=password, roles=["pg_monitor"],
+            opts=pulumi.ResourceOptions(parent=parent, provider=self._postgres),
+        )
+        return DatabaseAccess(host="haproxy", port=POSTGRES_PRIMARY_PORT, database="postgres", username=name,
+                              password=password, resources=(role,))
+
     # ---- the services --------------------------------------------------------------------
 
     def _topology(self) -> pgha.PgHaTopology:
@@ -319,12 +337,18 @@ class StorageLayer(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
-    def _minio(self, front: Sequence[docker.Network]) -> Service:
+    def _minio(self, front: Sequence[docker.Network], sso: OidcClient | None) -> Service:
         env_file = "/etc/minio/config.env"
-        config = render_output("minio/config.env.j2", root_user=self.minio_root_user, root_password=self.minio_root_password)
+        config = render_output(
+            "minio/config.env.j2", root_user=self.minio_root_user, root_password=self.minio_root_password,
+            sso=_minio_sso_values(sso),
+        )
+        # MinIO's IAM waits at start until the OpenID discovery document answers: with SSO,
+        # MinIO starts after Keycloak, or the users provisioned below would fail meanwhile.
+        waits_for = [sso.provider_started] if sso and sso.provider_started is not None else []
         return Service(
             "minio", platform=self._platform, spec=self._platform.settings.service("minio"),
-            networks=front,
+            networks=[*front, *([sso.network] if sso and sso.network else [])],
             command=["server", "/data", "--console-address", f":{MINIO_CONSOLE_PORT}"],
             env={"MINIO_CONFIG_ENV_FILE": env_file},
             files=[File(env_file, config, secret=True, owner="0")],
@@ -332,6 +356,7 @@ class StorageLayer(pulumi.ComponentResource):
             ports=[Port("minio", MINIO_API_PORT), Port("minio-console", MINIO_CONSOLE_PORT)],
             healthcheck=HealthCheck.command("mc", "ready", "local"),
             metrics=Metrics(MINIO_API_PORT, "/minio/v2/metrics/cluster"),
+            depends_on=waits_for,
             opts=pulumi.ResourceOptions(parent=self),
         )
 
@@ -396,3 +421,12 @@ class StorageLayer(pulumi.ComponentResource):
             )
         return self._buckets[name]
 
+
+
+def _minio_sso_values(sso: OidcClient | None) -> pulumi.Input[dict] | None:
+    if sso is None:
+        return None
+    return pulumi.Output.all(client_secret=sso.client_secret).apply(lambda values: {
+        "config_url": sso.discovery_url, "client_id": sso.client_id, "client_secret": values["client_secret"],
+        "redirect_uri": sso.redirect_uri, "role_policy": MINIO_SSO_POLICY,
+    })

@@ -1,0 +1,123 @@
+"""SecurityLayer: Keycloak, with the `datalyptica` realm and one OIDC client per UI.
+
+The clients (ids, generated secrets, redirect URIs, networks) come from `SsoClients`, built
+before the UIs; this layer imports them into the realm when Keycloak first starts.
+"""
+
+import json
+
+import pulumi
+
+from components import secrets
+from components.service import File, HealthCheck, Metrics, Platform, Port, Service
+from components.sso import ADMIN_ROLE, KEYCLOAK_HOST, KEYCLOAK_HTTP_PORT, REALM, OidcClient, SsoClients
+from components.storage import StorageLayer
+from components.templates import render_output
+
+KEYCLOAK_MANAGEMENT_PORT = 9000  # health and metrics
+KEYCLOAK_UID = "1000"  # the keycloak user of quay.io/keycloak/keycloak
+CONFIG_PATH = "/opt/keycloak/conf/keycloak.conf"
+REALM_IMPORT_PATH = f"/opt/keycloak/data/import/{REALM}-realm.json"
+
+
+def realm_document(clients: list[OidcClient], client_names: dict[str, str], client_secrets: list[str]) -> str:
+    """The realm as `kc.sh start --import-realm` reads it: confidential clients, code flow only."""
+    return json.dumps({
+        "realm": REALM,
+        "enabled": True,
+        "sslRequired": "external",  # plain HTTP from private addresses only (the platform has no TLS yet)
+        "registrationAllowed": False,
+        "bruteForceProtected": True,
+        "roles": {"realm": [{"name": ADMIN_ROLE, "description": "Administers the Datalyptica UIs"}]},
+        "clients": [_client(client, client_names[client.client_id], secret)
+                    for client, secret in zip(clients, client_secrets, strict=True)],
+    }, indent=2, sort_keys=True)
+
+
+def _client(client: OidcClient, name: str, secret: str) -> dict:
+    origin = client.redirect_uri.split("/", 3)
+    ui_origin = "/".join(origin[:3])
+    return {
+        "clientId": client.client_id,
+        "name": name,
+        "protocol": "openid-connect",
+        "enabled": True,
+        "publicClient": False,
+        "clientAuthenticatorType": "client-secret",
+        "secret": secret,
+        "standardFlowEnabled": True,
+        "implicitFlowEnabled": False,
+        "directAccessGrantsEnabled": False,
+        "serviceAccountsEnabled": False,
+        "rootUrl": ui_origin,
+        "redirectUris": [client.redirect_uri],
+        "webOrigins": [ui_origin],
+        "attributes": {"post.logout.redirect.uris": f"{ui_origin}/*"},
+        # The user's realm roles as a plain `roles` claim in the ID token and userinfo, so a UI
+        # can map ADMIN_ROLE to its own admin role.
+        "protocolMappers": [{
+            "name": "realm roles",
+            "protocol": "openid-connect",
+            "protocolMapper": "oidc-usermodel-realm-role-mapper",
+            "config": {"claim.name": "roles", "multivalued": "true", "jsonType.label": "String",
+                       "id.token.claim": "true", "access.token.claim": "true", "userinfo.token.claim": "true"},
+        }],
+    }
+
+
+class SecurityLayer(pulumi.ComponentResource):
+    def __init__(self, platform: Platform, *, storage: StorageLayer, clients: SsoClients,
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("datalyptica:security:SecurityLayer", "security", None, opts)
+        settings = platform.settings
+        database = storage.database("keycloak", parent=self)
+        self.admin_user = secrets.username("keycloak-admin-user", parent=self)
+        self.admin_password = secrets.password("keycloak-admin-password", parent=self)
+
+        # Keycloak reads conf/keycloak.conf besides its environment. The bootstrap admin options
+        # are ordinary configuration options (Keycloak's "Bootstrapping and recovering an admin
+        # account" guide), so they go in this file with the database password, not in the
+        # container's environment where `docker inspect` would show them.
+        config = render_output(
+            "keycloak/keycloak.conf.j2", database=database.template_values(),
+            admin_user=self.admin_user, admin_password=self.admin_password,
+        )
+        oidc_clients = clients.clients()
+        realm = pulumi.Output.all(*[client.client_secret for client in oidc_clients]).apply(
+            lambda client_secrets: realm_document(
+                oidc_clients, {cid: login.name for cid, login in clients.logins.items()}, list(client_secrets))
+        )
+        self.keycloak = Service(
+            KEYCLOAK_HOST, platform=platform, spec=settings.service("keycloak"),
+            networks=[storage.network, *[client.network for client in oidc_clients if client.network]],
+            command=["start", "--import-realm"],
+            env={
+                "KC_HOSTNAME": clients.keycloak_url,
+                # Token, userinfo and JWKS endpoints as the caller reached Keycloak: containers
+                # use http://keycloak:8080 while browsers get the published URL.
+                "KC_HOSTNAME_BACKCHANNEL_DYNAMIC": "true",
+                "KC_HTTP_ENABLED": "true",
+                "KC_HTTP_PORT": str(KEYCLOAK_HTTP_PORT),
+                "KC_HEALTH_ENABLED": "true",
+                "KC_METRICS_ENABLED": "true",
+            },
+            files=[
+                File(CONFIG_PATH, config, secret=True, owner=KEYCLOAK_UID),
+                # Holds the client secrets. Imported only while the realm does not exist yet.
+                File(REALM_IMPORT_PATH, realm, secret=True, owner=KEYCLOAK_UID),
+            ],
+            ports=[Port("keycloak", KEYCLOAK_HTTP_PORT)],
+            healthcheck=HealthCheck.http_via_bash(KEYCLOAK_MANAGEMENT_PORT, "/health/ready", start_period="90s"),
+            metrics=Metrics(KEYCLOAK_MANAGEMENT_PORT, "/metrics"),
+            depends_on=database.resources,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        clients.keycloak_started(self.keycloak.container)
+
+        self.urls = {
+            "keycloak": clients.keycloak_url,
+            "keycloak_admin_console": platform.url("keycloak", path="/admin/"),
+            "keycloak_issuer": clients.issuer_url,
+        }
+        self.credentials = {"keycloak_admin_user": self.admin_user, "keycloak_admin_password": self.admin_password}
+        self.register_outputs({**{name: url for name, url in self.urls.items() if url}, **self.credentials})

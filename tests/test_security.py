@@ -1,0 +1,192 @@
+"""The security layer (Keycloak, realm, OIDC clients) and the UIs' SSO wiring, under mocks."""
+
+import json
+
+import pulumi
+import pytest
+
+from components.settings import load_settings
+from components.sso import UI_LOGINS
+from tests.pulumi_harness import engine_config, run_program, stack_config
+
+UIS = {"grafana", "superset", "jupyterhub", "airflow", "minio-console"}
+
+
+def upload(container, path: str) -> dict:
+    return next(u for u in container.inputs["uploads"] if u["file"] == path)
+
+
+def env(container) -> dict[str, str]:
+    return dict(item.split("=", 1) for item in container.inputs.get("envs", []))
+
+
+def realm(deployment) -> dict:
+    keycloak = deployment.containers()["keycloak"]
+    return json.loads(upload(keycloak, "/opt/keycloak/data/import/datalyptica-realm.json")["content"])
+
+
+def clients(deployment) -> dict[str, dict]:
+    return {client["clientId"]: client for client in realm(deployment)["clients"]}
+
+
+def expected_redirects(config: dict) -> dict[str, str]:
+    """Each UI's callback as a browser reaches it, from the stack's own settings."""
+    settings = load_settings(config)
+    return {login.client_id: f"http://{settings.endpoint_host}:{settings.host_port(login.port_name)}{login.callback_path}"
+            for login in UI_LOGINS}
+
+
+def stack_file_config(stack: str) -> dict:
+    return {key.removeprefix("datalyptica:"): json.loads(value) if value[:1] in "[{" else value
+            for key, value in stack_config(stack).items()}
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_ui_has_a_client_whose_redirect_is_the_uis_real_url(stack, request):
+    deployment = request.getfixturevalue(stack)
+    found = clients(deployment)
+    assert set(found) == UIS
+    for client_id, redirect in expected_redirects(stack_file_config(stack)).items():
+        assert found[client_id]["redirectUris"] == [redirect], client_id
+        assert found[client_id]["publicClient"] is False and found[client_id]["standardFlowEnabled"] is True
+        assert found[client_id]["directAccessGrantsEnabled"] is False
+
+
+def test_redirects_follow_the_stacks_ports_and_endpoint_host(deploy):
+    config = {"endpointHost": "data.example.internal", "ports": {"grafana": 3300, "minio-console": 9101},
+              "protectData": False}
+    deployment = deploy(**config)
+    found = clients(deployment)
+    for client_id, redirect in expected_redirects(config).items():
+        assert found[client_id]["redirectUris"] == [redirect]
+    assert found["grafana"]["redirectUris"] == ["http://data.example.internal:3300/login/generic_oauth"]
+    assert env(deployment.containers()["keycloak"])["KC_HOSTNAME"] == "http://data.example.internal:8280"
+
+
+def test_a_ui_without_a_published_port_gets_no_client(deploy):
+    deployment = deploy(ports={"superset": None}, protectData=False)
+    assert set(clients(deployment)) == UIS - {"superset"}
+
+
+def test_clients_exist_only_for_enabled_layers(deploy):
+    deployment = deploy(layers=["storage", "security"], protectData=False)
+    assert set(clients(deployment)) == {"minio-console"}
+
+
+def test_security_without_a_published_keycloak_port_is_refused():
+    with pytest.raises(pulumi.RunError, match="datalyptica:ports.keycloak"):
+        run_program(engine_config({"layers": ["storage", "security"], "ports": {"keycloak": None}}))
+
+
+def test_keycloak_runs_start_with_its_realm_health_and_browser_hostname(dev):
+    keycloak = dev.containers()["keycloak"]
+    assert keycloak.inputs["command"] == ["start", "--import-realm"]
+    variables = env(keycloak)
+    assert variables["KC_HOSTNAME"] == "http://localhost:8280"
+    assert variables["KC_HTTP_ENABLED"] == "true" and variables["KC_HEALTH_ENABLED"] == "true"
+    assert variables["KC_HOSTNAME_BACKCHANNEL_DYNAMIC"] == "true"
+    check = keycloak.inputs["healthcheck"]["tests"]
+    assert check[1] == "bash" and "/dev/tcp/127.0.0.1/9000" in check[-1] and "/health/ready" in check[-1]
+    assert {(p["internal"], p["external"]) for p in keycloak.inputs["ports"]} == {(8080, 8280)}
+    assert keycloak.inputs["memory"] == 1024
+
+
+def test_keycloak_secrets_are_files_for_its_user_not_environment(dev):
+    keycloak = dev.containers()["keycloak"]
+    for path in ("/opt/keycloak/conf/keycloak.conf", "/opt/keycloak/data/import/datalyptica-realm.json"):
+        file = upload(keycloak, path)
+        assert (file["permissions"], file["owner"]) == ("0400", "1000"), path
+    assert "uploads" in keycloak.secret_inputs() and "envs" not in keycloak.secret_inputs()
+    config = upload(keycloak, "/opt/keycloak/conf/keycloak.conf")["content"]
+    lines = dict(line.split("=", 1) for line in config.splitlines() if line and not line.startswith("#"))
+    assert lines["db"] == "postgres" and lines["db-url"] == "jdbc:postgresql://haproxy:5000/keycloak"
+    assert lines["db-username"] == "keycloak" and lines["db-password"] in dev.generated_secrets
+    assert lines["bootstrap-admin-password"] in dev.generated_secrets
+    assert lines["bootstrap-admin-username"] in dev.outputs["keycloak_admin_user"]
+    for name in env(keycloak):
+        assert "PASSWORD" not in name and "SECRET" not in name, name
+
+
+def test_keycloak_has_its_own_database_and_waits_for_it(dev):
+    role = dev.named("keycloak-db-role", "postgresql:index/role:Role")
+    database = dev.named("keycloak-database", "postgresql:index/database:Database")
+    assert role.inputs["name"] == "keycloak" and database.inputs["owner"] == "keycloak"
+    keycloak = dev.containers()["keycloak"]
+    assert {role.urn, database.urn} <= set(keycloak.dependencies)
+    chain = [r.type for r in dev.ancestors(keycloak)]
+    assert chain[:2] == ["datalyptica:platform:Service", "datalyptica:security:SecurityLayer"]
+
+
+def test_the_realm_carries_the_same_secrets_the_uis_are_given(dev):
+    found = clients(dev)
+    for client in found.values():
+        assert client["secret"] in dev.generated_secrets
+    assert len({client["secret"] for client in found.values()}) == len(found)
+    grafana = dev.containers()["grafana"]
+    assert upload(grafana, "/etc/grafana/secrets/oauth-client-secret")["content"] == found["grafana"]["secret"]
+    minio = upload(dev.containers()["minio"], "/etc/minio/config.env")["content"]
+    assert f"MINIO_IDENTITY_OPENID_CLIENT_SECRET={found['minio-console']['secret']}" in minio
+
+
+def test_grafana_logs_in_through_keycloak_and_keeps_its_admin(dev):
+    grafana = dev.containers()["grafana"]
+    variables = env(grafana)
+    assert variables["GF_AUTH_GENERIC_OAUTH_ENABLED"] == "true"
+    assert variables["GF_AUTH_GENERIC_OAUTH_CLIENT_ID"] == "grafana"
+    assert variables["GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET__FILE"] == "/etc/grafana/secrets/oauth-client-secret"
+    assert variables["GF_AUTH_GENERIC_OAUTH_AUTH_URL"] == (
+        "http://localhost:8280/realms/datalyptica/protocol/openid-connect/auth")
+    assert variables["GF_AUTH_GENERIC_OAUTH_TOKEN_URL"] == (
+        "http://keycloak:8080/realms/datalyptica/protocol/openid-connect/token")
+    assert variables["GF_SERVER_ROOT_URL"] == "http://localhost:3000"
+    assert "GF_SECURITY_ADMIN_PASSWORD__FILE" in variables
+    file = upload(grafana, "/etc/grafana/secrets/oauth-client-secret")
+    assert (file["permissions"], file["owner"]) == ("0400", "472")
+
+
+def test_minio_console_logs_in_through_keycloak_and_starts_after_it(dev):
+    minio = dev.containers()["minio"]
+    config = upload(minio, "/etc/minio/config.env")["content"]
+    assert "MINIO_IDENTITY_OPENID_CONFIG_URL=http://keycloak:8080/realms/datalyptica/.well-known/openid-configuration" in config
+    assert "MINIO_IDENTITY_OPENID_CLIENT_ID=minio-console" in config
+    assert "MINIO_IDENTITY_OPENID_REDIRECT_URI=http://localhost:9001/oauth_callback" in config
+    assert "MINIO_IDENTITY_OPENID_ROLE_POLICY=readwrite" in config
+    assert dev.containers()["keycloak"].urn in minio.dependencies
+
+
+def test_each_ui_reaches_keycloak_on_its_own_network(dev):
+    containers = dev.containers()
+
+    def joined(name):
+        return {n["name"] for n in containers[name].inputs["networksAdvanced"]}
+
+    assert {f"datalyptica-sso-{ui}" for ui in UIS} | {"datalyptica-storage"} == joined("keycloak")
+    assert "datalyptica-sso-grafana" in joined("grafana") and "datalyptica-sso-minio-console" in joined("minio")
+    assert "datalyptica-sso-minio-console" not in joined("grafana")
+
+
+def test_without_security_the_uis_keep_their_local_logins(deploy):
+    deployment = deploy(layers=["storage", "monitoring"], protectData=False)
+    containers = deployment.containers()
+    assert "keycloak" not in containers
+    assert not any(name.startswith("GF_AUTH_GENERIC_OAUTH") for name in env(containers["grafana"]))
+    assert "OPENID" not in upload(containers["minio"], "/etc/minio/config.env")["content"]
+    assert not deployment.of_type("datalyptica:security:SsoClients")
+
+
+def test_keycloak_outputs_are_urls_and_secret_admin_credentials(dev):
+    assert dev.outputs["keycloak_url"] == "http://localhost:8280"
+    assert dev.outputs["keycloak_issuer_url"] == "http://localhost:8280/realms/datalyptica"
+    for name in ("keycloak_admin_user", "keycloak_admin_password"):
+        assert name in dev.secret_outputs and dev.outputs[name]
+
+
+def test_prod_keycloak_has_prod_sizes_and_no_plain_secrets(prod):
+    keycloak = prod.containers()["keycloak"]
+    assert keycloak.inputs["memory"] == 2048 and keycloak.inputs["cpus"] == "2"
+    for resource in prod.registered:
+        if resource.type.startswith("random:"):
+            continue
+        text = resource.plaintext()
+        for secret in prod.generated_secrets:
+            assert secret not in text, f"{resource.type} {resource.name} shows a generated secret in plain text"

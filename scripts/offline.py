@@ -49,6 +49,7 @@ class Registered:
     parent: str
     inputs: dict[str, Any]
     raw_inputs: dict[str, Any]  # as sent, secrets still wrapped
+    outputs: dict[str, Any]  # as the mocks computed them, secrets revealed
     dependencies: list[str]
     protect: bool
     retain_on_delete: bool
@@ -109,6 +110,7 @@ class RecordingMonitor(mocks.MockMonitor):
                 parent=request.parent,
                 inputs=_reveal(rpc.deserialize_properties(request.object)),
                 raw_inputs=json_format.MessageToDict(request.object),
+                outputs=_reveal(rpc.deserialize_properties(response.object)),
                 dependencies=list(request.dependencies),
                 protect=request.protect,
                 retain_on_delete=request.retainOnDelete,

@@ -11,17 +11,15 @@ What a policy sees, and what it cannot:
 - Secrets arrive as plain values with nothing marking them secret, so a resource policy cannot
   tell a secret from any other string. Credentials are therefore recognised by the variable's
   name, by passwords inside URLs, and (stack policy) by the generated values themselves.
-- Stack config is not given to policies: the stack's `datalyptica:protectData` is read from
-  its `Pulumi.<stack>.yaml`, the stack named by the resource's URN.
+- The engine hands the pack the stack's config as it does the program, so `pulumi.Config`
+  reads the stack's `datalyptica:protectData` here too.
 """
 
-import functools
 import re
 from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
-import yaml
+import pulumi
 from pulumi_policy import (
     EnforcementLevel,
     ResourceValidationPolicy,
@@ -30,7 +28,6 @@ from pulumi_policy import (
 from pulumi_policy.proxy import UnknownValueError
 
 PACK_NAME = "datalyptica"
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 CONTAINER = "docker:index/container:Container"
 REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
 BUILT_IMAGE = "docker:index/image:Image"
@@ -297,20 +294,17 @@ def stack_of(urn: str) -> str:
     return urn.split("::", 1)[0].rsplit(":", 1)[-1]
 
 
-@functools.cache
-def stack_protects_data(stack: str, project_dir: Path = PROJECT_DIR) -> bool:
-    """`datalyptica:protectData` of the stack's file; true when absent, as the program's default."""
-    path = project_dir / f"Pulumi.{stack}.yaml"
-    config = (yaml.safe_load(path.read_text()) or {}).get("config", {}) if path.is_file() else {}
-    value = config.get("datalyptica:protectData", True)
-    return value if isinstance(value, bool) else str(value).strip().lower() != "false"
+def stack_protects_data() -> bool:
+    """The stack's `datalyptica:protectData`; true when unset, as the program's default."""
+    protect = pulumi.Config("datalyptica").get_bool("protectData")
+    return True if protect is None else protect
 
 
 def data_volumes_protected(args, report_violation: ReportViolation) -> None:
     if args.resource_type != VOLUME or args.opts.protect:
         return
     stack = stack_of(args.urn)
-    if stack_protects_data(stack):
+    if stack_protects_data():
         report_violation(
             f"volume {args.props.get('name') or args.name} is not protected, but stack {stack} sets "
             "datalyptica:protectData: create it with Platform.volume (protect and retain_on_delete)"

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from scripts.offline import ROOT
+from pulumi.runtime import config as pulumi_config
+
+from scripts.offline import ROOT, stack_config
 from tests.required_tools import missing_tool
 
 try:
@@ -240,17 +242,28 @@ def test_unknown_generated_secrets_are_skipped():
 # ---- protected data --------------------------------------------------------------------------
 
 
+@pytest.fixture
+def pack_config():
+    """Hand the pack a stack's config, as the engine does (PULUMI_CONFIG); restored afterwards."""
+    saved = dict(pulumi_config.CONFIG.get())
+    yield lambda config: pulumi_config.set_all_config(config)
+    pulumi_config.set_all_config(saved)
+
+
 def volume(stack_name: str, protect: bool):
     return resource(rules.VOLUME, {"name": "datalyptica-minio-data"}, stack=stack_name, protect=protect)
 
 
-def test_volumes_are_protected_where_the_stack_says_so():
+def test_volumes_are_protected_where_the_stack_says_so(pack_config):
     rule = rules.data_volumes_protected
+    pack_config(stack_config("prod"))
     assert violations(rule, volume("prod", protect=True)) == []
     [message] = violations(rule, volume("prod", protect=False))
     assert "datalyptica-minio-data is not protected, but stack prod sets datalyptica:protectData" in message
-    assert violations(rule, volume("dev", protect=False)) == []  # dev: protectData false
-    assert violations(rule, volume("no-such-stack", protect=False)), "the program's default is to protect"
+    pack_config(stack_config("dev"))  # protectData: false
+    assert violations(rule, volume("dev", protect=False)) == []
+    pack_config({})
+    assert violations(rule, volume("new", protect=False)), "unset, the program's default is to protect"
 
 
 def test_the_stack_is_read_from_the_urn():
@@ -305,21 +318,110 @@ def all_violations(deployment) -> list[str]:
 
 
 @pytest.mark.parametrize("stack_name", ["dev", "prod"])
-def test_the_program_passes_every_policy(stack_name, request):
+def test_the_program_passes_every_policy(stack_name, request, pack_config):
     deployment = request.getfixturevalue(stack_name)
+    pack_config(stack_config(stack_name))
     assert deployment.of_type(CONTAINER) and deployment.of_type(rules.VOLUME)
     assert all_violations(deployment) == []
 
 
-def test_the_policies_see_the_programs_resources(dev):
+def test_the_policies_see_the_programs_resources(dev, pack_config):
     """The same records do fail when they break a rule: the adapter hands the rules real data."""
     resource_args, stack_args = as_engine_sends(dev)
     volumes = [args for args in resource_args if args.resource_type == rules.VOLUME]
-    as_if_prod = [ResourceValidationArgs(args.resource_type, args.props, args.urn.replace(":dev::", ":prod::"),
-                                         args.name, args.opts, None) for args in volumes]
-    assert volumes and all(violations(rules.data_volumes_protected, args) for args in as_if_prod)
+    pack_config({**stack_config("dev"), "datalyptica:protectData": "true"})  # dev's volumes, prod's setting
+    assert volumes and all(violations(rules.data_volumes_protected, args) for args in volumes)
 
     secret = next(r.props["result"] for r in stack_args.resources if r.resource_type.endswith("RandomPassword"))
     [victim] = [r for r in stack_args.resources if r.name == "minio-container"]
     victim.props["__target"]["envs"] = [*victim.props["envs"], f"MINIO_ROOT_PASSWORD={secret}"]
     assert violations(rules.generated_secrets_stay_in_files, stack_args)
+
+
+# ---- the pack as the engine runs it ----------------------------------------------------------
+
+
+@pytest.fixture
+def running_pack():
+    """Start policy/__main__.py as the engine does (stack config in PULUMI_CONFIG, the port it
+    listens on read from its stdout) and return a client of its Analyzer gRPC service."""
+    import json
+    import os
+    import subprocess
+
+    import grpc
+    from pulumi.runtime.proto import analyzer_pb2_grpc
+
+    started = []
+
+    def start(config: dict[str, str]):
+        process = subprocess.Popen(
+            [sys.executable, "-u", str(ROOT / "policy" / "__main__.py")], cwd=ROOT / "policy",
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PULUMI_CONFIG": json.dumps(config)},
+        )
+        started.append(process)
+        port = process.stdout.readline().decode().strip()
+        assert port.isdigit(), process.stderr.read().decode() if process.poll() is not None else port
+        channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+        grpc.channel_ready_future(channel).result(timeout=20)
+        return analyzer_pb2_grpc.AnalyzerStub(channel)
+
+    yield start
+    for process in started:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def struct(values: dict):
+    from google.protobuf import struct_pb2
+
+    message = struct_pb2.Struct()
+    message.update(values)
+    return message
+
+
+def analyze_over_grpc(analyzer, deployment) -> list:
+    """Every recorded resource through Analyze (inputs, secrets still marked) and the stack
+    through AnalyzeStack (outputs): the diagnostics the pack answers with."""
+    from pulumi.runtime.proto import analyzer_pb2
+
+    def options(registered):
+        return analyzer_pb2.AnalyzerResourceOptions(protect=registered.protect, parent=registered.parent)
+
+    diagnostics = []
+    for registered in deployment.registered:
+        diagnostics += analyzer.Analyze(analyzer_pb2.AnalyzeRequest(
+            type=registered.type, properties=struct(registered.raw_inputs), urn=registered.urn,
+            name=registered.name, options=options(registered))).diagnostics
+    diagnostics += analyzer.AnalyzeStack(analyzer_pb2.AnalyzeStackRequest(resources=[
+        analyzer_pb2.AnalyzerResource(type=r.type, properties=struct(r.outputs), urn=r.urn, name=r.name,
+                                      options=options(r), parent=r.parent)
+        for r in deployment.registered
+    ])).diagnostics
+    return diagnostics
+
+
+@pytest.mark.parametrize("stack_name", ["dev", "prod"])
+def test_the_running_pack_lists_every_rule_and_finds_nothing_in_the_program(stack_name, request, running_pack):
+    from google.protobuf import empty_pb2
+
+    analyzer = running_pack(stack_config(stack_name))
+    info = analyzer.GetAnalyzerInfo(empty_pb2.Empty())
+    assert info.name == rules.PACK_NAME
+    assert {p.name for p in info.policies} == set(rules.RESOURCE_RULES) | set(rules.STACK_RULES)
+    diagnostics = analyze_over_grpc(analyzer, request.getfixturevalue(stack_name))
+    assert [f"{d.policyName}: {d.urn}: {d.message}" for d in diagnostics] == []
+
+
+def test_the_running_pack_reports_a_broken_rule_as_mandatory(running_pack):
+    from pulumi.runtime.proto import analyzer_pb2
+
+    analyzer = running_pack(stack_config("prod"))
+    volume_urn = "urn:pulumi:prod::datalyptica::docker:index/volume:Volume::data"
+    response = analyzer.Analyze(analyzer_pb2.AnalyzeRequest(
+        type=rules.VOLUME, properties=struct({"name": "datalyptica-data"}), urn=volume_urn, name="data",
+        options=analyzer_pb2.AnalyzerResourceOptions(protect=False)))
+    [diagnostic] = response.diagnostics
+    assert diagnostic.policyName == "data-volumes-protected"
+    assert diagnostic.enforcementLevel == analyzer_pb2.MANDATORY
+    assert "stack prod sets datalyptica:protectData" in diagnostic.message

@@ -8,7 +8,7 @@ import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
@@ -217,34 +217,58 @@ class Settings(_Model):
         return published
 
     def memory_demand(self) -> dict[str, int]:
-        """Memory limits that may be in use at once, by service (replicas and notebooks counted)."""
-        return {s.name: s.memory_bytes * s.replicas for s in self.deployed_services() if not s.job}
+        """Memory limits of every container that may run at once, by service.
+
+        Replicas count (notebooks at their most), and so do jobs: a job runs while everything
+        else does, so the host must have room for it too.
+        """
+        return {s.name: s.memory_bytes * s.replicas for s in self.deployed_services()}
 
     def cpu_demand(self) -> dict[str, float]:
-        return {s.name: s.cpus * s.replicas for s in self.deployed_services() if not s.job}
+        return {s.name: s.cpus * s.replicas for s in self.deployed_services()}
 
     def capacity_warnings(self) -> list[str]:
-        cpus = sum(self.cpu_demand().values())
-        if cpus > self.host.cpus:
-            return [
-                f"CPU limits add up to {cpus:g} on a host of {self.host.cpus:g} (datalyptica:host.cpus); "
-                "services will compete for CPU under load"
-            ]
-        return []
+        demand = self.cpu_demand()
+        cpus = sum(demand.values())
+        if cpus <= self.host.cpus:
+            return []
+        largest = ", ".join(_consumer(self.service(name), "cpus", lambda cpus: f"{cpus:g}") for name in _largest(demand))
+        return [
+            f"{NAMESPACE}:host.cpus: CPU limits add up to {cpus:g} on a host of {self.host.cpus:g}; services will "
+            f"compete for CPU under load; largest: {largest}. To stop this warning lower those, or raise "
+            f"{NAMESPACE}:host.cpus to at least {cpus:g}"
+        ]
 
     @model_validator(mode="after")
     def _fits_the_host(self) -> "Settings":
         demand = self.memory_demand()
         total = sum(demand.values())
         if total > self.host.memory_bytes:
-            largest = sorted(demand.items(), key=lambda item: -item[1])[:5]
-            listed = ", ".join(f"{name} {format_size(size)}" for name, size in largest)
+            largest = ", ".join(_consumer(self.service(name), "memory", format_size) for name in _largest(demand))
             raise ValueError(
                 f"host.memory: memory limits add up to {format_size(total)} but the host has "
-                f"{format_size(self.host.memory_bytes)}; largest: {listed}. Lower "
-                "datalyptica:services.<name>.memory or replicas, disable a layer, or raise datalyptica:host.memory"
+                f"{format_size(self.host.memory_bytes)}, {format_size(total - self.host.memory_bytes)} too much; "
+                f"largest: {largest}. To fit, lower those under {NAMESPACE}:services, remove a layer from "
+                f"{NAMESPACE}:layers, or raise {NAMESPACE}:host.memory to at least {format_size(total)}"
             )
         return self
+
+
+def _largest(demand: Mapping[str, float], count: int = 5) -> list[str]:
+    return [name for name, _ in sorted(demand.items(), key=lambda item: -item[1])[:count]]
+
+
+def _consumer(service: ServiceSettings, limit: str, show: Callable[[Any], str]) -> str:
+    """`datalyptica:services.<name>.<key> (share)`: the key that shrinks the service's share.
+
+    That is `replicas` when the service runs several and the stack may change how many.
+    """
+    each = show(service.memory_bytes if limit == "memory" else service.cpus)
+    if service.replicas == 1:
+        return f"{NAMESPACE}:services.{service.name}.{limit} ({each})"
+    key = "replicas" if catalog.SERVICES[service.name].scalable else limit
+    total = show((service.memory_bytes if limit == "memory" else service.cpus) * service.replicas)
+    return f"{NAMESPACE}:services.{service.name}.{key} ({service.replicas} x {each} = {total})"
 
 
 def stack_config() -> dict[str, Any]:

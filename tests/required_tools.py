@@ -16,4 +16,4 @@ def tools_required() -> bool:
 def missing_tool(reason: str) -> None:
     if tools_required():
         pytest.fail(f"{reason} (required: DATALYPTICA_REQUIRE_TOOLS=1)", pytrace=False)
-    pytest.skip(reason)
+    pytest.skip(reason, allow_module_level=True)

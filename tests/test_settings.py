@@ -4,7 +4,7 @@ import pytest
 
 from components import catalog
 from components.settings import SettingsError, config_from_engine, load_settings, parse_size
-from tests.pulumi_harness import engine_config, stack_config
+from scripts.offline import engine_config, stack_config
 
 
 def settings_of(stack: str):

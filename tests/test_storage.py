@@ -9,7 +9,7 @@ import yaml
 from components.service import HealthCheck, Platform, Service
 from components.settings import load_settings
 from components.storage import StorageLayer, bucket_policy
-from tests.pulumi_harness import engine_config, run_function, run_program
+from scripts.offline import engine_config, run_function, run_program
 
 STORAGE_SERVICES = {"etcd-1", "etcd-2", "etcd-3", "patroni-1", "patroni-2", "haproxy", "minio", "nessie"}
 CONTAINER = "docker:index/container:Container"
@@ -245,7 +245,7 @@ def test_consumer_provisioning_lives_under_the_consumer(two_consumers):
     ({"services": {"kafka": {"replicas": -2}}}, "datalyptica:services.kafka.replicas"),
 ])
 def test_bad_config_stops_the_program_before_any_resource(config, key):
-    from tests import pulumi_harness
+    from scripts import offline as pulumi_harness
 
     monitor_seen = []
     original = pulumi_harness.RecordingMonitor.RegisterResource

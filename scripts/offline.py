@@ -1,0 +1,199 @@
+"""Evaluates the Pulumi program offline: under mocks, with a stack's config as the engine hands it over.
+
+No Docker and no Pulumi CLI: the engine passes every config value as a string (lists and maps
+as JSON) and registers each resource with its options; a recording monitor keeps both, with
+the secret markers of every input. Tests assert on what it records; `scripts.plan` prints it.
+"""
+
+import hashlib
+import json
+import runpy
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from google.protobuf import json_format
+from pulumi.runtime import mocks, rpc
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET_SIG = rpc._special_secret_sig
+SIG_KEY = rpc._special_sig_key
+
+
+def stack_config(stack: str) -> dict[str, Any]:
+    """The config of Pulumi.<stack>.yaml as the engine hands it to the program: strings and JSON."""
+    raw = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    return {key: value if isinstance(value, str) else json.dumps(value) for key, value in raw.items()}
+
+
+def engine_config(config: dict[str, Any]) -> dict[str, str]:
+    """Plain values (as in a stack file) -> the strings the engine passes (namespace added)."""
+    return {
+        (key if ":" in key else f"datalyptica:{key}"): value if isinstance(value, str) else json.dumps(value)
+        for key, value in config.items()
+    }
+
+
+@dataclass
+class Registered:
+    """One resource as the program registered it."""
+
+    type: str
+    name: str
+    urn: str
+    parent: str
+    inputs: dict[str, Any]
+    raw_inputs: dict[str, Any]  # as sent, secrets still wrapped
+    outputs: dict[str, Any]  # as the mocks computed them, secrets revealed
+    dependencies: list[str]
+    protect: bool
+    retain_on_delete: bool
+    delete_before_replace: bool
+    provider: str
+
+    def secret_inputs(self) -> set[str]:
+        """Top-level inputs that carry a secret anywhere inside them."""
+        return {key for key, value in self.raw_inputs.items() if _has_secret(value)}
+
+    def plaintext(self) -> str:
+        """Every input that is not secret, as one string (to search for leaked credentials)."""
+        return json.dumps(_strip_secrets(self.raw_inputs), sort_keys=True)
+
+
+def _has_secret(value: Any) -> bool:
+    if isinstance(value, dict):
+        return value.get(SIG_KEY) == SECRET_SIG or any(_has_secret(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_secret(v) for v in value)
+    return False
+
+
+def _reveal(value: Any) -> Any:
+    """The values behind secret markers (what the container or provider would receive)."""
+    if isinstance(value, dict):
+        if value.get(SIG_KEY) == SECRET_SIG:
+            return _reveal(value["value"])
+        return {k: _reveal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_reveal(v) for v in value]
+    return value
+
+
+def _strip_secrets(value: Any) -> Any:
+    if isinstance(value, dict):
+        if value.get(SIG_KEY) == SECRET_SIG:
+            return "[secret]"
+        return {k: _strip_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_strip_secrets(v) for v in value]
+    return value
+
+
+class RecordingMonitor(mocks.MockMonitor):
+    def __init__(self, mocks_: mocks.Mocks):
+        super().__init__(mocks_)
+        self.registered: list[Registered] = []
+        self.stack_outputs: dict[str, Any] = {}
+
+    def RegisterResource(self, request):
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            self.registered.append(Registered(
+                type=request.type,
+                name=request.name,
+                urn=response.urn,
+                parent=request.parent,
+                inputs=_reveal(rpc.deserialize_properties(request.object)),
+                raw_inputs=json_format.MessageToDict(request.object),
+                outputs=_reveal(rpc.deserialize_properties(response.object)),
+                dependencies=list(request.dependencies),
+                protect=request.protect,
+                retain_on_delete=request.retainOnDelete,
+                delete_before_replace=request.deleteBeforeReplace,
+                provider=request.provider,
+            ))
+        return response
+
+
+class PlatformMocks(mocks.Mocks):
+    """Gives each resource the outputs its provider would compute, so the program can use them."""
+
+    def __init__(self):
+        super().__init__()
+        self.generated_secrets: set[str] = set()
+
+    def new_resource(self, args: mocks.MockResourceArgs):
+        outputs = dict(args.inputs)
+        token = hashlib.sha256(f"{args.typ}/{args.name}".encode()).hexdigest()
+        if args.typ in ("random:index/randomPassword:RandomPassword", "random:index/randomString:RandomString"):
+            outputs["result"] = ("Gx" + token)[: int(args.inputs.get("length", 16))]
+            self.generated_secrets.add(outputs["result"])
+        elif args.typ == "random:index/randomBytes:RandomBytes":
+            outputs["hex"] = token[: 2 * int(args.inputs["length"])]
+            outputs["base64"] = "mock+/" + token[:38]
+            self.generated_secrets.update({outputs["hex"], outputs["base64"]})
+        elif args.typ == "docker:index/remoteImage:RemoteImage":
+            outputs["imageId"] = f"sha256:{token}"
+        elif args.typ == "docker:index/image:Image":
+            outputs["repoDigest"] = f"{args.inputs['imageName']}@sha256:{token}"
+        return f"{args.name}-id", outputs
+
+    def call(self, args: mocks.MockCallArgs):
+        return {}
+
+
+@dataclass
+class Deployment:
+    registered: list[Registered]
+    generated_secrets: set[str] = field(default_factory=set)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    secret_outputs: set[str] = field(default_factory=set)
+
+    def of_type(self, type_: str) -> list[Registered]:
+        return [r for r in self.registered if r.type == type_]
+
+    def named(self, name: str, type_: str | None = None) -> Registered:
+        found = [r for r in self.registered if r.name == name and (type_ is None or r.type == type_)]
+        assert len(found) == 1, f"expected one resource named {name!r}, found {len(found)}"
+        return found[0]
+
+    def containers(self) -> dict[str, Registered]:
+        """Containers by the service name they answer to."""
+        return {r.inputs["hostname"]: r for r in self.of_type("docker:index/container:Container")}
+
+    def children(self, parent: Registered) -> list[Registered]:
+        return [r for r in self.registered if r.parent == parent.urn]
+
+    def ancestors(self, resource: Registered) -> Iterator[Registered]:
+        by_urn = {r.urn: r for r in self.registered}
+        while resource.parent in by_urn:
+            resource = by_urn[resource.parent]
+            yield resource
+
+    def by_urn(self, urn: str) -> Registered:
+        return next(r for r in self.registered if r.urn == urn)
+
+
+def run_program(config: dict[str, str], *, stack: str = "test") -> Deployment:
+    """Run __main__.py under mocks with `config` (engine form) and return what it registered."""
+    return run_function(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"), config, stack=stack)
+
+
+def run_function(program: Callable[[], Any], config: dict[str, str], *, stack: str = "test") -> Deployment:
+    """Run any Pulumi program function under mocks (e.g. one layer with a made-up consumer)."""
+    monitor = RecordingMonitor(PlatformMocks())
+    pulumi.runtime.set_mocks(monitor.mocks, project="datalyptica", stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_all_config(config)
+    _sync_await(run_pulumi_func(program))
+    deployment = Deployment(monitor.registered, monitor.mocks.generated_secrets)
+    for name, value in pulumi.runtime.get_root_resource().outputs.items():
+        output = pulumi.Output.from_input(value)
+        deployment.outputs[name] = _sync_await(output.future())
+        if _sync_await(output.is_secret()):
+            deployment.secret_outputs.add(name)
+    return deployment

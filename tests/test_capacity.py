@@ -1,0 +1,122 @@
+"""The host's capacity: every container's limits are added up, memory beyond the host is refused
+before anything is registered, CPU overcommit warns; each message names the key and the fix.
+
+The checks over registered containers are generic: whatever layers the program builds, each
+container must be counted in the settings' demand.
+"""
+
+from collections import defaultdict
+
+import pulumi
+import pytest
+
+from components import catalog
+from components.settings import SettingsError, config_from_engine, load_settings, parse_size
+from scripts import offline
+from scripts.offline import engine_config, run_program, stack_config
+
+GiB = 1024**3
+
+
+def settings_of(stack: str):
+    return load_settings(config_from_engine(stack_config(stack)))
+
+
+def refusal(**config) -> str:
+    with pytest.raises(SettingsError) as error:
+        load_settings(config)
+    return str(error.value)
+
+
+def labels(container) -> dict:
+    return {label["label"]: label["value"] for label in container.inputs["labels"]}
+
+
+def registered_limits(deployment) -> tuple[dict[str, int], dict[str, float]]:
+    """Memory (bytes) and CPUs of the registered containers, added up by service."""
+    memory: dict[str, int] = defaultdict(int)
+    cpus: dict[str, float] = defaultdict(float)
+    for container in deployment.of_type("docker:index/container:Container"):
+        service = labels(container)["datalyptica.service"]
+        memory[service] += container.inputs["memory"] * catalog.MiB
+        cpus[service] += float(container.inputs["cpus"])
+    return memory, cpus
+
+
+def test_dev_runs_every_layer_within_its_32g_host():
+    dev = settings_of("dev")
+    assert dev.layers == list(catalog.LAYERS)
+    assert dev.host.memory_bytes == 32 * GiB
+    assert sum(dev.memory_demand().values()) <= 32 * GiB
+
+
+def test_prod_fits_its_host():
+    prod = settings_of("prod")
+    assert sum(prod.memory_demand().values()) <= prod.host.memory_bytes
+    assert sum(prod.cpu_demand().values()) <= prod.host.cpus
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_registered_container_is_counted_in_the_demand(stack, request):
+    deployment = request.getfixturevalue(stack)
+    settings = settings_of(stack)
+    memory, cpus = registered_limits(deployment)
+    assert memory, "the program registered no container"
+    for service, registered in memory.items():
+        assert settings.memory_demand()[service] == registered, service
+        assert settings.cpu_demand()[service] == pytest.approx(cpus[service]), service
+
+
+def test_notebooks_count_at_their_configured_maximum():
+    config = {"layers": ["storage", "analytics"], "host": {"memory": "64g"},
+              "services": {"notebook": {"memory": "2g", "replicas": 10}}}
+    assert load_settings(config).memory_demand()["notebook"] == 20 * GiB
+    message = refusal(**{**config, "host": {"memory": "24g"}})
+    assert "datalyptica:services.notebook.replicas (10 x 2g = 20g)" in message
+
+
+def test_jobs_count_too():
+    settings = load_settings({"layers": ["storage", "query"]})
+    assert settings.memory_demand()["dbt"] == parse_size(catalog.SERVICES["dbt"].memory)
+
+
+def test_memory_beyond_the_host_names_the_key_the_largest_consumers_and_the_fix():
+    message = refusal(layers=["storage"], host={"memory": "2g"},
+                      services={"minio": {"memory": "1g"}, "patroni": {"memory": "1g"}})
+    assert "datalyptica:host.memory: memory limits add up to" in message and "but the host has 2g" in message
+    # the largest consumers, each by the key that shrinks it
+    assert "datalyptica:services.patroni.memory (2 x 1g = 2g)" in message  # fixed-size: its memory, not replicas
+    assert "datalyptica:services.minio.memory (1g)" in message
+    # and what to change
+    assert "lower those under datalyptica:services" in message
+    assert "remove a layer from datalyptica:layers" in message
+    assert "raise datalyptica:host.memory to at least" in message
+
+
+def test_a_stack_that_does_not_fit_registers_nothing(monkeypatch):
+    seen = []
+    original = offline.RecordingMonitor.RegisterResource
+
+    def spy(self, request):
+        seen.append(request.type)
+        return original(self, request)
+
+    monkeypatch.setattr(offline.RecordingMonitor, "RegisterResource", spy)
+    with pytest.raises(pulumi.RunError, match=r"datalyptica:host\.memory"):
+        run_program(engine_config({"host": {"cpus": 16, "memory": "4g"}}))
+    assert [t for t in seen if t != "pulumi:pulumi:Stack"] == []
+
+
+def test_cpu_overcommit_warns_naming_the_key_and_the_fix(monkeypatch):
+    warnings = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, *args, **kwargs: warnings.append(message))
+    deployment = run_program(engine_config({"layers": ["storage"], "host": {"cpus": 1, "memory": "64g"}}))
+    assert deployment.of_type("docker:index/container:Container"), "CPU overcommit must not stop the program"
+    [warning] = [w for w in warnings if "datalyptica:host.cpus" in w]
+    assert warning.startswith("datalyptica:host.cpus: CPU limits add up to")
+    assert "datalyptica:services.etcd.cpus (3 x 0.5 = 1.5)" in warning
+    assert "raise datalyptica:host.cpus to at least" in warning
+
+
+def test_no_warning_when_the_cpus_fit():
+    assert load_settings({"layers": ["storage"], "host": {"cpus": 64}}).capacity_warnings() == []

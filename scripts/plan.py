@@ -140,19 +140,22 @@ def _planned(name: str, container: Registered, image_names: dict, protected: set
         cpus=float(inputs.get("cpus", 0)),
         memory=int(inputs.get("memory", 0)) * MiB,
         ports=[f"{p.get('ip', '0.0.0.0')}:{int(p['external'])}→{int(p['internal'])}" for p in ports],
-        urls=[urls[int(p["external"])] for p in ports if int(p["external"]) in urls],
+        urls=[url for p in ports for url in urls.get(int(p["external"]), [])],
         volumes=volumes,
         networks=[n["name"] for n in inputs.get("networksAdvanced", [])],
         job=inputs.get("start") is False,
     )
 
 
-def _urls_by_port(outputs: dict) -> dict[int, str]:
-    """The stack's `*_url` outputs, by the host port they point at."""
-    found = {}
-    for name, value in outputs.items():
-        if name.endswith("_url") and isinstance(value, str) and (port := urlsplit(value).port):
-            found[port] = value
+def _urls_by_port(outputs: dict) -> dict[int, list[str]]:
+    """The stack's `*_url` outputs, by the host port they point at (a port may serve several)."""
+    found: dict[int, list[str]] = {}
+    for name, value in sorted(outputs.items()):
+        if not (name.endswith("_url") and isinstance(value, str)):
+            continue
+        for address in value.split(","):  # a Kafka bootstrap list names one broker per entry
+            if port := urlsplit(address if "://" in address else f"//{address}").port:
+                found.setdefault(port, []).append(address)
     return found
 
 

@@ -8,6 +8,7 @@ import pulumi
 
 from components.settings import SettingsError, config_from_engine, load_settings, stack_config
 from components.service import Platform
+from components.olap import OlapLayer
 from components.storage import StorageLayer
 
 
@@ -20,8 +21,11 @@ def main() -> None:
         pulumi.log.warn(warning)
 
     platform = Platform(settings)
-    if settings.enabled("storage"):
-        export(StorageLayer(platform))
+    storage = StorageLayer(platform) if settings.enabled("storage") else None
+    olap = OlapLayer(platform) if settings.enabled("olap") else None
+    for layer in (storage, olap):
+        if layer is not None:
+            export(layer)
 
 
 def export(layer) -> None:

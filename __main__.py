@@ -9,6 +9,7 @@ import pulumi
 from components.settings import SettingsError, config_from_engine, load_settings, stack_config
 from components.service import Platform
 from components.olap import OlapLayer
+from components.query import QueryLayer
 from components.storage import StorageLayer
 
 
@@ -23,7 +24,10 @@ def main() -> None:
     platform = Platform(settings)
     storage = StorageLayer(platform) if settings.enabled("storage") else None
     olap = OlapLayer(platform) if settings.enabled("olap") else None
-    for layer in (storage, olap):
+    query = None
+    if settings.enabled("query"):
+        query = QueryLayer(platform, storage, clickhouse=olap.endpoint if olap else None)
+    for layer in (storage, olap, query):
         if layer is not None:
             export(layer)
 

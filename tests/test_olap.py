@@ -1,11 +1,13 @@
 """The OLAP layer (ClickHouse) under mocks, with the real stack files."""
 
+import functools
 import hashlib
 import xml.etree.ElementTree as ET
 
 import pytest
 
 from components import olap
+from tests.pulumi_harness import engine_config, run_program
 
 CONTAINER = "docker:index/container:Container"
 
@@ -14,11 +16,14 @@ def upload(container, path: str) -> dict:
     return next(u for u in container.inputs["uploads"] if u["file"] == path)
 
 
-@pytest.fixture(scope="module")
-def olap_alone():
-    from tests.pulumi_harness import engine_config, run_program
-
+@functools.cache
+def _olap_alone():
     return run_program(engine_config({"layers": ["olap"]}))
+
+
+@pytest.fixture
+def olap_alone():
+    return _olap_alone()
 
 
 def test_olap_alone_needs_nothing_else(olap_alone):

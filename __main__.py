@@ -9,6 +9,7 @@ import pulumi
 from components.settings import SettingsError, config_from_engine, load_settings, stack_config
 from components.service import Platform
 from components.olap import OlapLayer
+from components.quality import QualityLayer
 from components.query import QueryLayer
 from components.storage import StorageLayer
 
@@ -22,12 +23,15 @@ def main() -> None:
         pulumi.log.warn(warning)
 
     platform = Platform(settings)
+    # Settings refuse a layer without the ones it needs, so what a layer takes is there.
     storage = StorageLayer(platform) if settings.enabled("storage") else None
     olap = OlapLayer(platform) if settings.enabled("olap") else None
-    query = None
+    query = quality = None
     if settings.enabled("query"):
         query = QueryLayer(platform, storage, clickhouse=olap.endpoint if olap else None)
-    for layer in (storage, olap, query):
+    if settings.enabled("quality"):
+        quality = QualityLayer(platform, query.endpoint)
+    for layer in (storage, olap, query, quality):
         if layer is not None:
             export(layer)
 

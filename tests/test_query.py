@@ -291,9 +291,11 @@ def test_dbt_dockerfile_passes_hadolint():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_dbt_dockerfile_matches_the_paths_the_program_uses():
+def test_dbt_dockerfile_matches_the_program_and_the_checker():
     dockerfile = DBT_DOCKERFILE.read_text()
     assert "FROM python:3.12." in dockerfile and "-slim" in dockerfile
-    assert '"dbt-trino>=1.11,<1.12"' in dockerfile
+    install = (ROOT / ".ci" / "install.d" / "30-query.sh").read_text()
+    for requirement in ("dbt-core>=1.11,<1.12", "dbt-trino>=1.11,<1.12"):
+        assert requirement in dockerfile and requirement in install
     assert query.DBT_PROJECT_DIR in dockerfile and query.DBT_PROFILES_DIR in dockerfile
     assert "USER 1000" in dockerfile

@@ -7,7 +7,10 @@ builds the enabled layers in dependency order and exports their endpoints.
 import pulumi
 
 from components.monitoring import MonitoringLayer
+from components.olap import OlapLayer
 from components.processing import ProcessingLayer
+from components.quality import QualityLayer
+from components.query import QueryLayer
 from components.security import SecurityLayer
 from components.service import Platform
 from components.settings import SettingsError, config_from_engine, load_settings, stack_config
@@ -38,10 +41,14 @@ def main() -> None:
     streaming = StreamingLayer(platform, storage) if settings.enabled("streaming") else None
     processing = (ProcessingLayer(platform, storage, streaming=streaming.endpoints if streaming else None)
                   if settings.enabled("processing") else None)
+    olap = OlapLayer(platform) if settings.enabled("olap") else None
+    query = (QueryLayer(platform, storage, clickhouse=olap.endpoint if olap else None)
+             if settings.enabled("query") else None)
+    quality = QualityLayer(platform, query.endpoint) if settings.enabled("quality") else None
     # Monitoring last: Prometheus scrapes every service deployed before it.
     monitoring = (MonitoringLayer(platform, storage=storage, sso=client("grafana"))
                   if settings.enabled("monitoring") else None)
-    for layer in (storage, security, streaming, processing, monitoring):
+    for layer in (storage, security, streaming, processing, olap, query, quality, monitoring):
         if layer is not None:
             export(layer)
 

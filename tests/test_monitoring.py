@@ -88,7 +88,7 @@ def test_prometheus_joins_only_its_targets_networks_and_reaches_each(dev):
 
 
 def test_health_checks_use_tools_the_images_have(dev):
-    checks = {name: c.inputs["healthcheck"]["tests"] for name, c in dev.containers().items()}
+    checks = dev.health_checks()
     for name, url in (("prometheus", "http://localhost:9090/-/ready"), ("alertmanager", "http://localhost:9093/-/ready"),
                       ("loki", "http://localhost:3100/ready")):
         assert checks[name][1] == "wget" and checks[name][-1] == url, name  # busybox: no curl

@@ -58,7 +58,7 @@ def test_spark_runs_pass_through_spark_class_commands(prod):
 
 def test_health_checks_and_metrics(dev):
     containers = dev.containers()
-    checks = {name: c.inputs["healthcheck"]["tests"] for name, c in containers.items()}
+    checks = dev.health_checks()
     assert checks["spark-master"][1] == "curl" and checks["spark-master"][-1] == "http://localhost:8080/json/"
     assert checks["spark-worker-1"][1] == "curl" and checks["spark-worker-1"][-1] == "http://localhost:8081/json/"
     assert checks["flink-jobmanager"][1] == "curl" and checks["flink-jobmanager"][-1] == "http://localhost:8081/overview"

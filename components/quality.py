@@ -1,0 +1,49 @@
+"""QualityLayer: Great Expectations as a job that validates tables through Trino.
+
+The project (gx/, a File Data Context) is uploaded into the job container, so a changed suite
+or checkpoint shows in `pulumi preview`. The job is created, never started by `pulumi up`:
+run it with `docker start -a datalyptica-great-expectations` (with the stack's prefix); it
+exits 1 when an expectation fails.
+"""
+
+from pathlib import Path
+
+import pulumi
+
+from components.query import TrinoEndpoint
+from components.service import File, Platform, Service
+
+GX_PROJECT_SOURCE = Path(__file__).resolve().parent.parent / "gx"
+GX_PROJECT_DIR = "/usr/app/gx"  # owned by the image's gx user: GX writes uncommitted/ there
+GX_TRINO_USER = "great-expectations"  # Trino has no authentication here: the name labels GX's queries
+GX_SKIPPED = {"uncommitted", "plugins"}
+CHECKPOINT = "stg_orders"
+
+
+def gx_project_files() -> list[File]:
+    return [
+        File(f"{GX_PROJECT_DIR}/{path.relative_to(GX_PROJECT_SOURCE).as_posix()}", path.read_text())
+        for path in sorted(GX_PROJECT_SOURCE.rglob("*"))
+        if path.is_file() and not path.name.startswith(".")
+        and not GX_SKIPPED & set(path.relative_to(GX_PROJECT_SOURCE).parts)
+        and "__pycache__" not in path.parts
+    ]
+
+
+class QualityLayer(pulumi.ComponentResource):
+    def __init__(self, platform: Platform, trino: TrinoEndpoint, *, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("datalyptica:quality:QualityLayer", "quality", None, opts)
+        self.great_expectations = Service(
+            "great-expectations", platform=platform, spec=platform.settings.service("great-expectations"),
+            networks=[trino.network],
+            command=["python", f"{GX_PROJECT_DIR}/run_checkpoint.py", CHECKPOINT],
+            # great_expectations.yml reads ${GX_TRINO_URL}; it holds no password (Trino has none here).
+            env={"GX_TRINO_URL": trino.sqlalchemy_url(GX_TRINO_USER)},
+            files=gx_project_files(),
+            healthcheck=None,
+            depends_on=list(trino.resources),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.urls: dict[str, str | None] = {}  # a job: nothing to browse
+        self.credentials: dict[str, pulumi.Output[str]] = {}
+        self.register_outputs({"job": self.great_expectations.container.name})

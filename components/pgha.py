@@ -17,6 +17,7 @@ IMAGE_VOLUME_DIR = "/var/lib/postgresql/data"  # the base image's VOLUME: mount 
 IMAGE_DATA_DIR = f"{IMAGE_VOLUME_DIR}/patroni"  # a subdirectory, so Patroni may remove and recreate it
 IMAGE_BIN_DIR = f"/usr/lib/postgresql/{IMAGE_PG_MAJOR}/bin"
 IMAGE_SOCKET_DIR = "/var/run/postgresql"
+# Upload patroni.yml here readable by the image's user (uid 999): Docker writes uploads as root.
 IMAGE_CONFIG_PATH = "/etc/patroni/patroni.yml"
 IMAGE_REST_PORT = 8008  # the image's HEALTHCHECK asks this port
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.integration.pgcluster import PgHaCluster, find_tools, run_crash_failover  # noqa: E402
+from tests.integration.pgcluster import PgHaCluster, find_tools, run_crash_failover
 
 TARGET_FAILOVER_SECONDS = 20
 

@@ -35,7 +35,7 @@ def credentials() -> pgha.PgCredentials:
 
 
 def patroni_yaml(credentials, node=TOPOLOGY.nodes[0], **overrides) -> str:
-    options = dict(data_dir=pgha.IMAGE_DATA_DIR, bin_dir=pgha.IMAGE_BIN_DIR, socket_dir=pgha.IMAGE_SOCKET_DIR)
+    options = {"data_dir": pgha.IMAGE_DATA_DIR, "bin_dir": pgha.IMAGE_BIN_DIR, "socket_dir": pgha.IMAGE_SOCKET_DIR}
     return pgha.render_patroni_config(TOPOLOGY, node, credentials, **{**options, **overrides})
 
 
@@ -85,8 +85,11 @@ def test_pg_hba_admits_each_client_network_with_scram_only(credentials):
 
 
 def test_secrets_survive_yaml_whatever_they_contain():
-    awkward = pgha.PgCredentials(superuser_password="a'b\"c: #d", replication_password="- [x]",
-                                 rest_password="{{ y }}\n%")
+    def random_with(characters: str) -> str:
+        return secrets.token_urlsafe(8) + characters + secrets.token_urlsafe(8)
+
+    awkward = pgha.PgCredentials(superuser_password=random_with("'\": #"), replication_password=random_with("- [x]"),
+                                 rest_password=random_with("{{ y }}\n%"))
     config = yaml.safe_load(patroni_yaml(awkward))
     assert config["postgresql"]["authentication"]["superuser"]["password"] == awkward.superuser_password
     assert config["postgresql"]["authentication"]["replication"]["password"] == awkward.replication_password
@@ -107,7 +110,8 @@ def test_patroni_config_refuses_what_cannot_work(credentials):
     with pytest.raises(ValueError, match="exceeds ttl"):
         patroni_yaml(credentials, loop_wait=10, retry_timeout=10)
     with pytest.raises(ValueError, match="empty"):
-        pgha.PgCredentials(superuser_password="", replication_password="x", rest_password="y")
+        pgha.PgCredentials(superuser_password="", replication_password=credentials.replication_password,
+                           rest_password=credentials.rest_password)
     with pytest.raises(ValueError, match="repeated: etcd-1"):
         pgha.PgHaTopology("s", (TOPOLOGY.etcd[0], TOPOLOGY.etcd[0]), TOPOLOGY.nodes)
 
@@ -130,7 +134,7 @@ def validate_with_patroni(config_text: str, tmp_path) -> list[str]:
     config_path.write_text(config_text)
     # --ignore-listen-port: a port in use on this machine says nothing about the container's.
     result = subprocess.run([patroni, "--validate-config", "--ignore-listen-port", str(config_path)],
-                            capture_output=True, text=True, timeout=60)
+                            check=False, capture_output=True, text=True, timeout=60)
     messages = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
     unexplained = []
     for message in messages:
@@ -218,7 +222,7 @@ def haproxy_check(config_text: str, tmp_path) -> subprocess.CompletedProcess:
         missing_tool("haproxy not installed (apt-get install haproxy)")
     config_path = tmp_path / "haproxy.cfg"
     config_path.write_text(config_text)
-    return subprocess.run([haproxy, "-c", "-f", str(config_path)], capture_output=True, text=True, timeout=60)
+    return subprocess.run([haproxy, "-c", "-f", str(config_path)], check=False, capture_output=True, text=True, timeout=60)
 
 
 @pytest.mark.parametrize("docker_dns", [True, False])

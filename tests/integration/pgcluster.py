@@ -23,9 +23,9 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from components.pgha import (
     EtcdMember,
@@ -173,7 +173,7 @@ class PgHaCluster:
 
     # -- lifecycle
 
-    def __enter__(self) -> "PgHaCluster":
+    def __enter__(self) -> PgHaCluster:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -184,7 +184,7 @@ class PgHaCluster:
         for member in self.topology.etcd:
             self.start_etcd(member)
         for member in self.topology.etcd:
-            wait_for(lambda: '"health":"true"' in (http_text(f"{member.client_url}/health") or ""),
+            wait_for(lambda url=f"{member.client_url}/health": '"health":"true"' in (http_text(url) or ""),
                      timeout=30, what=f"{member.name} healthy")
         for node in self.topology.nodes:
             self.start_node(node)
@@ -195,10 +195,18 @@ class PgHaCluster:
         self.wait_for_haproxy_primary(leader, timeout=30)
 
     def close(self) -> None:
-        """End every process started here (and every postmaster they spawned), remove the directory."""
+        """End every process started here and all they spawned, then remove the directory."""
+        roots = {process.pid for process in self._processes.values() if process.poll() is None}
+        marker = str(self.workdir).encode()
+        for pid in _pids():  # postmasters: Patroni starts them outside its own process tree
+            try:
+                if marker in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    roots.add(pid)
+            except OSError:
+                continue
+        _kill_all(_with_descendants(roots))
         for name in list(self._processes):
-            self._kill(name)
-        self._kill_leftovers()
+            self._reap(name)
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def log_tails(self, lines: int = 30) -> str:
@@ -229,32 +237,16 @@ class PgHaCluster:
             )
 
     def _kill(self, name: str) -> None:
+        """SIGKILL one started process and whatever it spawned, and reap it."""
+        process = self._processes.get(name)
+        if process is not None and process.poll() is None:
+            _kill_all(_with_descendants({process.pid}))
+        self._reap(name)
+
+    def _reap(self, name: str) -> None:
         process = self._processes.pop(name, None)
-        if process is None:
-            return
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-
-    def _kill_leftovers(self) -> None:
-        """Kill what outlived its parent here: postmasters detach into their own session.
-
-        Only processes whose command line names this cluster's unique directory are touched.
-        """
-        marker = str(self.workdir)
-        own_group = os.getpgid(0)
-        for proc in Path("/proc").iterdir():
-            if not proc.name.isdigit():
-                continue
-            try:
-                cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-                if marker not in cmdline:
-                    continue
-                group = os.getpgid(int(proc.name))
-                if group != own_group:
-                    os.killpg(group, signal.SIGKILL)
-            except (OSError, ProcessLookupError):
-                continue
+        if process is not None:
+            process.wait(timeout=10)
 
     def start_etcd(self, member: EtcdMember) -> None:
         data_dir = self.workdir / member.name
@@ -292,16 +284,17 @@ class PgHaCluster:
             return None
 
     def crash_node(self, node: PatroniNode) -> None:
-        """SIGKILL Patroni and its PostgreSQL at once, as a power cut would.
+        """SIGKILL Patroni and every PostgreSQL process of the node, as a power cut would.
 
-        Patroni starts the postmaster in a session of its own, so killing Patroni's group
-        alone would leave PostgreSQL running: the postmaster's group is killed as well.
+        Patroni starts the postmaster in a session of its own, and each PostgreSQL child
+        process is its own session leader too, so neither Patroni's process group nor the
+        postmaster's covers them: the processes are collected first, then killed one after
+        the other with nothing in between.
         """
-        postmaster_group = self._postmaster_group(node)
-        self._kill(node.name)
-        if postmaster_group is not None:
-            os.killpg(postmaster_group, signal.SIGKILL)
-        wait_for(lambda: self._postmaster_group(node) is None, timeout=10, what=f"PostgreSQL of {node.name} gone")
+        patroni = self._processes[node.name].pid
+        postmaster = self._postmaster(node)
+        _kill_all(_with_descendants({patroni} | ({postmaster} if postmaster else set())))
+        self._reap(node.name)
 
     def stop_node(self, node: PatroniNode, timeout: float = 30) -> None:
         """Stop Patroni the polite way (it shuts PostgreSQL down and gives up its lock)."""
@@ -312,23 +305,21 @@ class PgHaCluster:
                 process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 pass
+        postmaster = self._postmaster(node)
         self._kill(node.name)
-        postmaster_group = self._postmaster_group(node)
-        if postmaster_group is not None:
-            os.killpg(postmaster_group, signal.SIGKILL)
+        if postmaster:
+            _kill_all(_with_descendants({postmaster}))
 
-    def _postmaster_group(self, node: PatroniNode) -> int | None:
-        """Process group of the node's running postmaster (checked to be this node's), if any."""
+    def _postmaster(self, node: PatroniNode) -> int | None:
+        """The node's running postmaster (its command line names the node's data directory)."""
         pid = self.postmaster_pid(node)
-        if pid is None:
-            return None
         try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
-            if str(self.data_dir(node)) not in cmdline or _is_zombie(pid):
-                return None
-            return os.getpgid(pid)
-        except (OSError, ProcessLookupError):
-            return None
+            if pid and not _is_zombie(pid) and str(self.data_dir(node)).encode() in Path(
+                    f"/proc/{pid}/cmdline").read_bytes():
+                return pid
+        except OSError:
+            pass
+        return None
 
     def start_haproxy(self) -> None:
         config_path = self.workdir / "haproxy.cfg"
@@ -387,6 +378,38 @@ class PgHaCluster:
             # a commit that waits for the standby would acknowledge it without replication.
             tcp_user_timeout=10_000, keepalives_idle=5, keepalives_interval=2, keepalives_count=2,
         )
+
+
+def _pids() -> list[int]:
+    return [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()]
+
+
+def _parent_of(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _with_descendants(roots: set[int]) -> set[int]:
+    parents = {pid: _parent_of(pid) for pid in _pids()}
+    family = set(roots)
+    while True:
+        children = {pid for pid, parent in parents.items() if parent in family} - family
+        if not children:
+            return family
+        family |= children
+
+
+def _kill_all(pids: set[int]) -> None:
+    """SIGKILL each process, then wait (bounded) until none is left but zombies."""
+    for pid in sorted(pids):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    wait_for(lambda: all(_is_zombie(pid) for pid in pids), timeout=10, what="killed processes to exit",
+             interval=0.05)
 
 
 def _is_zombie(pid: int) -> bool:

@@ -93,7 +93,7 @@ class PgHaTopology:
 
 def _require_member(items: tuple, item: object, kind: str) -> None:
     if item not in items:
-        raise ValueError(f"{item!r} is not a {kind} of this topology")
+        raise ValueError(f"{item!r} is not one of this topology's {kind}s")
 
 
 def etcd_command(

@@ -21,7 +21,8 @@ def find_hadolint() -> str | None:
 
 
 def test_every_image_of_the_layer_has_a_dockerfile():
-    assert [path.parent.name for path in dockerfiles()] == IMAGES
+    # Other layers add their own images (patroni, ...): this layer's must all be there.
+    assert set(IMAGES) <= {path.parent.name for path in dockerfiles()}
 
 
 @pytest.mark.parametrize("dockerfile", dockerfiles(), ids=lambda path: path.parent.name)

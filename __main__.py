@@ -9,6 +9,7 @@ import pulumi
 from components.settings import SettingsError, config_from_engine, load_settings, stack_config
 from components.service import Platform
 from components.storage import StorageLayer
+from components.analytics import AnalyticsLayer
 
 
 def main() -> None:
@@ -20,8 +21,11 @@ def main() -> None:
         pulumi.log.warn(warning)
 
     platform = Platform(settings)
-    if settings.enabled("storage"):
-        export(StorageLayer(platform))
+    storage = StorageLayer(platform) if settings.enabled("storage") else None
+    if storage:
+        export(storage)
+    if settings.enabled("analytics"):  # settings refuse analytics without storage
+        export(AnalyticsLayer(platform, storage))
 
 
 def export(layer) -> None:

@@ -5,6 +5,7 @@ resource with its options; a recording monitor keeps both, with the secret marke
 input, so tests can assert on inputs, options, dependencies and secrecy.
 """
 
+import base64
 import hashlib
 import json
 import runpy
@@ -134,7 +135,9 @@ class PlatformMocks(mocks.Mocks):
             self.generated_secrets.add(outputs["result"])
         elif args.typ == "random:index/randomBytes:RandomBytes":
             outputs["hex"] = token[: 2 * int(args.inputs["length"])]
-            outputs["base64"] = "mock+/" + token[:38]
+            # Real base64 of `length` bytes, starting with the two characters URL-safe base64 replaces.
+            raw = (b"\xfb\xff" + bytes.fromhex(token))[: int(args.inputs["length"])]
+            outputs["base64"] = base64.b64encode(raw).decode()
             self.generated_secrets.update({outputs["hex"], outputs["base64"]})
         elif args.typ == "docker:index/remoteImage:RemoteImage":
             outputs["imageId"] = f"sha256:{token}"

@@ -6,6 +6,7 @@ builds the enabled layers in dependency order and exports their endpoints.
 
 import pulumi
 
+from components.analytics import AnalyticsLayer, AnalyticsLinks
 from components.monitoring import MonitoringLayer
 from components.olap import OlapLayer
 from components.processing import ProcessingLayer
@@ -45,10 +46,13 @@ def main() -> None:
     query = (QueryLayer(platform, storage, clickhouse=olap.endpoint if olap else None)
              if settings.enabled("query") else None)
     quality = QualityLayer(platform, query.endpoint) if settings.enabled("quality") else None
+    analytics = (AnalyticsLayer(platform, storage, AnalyticsLinks.from_layers(
+                     query=query, olap=olap, processing=processing, sso=sso))
+                 if settings.enabled("analytics") else None)
     # Monitoring last: Prometheus scrapes every service deployed before it.
     monitoring = (MonitoringLayer(platform, storage=storage, sso=client("grafana"))
                   if settings.enabled("monitoring") else None)
-    for layer in (storage, security, streaming, processing, olap, query, quality, monitoring):
+    for layer in (storage, security, streaming, processing, olap, query, quality, analytics, monitoring):
         if layer is not None:
             export(layer)
 

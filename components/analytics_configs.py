@@ -9,12 +9,18 @@ as a container upload with mode 0400, never as environment variables (visible to
     superset_config.py    render_superset_config(SupersetConfig)       -> SUPERSET_CONFIG_PATH
     airflow.cfg           render_airflow_config(AirflowConfig)         -> AIRFLOW_CONFIG
     webserver_config.py   render_airflow_webserver_config(AirflowConfig) -> AirflowConfig.webserver_config_path
+    connections.json      render_airflow_connections({...})            -> AirflowConfig.connections_file
+    init scripts          render_superset_init(...), render_airflow_init(...): one-shot, idempotent
+    redis.conf            render_redis_config(password)
+    .pgpass, AWS creds    render_pgpass(PostgresDatabase), render_aws_credentials(key, secret)
 
 Values are quoted for the file's language here (Python literals via repr, `%` doubled for
 Airflow's ConfigParser, URL parts percent-encoded), so any generated password is safe.
 """
 
+import json
 import re
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import quote
@@ -83,14 +89,28 @@ class OidcClient:
 
 
 @dataclass(frozen=True)
+class AdminUser:
+    """A UI's first administrator, created by its init job with a generated password."""
+
+    username: str
+    password: str
+    email: str
+    first_name: str = "Platform"
+    last_name: str = "Admin"
+
+
+@dataclass(frozen=True)
 class JupyterHubConfig:
     """JupyterHub spawning one notebook container per user with DockerSpawner.
 
     `proxy_auth_token_file` and `cookie_secret_file` are paths inside the hub's container: the
     token file is uploaded separately (0400) and read when the config loads, so the token never
     appears in this file; the cookie secret file holds 64 hex characters (32 random bytes).
-    Without `oidc`, users have local accounts (NativeAuthenticator): `admin_user` signs up first
-    under that name and is authorised at once; everyone else waits for the admin's approval.
+    Without `oidc`, users have local accounts (NativeAuthenticator); everyone who signs up waits
+    for the admin's approval. With `admin_password_file` (a 0400 file holding the admin's
+    password), the hub creates `admin_user`'s account with that password when it starts (and
+    resets it to that password when it exists), so nobody can claim the admin name by signing up
+    first. `active_server_limit` caps the notebooks running at once (0: no cap).
     """
 
     network_name: str
@@ -107,8 +127,12 @@ class JupyterHubConfig:
     notebook_environment: Mapping[str, str] = field(default_factory=dict)
     oidc: OidcClient | None = None
     public_url: str | None = None  # https://host[:port] users browse to; needed with `oidc`
+    admin_password_file: str | None = None
+    active_server_limit: int = 0
 
     def __post_init__(self) -> None:
+        if self.active_server_limit < 0:
+            raise ValueError(f"active_server_limit must be 0 (no cap) or more, got {self.active_server_limit}")
         if self.notebook_cpu_limit <= 0:
             raise ValueError(f"notebook_cpu_limit must be positive, got {self.notebook_cpu_limit}")
         if self.oidc and not self.public_url:
@@ -132,6 +156,8 @@ class AirflowConfig:
 
     `fernet_key` is 32 random bytes in URL-safe base64 (what `Fernet.generate_key()` returns);
     `jwt_secret` must be the same in every container, or workers fail token verification.
+    `connections_file`: a JSON file of connections (render_airflow_connections) that Airflow's
+    LocalFilesystemBackend serves, so no credential travels in an AIRFLOW_CONN_* variable.
     """
 
     fernet_key: str
@@ -146,6 +172,7 @@ class AirflowConfig:
     webserver_config_path: str = "/opt/airflow/config/webserver_config.py"
     oidc: OidcClient | None = None
     oidc_default_role: str = "Viewer"
+    connections_file: str | None = None
 
     def __post_init__(self) -> None:
         # 32 bytes in URL-safe base64 are 43 characters and one '='; '+' or '/' mean plain base64.
@@ -225,7 +252,53 @@ def render_airflow_config(cfg: AirflowConfig) -> str:
         db_url=cfg.database.url("postgresql+psycopg2"),
         result_backend=cfg.database.url("db+postgresql"),
         broker_url=cfg.redis.url(AIRFLOW_BROKER_DB),
+        backend_kwargs=json.dumps({"connections_file_path": cfg.connections_file}),
     )
+
+
+def render_airflow_connections(connections: Mapping[str, Mapping[str, object]]) -> str:
+    """Connections by id, each as Airflow's Connection fields (conn_type, host, port, login,
+    password, schema, extra), in the JSON that LocalFilesystemBackend reads."""
+    for conn_id, fields in connections.items():
+        if "conn_type" not in fields:
+            raise ValueError(f"connection {conn_id!r} needs a conn_type")
+    return json.dumps({conn_id: dict(fields) for conn_id, fields in connections.items()}, indent=2, sort_keys=True) + "\n"
+
+
+def render_superset_init(admin: AdminUser, databases: Mapping[str, str]) -> str:
+    """Superset's one-shot init: metadata schema, admin (password set even if it exists), roles and
+    permissions, then one database connection per name -> SQLAlchemy URI (updated if present)."""
+    return render("superset/init.sh.j2", admin=admin, databases=dict(databases), sh=shlex.quote)
+
+
+def render_airflow_init(admin: AdminUser) -> str:
+    """Airflow's one-shot init: migrate the metadata database, then the admin (password set even if
+    the user exists)."""
+    return render("airflow/init.sh.j2", admin=admin, sh=shlex.quote)
+
+
+def render_redis_config(password: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9]+", password):
+        raise ValueError("the Redis password must be letters and digits (it is written unquoted in redis.conf)")
+    return render("redis/redis.conf.j2", password=password)
+
+
+def _pgpass_field(value: object) -> str:
+    return str(value).replace("\\", "\\\\").replace(":", "\\:")
+
+
+def render_pgpass(database: PostgresDatabase) -> str:
+    """A libpq password file (PGPASSFILE) for exactly this database and user."""
+    fields = (database.host, database.port, database.database, database.user, database.password)
+    return ":".join(_pgpass_field(value) for value in fields) + "\n"
+
+
+def render_aws_credentials(access_key: str, secret_key: str) -> str:
+    """A shared credentials file (AWS_SHARED_CREDENTIALS_FILE) that boto3 reads for its default profile."""
+    for value in (access_key, secret_key):
+        if not re.fullmatch(r"[A-Za-z0-9_.+/=-]+", value):
+            raise ValueError("S3 keys must be one word of letters, digits and _.+/=-")
+    return f"[default]\naws_access_key_id = {access_key}\naws_secret_access_key = {secret_key}\n"
 
 
 def render_airflow_webserver_config(cfg: AirflowConfig) -> str:

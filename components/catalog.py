@@ -132,6 +132,27 @@ SERVICES: dict[str, ServiceDefaults] = {
     "airflow-worker": ServiceDefaults("analytics", built("airflow"), 1, "1536m", scalable=True),
 }
 
+@dataclass(frozen=True)
+class SharedNetwork:
+    """A network that services of several layers join, for one layer whose containers reach them.
+
+    It exists only while `layer` is enabled. Every service named in `members` joins it, whichever
+    layer deploys the service, so no layer needs to know who else reaches it.
+    """
+
+    layer: str
+    members: frozenset[str]
+
+
+SHARED_NETWORKS: dict[str, SharedNetwork] = {
+    # Spawned notebooks reach what the seed lets them use: PostgreSQL (haproxy), Trino, MinIO,
+    # Nessie, MLflow and Spark; plus the hub, whose API every notebook calls back, and Spark's
+    # workers, whose executors connect back to a notebook's PySpark driver.
+    "notebooks": SharedNetwork("analytics", frozenset({
+        "jupyterhub", "haproxy", "trino", "minio", "nessie", "mlflow", "spark-master", "spark-worker",
+    })),
+}
+
 # The notebook entry stands for the containers JupyterHub spawns: its replicas are the most
 # notebooks that may run at once, which is what the host must have room for.
 SPAWNED_SERVICES = frozenset({"notebook"})

@@ -5,11 +5,24 @@ and the list of services deployed so far. `Service` is one container as the plat
 it: named `<prefix>-<name>`, answering to `<name>` on its networks, with a health check that
 works with the tools inside its image, limits, labels, a restart policy, its files uploaded
 (secrets mode 0400) and its data in named volumes that the stack can protect.
+
+Shared networks (catalog.SHARED_NETWORKS): a service joins, besides the networks its layer
+gives it, every shared network whose members name it (by catalog service name) while the layer
+that needs the network is enabled. The spawned notebooks' network is one: storage's HAProxy,
+MinIO and Nessie join it without the storage layer knowing about notebooks. The network is
+created once per program, at the stack's top level, by whichever service asks first.
+
+One-shot services (`run_once=True`): a container that runs to completion during `pulumi up`
+(migrations, first admin user); `pulumi up` fails if it exits non-zero, and a service created
+`after=[job]` is created only once the job has succeeded. The job runs again only when it is
+replaced (its image, command or files changed); it must be idempotent.
 """
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import dataclasses
 
 import pulumi
 import pulumi_docker as docker
@@ -143,6 +156,7 @@ class Platform:
         self.settings = settings
         self.deployed: list[DeployedService] = []
         self._images: dict[str, pulumi.Output[str]] = {}
+        self._shared_networks: dict[str, docker.Network] = {}
 
     def container_name(self, name: str) -> str:
         return f"{self.settings.prefix}-{name}"
@@ -168,6 +182,26 @@ class Platform:
             labels=[docker.NetworkLabelArgs(label="datalyptica.network", value=name)],
             opts=pulumi.ResourceOptions(parent=parent),
         )
+
+    def shared_networks_for(self, service: str) -> list[docker.Network]:
+        """The shared networks the catalog service `service` joins in this stack."""
+        return [
+            self.shared_network(name) for name, shared in catalog.SHARED_NETWORKS.items()
+            if service in shared.members and self.settings.enabled(shared.layer)
+        ]
+
+    def shared_network(self, name: str) -> docker.Network:
+        """The shared network `<prefix>-<name>` (catalog.SHARED_NETWORKS), created on first use."""
+        if not self.settings.enabled(catalog.SHARED_NETWORKS[name].layer):
+            raise ValueError(f"the {name} network belongs to the {catalog.SHARED_NETWORKS[name].layer} layer, "
+                             "which this stack does not enable")
+        if name not in self._shared_networks:
+            self._shared_networks[name] = docker.Network(
+                f"{name}-network",
+                name=self.container_name(name),
+                labels=[docker.NetworkLabelArgs(label="datalyptica.network", value=name)],
+            )
+        return self._shared_networks[name]
 
     def volume(self, name: str, *, parent: pulumi.Resource) -> docker.Volume:
         """A named volume `<prefix>-<name>`, protected from deletion when the stack says so."""
@@ -229,24 +263,51 @@ class Service(pulumi.ComponentResource):
         env: Mapping[str, pulumi.Input[str]] | None = None,
         files: Sequence[File] = (),
         volumes: Mapping[str, str] | None = None,
+        shared_volumes: Mapping[str, docker.Volume] | None = None,
+        host_paths: Mapping[str, str] | None = None,
         ports: Sequence[Port] = (),
         user: str | None = None,
         metrics: Metrics | None = None,
         depends_on: Sequence[pulumi.Resource] = (),
+        run_once: bool = False,
+        after: Sequence["Service"] = (),
         opts: pulumi.ResourceOptions | None = None,
         **container_args,
     ):
+        """`volumes`: this service's own named volumes (volume name -> container path);
+        `shared_volumes`: container path -> a volume several services mount (platform.volume);
+        `host_paths`: host path -> container path, bind-mounted (e.g. the Docker socket);
+        `run_once`: a one-shot job run to completion (see the module's docstring);
+        `after`: one-shot jobs that must have succeeded before this container is created.
+        """
         super().__init__(SERVICE_TYPE, name, None, opts)
-        if healthcheck is None and not spec.job:
+        if run_once:
+            if healthcheck is not None:
+                raise ValueError(f"{name}: a one-shot job runs to completion; it has no health check")
+            spec = dataclasses.replace(spec, job=True)
+        elif healthcheck is None and not spec.job:
             raise ValueError(f"{name}: a long-running service needs a health check that works inside its image")
+        if any(not job.run_once for job in after):
+            raise ValueError(f"{name}: `after` names services that run once; use depends_on for the others")
         self.name = name
         self.host = name
+        self.run_once = run_once
         settings = platform.settings
 
         mounts = [
             docker.ContainerVolumeArgs(volume_name=platform.volume(f"{name}-{volume}", parent=self).name, container_path=path)
             for volume, path in (volumes or {}).items()
         ]
+        mounts += [
+            docker.ContainerVolumeArgs(volume_name=volume.name, container_path=path)
+            for path, volume in (shared_volumes or {}).items()
+        ]
+        mounts += [
+            docker.ContainerVolumeArgs(host_path=host, container_path=path)
+            for host, path in (host_paths or {}).items()
+        ]
+        networks = list(networks)
+        networks += [n for n in platform.shared_networks_for(spec.name) if n not in networks]
         published = [
             docker.ContainerPortArgs(internal=port.internal, external=host_port, ip=settings.bind_address)
             for port in ports
@@ -266,21 +327,48 @@ class Service(pulumi.ComponentResource):
             networks_advanced=[
                 docker.ContainerNetworksAdvancedArgs(name=network.name, aliases=[name]) for network in networks
             ],
-            labels=platform.labels(spec.layer, spec.name) + _metrics_labels(metrics),
+            labels=platform.labels(spec.layer, spec.name) + _metrics_labels(metrics) + _after_labels(after),
             memory=spec.memory_mb,
             memory_swap=spec.memory_mb,
             cpus=f"{spec.cpus:g}",
             user=user,
             log_driver="json-file",
             log_opts={"max-size": "50m", "max-file": "3"},
-            **_lifecycle(spec, healthcheck),
+            **(_run_to_completion() if run_once else _lifecycle(spec, healthcheck)),
             **container_args,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(depends_on), delete_before_replace=True),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[*depends_on, *(job.container for job in after)], delete_before_replace=True,
+                custom_timeouts=pulumi.CustomTimeouts(create="30m") if run_once else None,
+            ),
         )
-        platform.deployed.append(
-            DeployedService(name, spec.layer, name, metrics, tuple(networks), self.container)
-        )
+        if run_once:
+            container_name = platform.container_name(name)
+            self.succeeded = self.container.exit_code.apply(lambda code: require_success(container_name, code))
+        else:
+            platform.deployed.append(
+                DeployedService(name, spec.layer, name, metrics, tuple(networks), self.container)
+            )
         self.register_outputs({"container_name": self.container.name, "host": name})
+
+
+def require_success(container: str, exit_code: int | None) -> str:
+    """The exit code of a one-shot job that succeeded; fails `pulumi up` for any other outcome."""
+    if exit_code != 0:
+        raise RuntimeError(
+            f"{container} exited with {exit_code}; read `docker logs {container}`, fix the cause and run `pulumi up` again"
+        )
+    return "0"
+
+
+def _run_to_completion() -> dict:
+    """Started, waited on until it exits (attach), and left stopped: it is not restarted."""
+    return {"restart": "no", "must_run": False, "attach": True}
+
+
+def _after_labels(jobs: Sequence["Service"]) -> list[docker.ContainerLabelArgs]:
+    """A label per job this container waits for; its value is known only once the job succeeded,
+    so the container cannot be created before (or without) that."""
+    return [docker.ContainerLabelArgs(label=f"datalyptica.after.{job.name}", value=job.succeeded) for job in jobs]
 
 
 def _lifecycle(spec: ServiceSettings, healthcheck: HealthCheck | None) -> dict:

@@ -5,6 +5,7 @@ as JSON) and registers each resource with its options; a recording monitor keeps
 the secret markers of every input. Tests assert on what it records; `scripts.plan` prints it.
 """
 
+import base64
 import hashlib
 import json
 import runpy
@@ -123,9 +124,10 @@ class RecordingMonitor(mocks.MockMonitor):
 class PlatformMocks(mocks.Mocks):
     """Gives each resource the outputs its provider would compute, so the program can use them."""
 
-    def __init__(self):
+    def __init__(self, job_exit_codes: dict[str, int] | None = None):
         super().__init__()
         self.generated_secrets: set[str] = set()
+        self.job_exit_codes = job_exit_codes or {}  # container name -> exit code (default 0)
 
     def new_resource(self, args: mocks.MockResourceArgs):
         outputs = dict(args.inputs)
@@ -135,12 +137,16 @@ class PlatformMocks(mocks.Mocks):
             self.generated_secrets.add(outputs["result"])
         elif args.typ == "random:index/randomBytes:RandomBytes":
             outputs["hex"] = token[: 2 * int(args.inputs["length"])]
-            outputs["base64"] = "mock+/" + token[:38]
+            # Real base64 of `length` bytes, starting with the two characters URL-safe base64 replaces.
+            raw = (b"\xfb\xff" + bytes.fromhex(token))[: int(args.inputs["length"])]
+            outputs["base64"] = base64.b64encode(raw).decode()
             self.generated_secrets.update({outputs["hex"], outputs["base64"]})
         elif args.typ == "docker:index/remoteImage:RemoteImage":
             outputs["imageId"] = f"sha256:{token}"
         elif args.typ == "docker:index/image:Image":
             outputs["repoDigest"] = f"{args.inputs['imageName']}@sha256:{token}"
+        elif args.typ == "docker:index/container:Container" and args.inputs.get("attach"):
+            outputs["exitCode"] = self.job_exit_codes.get(args.inputs["name"], 0)  # a one-shot job ran
         return f"{args.name}-id", outputs
 
     def call(self, args: mocks.MockCallArgs):
@@ -183,14 +189,19 @@ class Deployment:
         return next(r for r in self.registered if r.urn == urn)
 
 
-def run_program(config: dict[str, str], *, stack: str = "test") -> Deployment:
+def run_program(config: dict[str, str], *, stack: str = "test", job_exit_codes: dict[str, int] | None = None) -> Deployment:
     """Run __main__.py under mocks with `config` (engine form) and return what it registered."""
-    return run_function(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"), config, stack=stack)
+    return run_function(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"), config, stack=stack,
+                        job_exit_codes=job_exit_codes)
 
 
-def run_function(program: Callable[[], Any], config: dict[str, str], *, stack: str = "test") -> Deployment:
-    """Run any Pulumi program function under mocks (e.g. one layer with a made-up consumer)."""
-    monitor = RecordingMonitor(PlatformMocks())
+def run_function(program: Callable[[], Any], config: dict[str, str], *, stack: str = "test",
+                 job_exit_codes: dict[str, int] | None = None) -> Deployment:
+    """Run any Pulumi program function under mocks (e.g. one layer with a made-up consumer).
+
+    One-shot jobs exit 0 unless `job_exit_codes` (container name -> code) says otherwise.
+    """
+    monitor = RecordingMonitor(PlatformMocks(job_exit_codes))
     pulumi.runtime.set_mocks(monitor.mocks, project="datalyptica", stack=stack, preview=False, monitor=monitor)
     pulumi.runtime.set_all_config(config)
     _sync_await(run_pulumi_func(program))

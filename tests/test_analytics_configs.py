@@ -12,11 +12,13 @@ import os
 import secrets
 import subprocess
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
 from components.analytics_configs import (
     AIRFLOW_BROKER_DB,
+    AdminUser,
     AirflowConfig,
     JupyterHubConfig,
     OidcClient,
@@ -25,9 +27,15 @@ from components.analytics_configs import (
     SupersetConfig,
     notebook_environment,
     render_airflow_config,
+    render_airflow_connections,
+    render_airflow_init,
     render_airflow_webserver_config,
+    render_aws_credentials,
     render_jupyterhub_config,
+    render_pgpass,
+    render_redis_config,
     render_superset_config,
+    render_superset_init,
 )
 import components.analytics_configs as analytics_configs
 from dockerfiles import image_version
@@ -109,9 +117,9 @@ def jupyterhub_config(tmp_path: Path, **overrides) -> JupyterHubConfig:
     return JupyterHubConfig(**(values | overrides))
 
 
-def load_jupyterhub(tmp_path: Path, cfg: JupyterHubConfig) -> dict:
+def load_jupyterhub(tmp_path: Path, cfg: JupyterHubConfig, *admin_password: str) -> dict:
     config_file = write_secret_file(tmp_path / "jupyterhub_config.py", render_jupyterhub_config(cfg))
-    return load_with(JUPYTERHUB_VENV, "load_jupyterhub_config.py", str(config_file))
+    return load_with(JUPYTERHUB_VENV, "load_jupyterhub_config.py", str(config_file), *admin_password)
 
 
 def test_jupyterhub_loads_dockerspawner_with_local_accounts(tmp_path):
@@ -157,6 +165,20 @@ def test_jupyterhub_logs_in_with_keycloak_when_given_a_client(tmp_path):
     assert loaded["oauth_callback_url"] == "https://notebooks.example.org/hub/oauth_callback"
     assert loaded["token_url"] == client.endpoint("token")
     assert loaded["admin_users"] == ["platform-admin"]
+
+
+def test_jupyterhub_creates_the_admin_with_its_generated_password_and_caps_notebooks(tmp_path):
+    password = secrets.token_urlsafe(24)
+    password_file = write_secret_file(tmp_path / "admin_password", password + "\n")
+    cfg = jupyterhub_config(tmp_path, admin_password_file=str(password_file), active_server_limit=5)
+
+    loaded = load_jupyterhub(tmp_path, cfg, password)
+    assert loaded["unrecognized"] == []
+    assert loaded["authenticator_class"].endswith("AdminSeededNativeAuthenticator")
+    assert loaded["admin_login"] == "platform-admin"
+    assert loaded["active_server_limit"] == 5
+    assert password not in render_jupyterhub_config(cfg)
+    assert load_jupyterhub(tmp_path, cfg, "not-" + password)["admin_login"] is None
 
 
 def test_jupyterhub_with_keycloak_needs_the_public_url(tmp_path):
@@ -280,6 +302,77 @@ def test_airflow_logs_in_with_keycloak_when_given_a_client(tmp_path):
     [provider] = loaded["fab_oauth_providers"]
     assert provider["remote_app"]["client_id"] == "airflow"
     assert provider["remote_app"]["client_secret"] == client.client_secret
+
+
+def test_airflow_serves_connections_from_its_secrets_file(tmp_path):
+    access_key, secret_key = secrets.token_hex(8), hostile_password()
+    connections_file = write_secret_file(tmp_path / "connections.json", render_airflow_connections({
+        "aws_default": {"conn_type": "aws", "login": access_key, "password": secret_key,
+                        "extra": {"endpoint_url": "http://minio:9000", "region_name": "us-east-1"}},
+        "spark_default": {"conn_type": "spark", "host": "spark://spark-master", "port": 7077},
+    }))
+    loaded = load_airflow(tmp_path, airflow_config(tmp_path, connections_file=str(connections_file)))
+
+    assert loaded["secrets_backend"] == "airflow.secrets.local_filesystem.LocalFilesystemBackend"
+    assert loaded["connections"]["aws_default"] == {
+        "conn_type": "aws", "host": None, "port": None, "login": access_key, "password": secret_key,
+        "extra": {"endpoint_url": "http://minio:9000", "region_name": "us-east-1"}}
+    assert loaded["connections"]["spark_default"]["port"] == 7077
+    assert secret_key not in render_airflow_config(airflow_config(tmp_path, connections_file=str(connections_file)))
+
+
+def test_airflow_init_commands_are_ones_airflow_accepts(tmp_path):
+    admin = AdminUser("admin", hostile_password(), "admin@example.org")
+    cfg = airflow_config(tmp_path)
+    script = write_secret_file(tmp_path / "init.sh", render_airflow_init(admin))
+    write_secret_file(Path(cfg.webserver_config_path), render_airflow_webserver_config(cfg))
+    config_file = write_secret_file(tmp_path / "airflow.cfg", render_airflow_config(cfg))
+    (tmp_path / "home").mkdir()
+    parsed = load_with(AIRFLOW_VENV, "parse_airflow_cli.py", str(script),
+                       env={"AIRFLOW_CONFIG": str(config_file), "AIRFLOW_HOME": str(tmp_path / "home")})
+
+    assert [p["command"] for p in parsed] == [["db", "migrate"], ["users", "create"], ["users", "reset-password"]]
+    assert parsed[1]["options"] == {"username": "admin", "password": admin.password, "role": "Admin",
+                                    "email": "admin@example.org"}
+    assert parsed[2]["options"]["password"] == admin.password
+
+
+def test_superset_init_commands_are_ones_superset_accepts(tmp_path):
+    admin = AdminUser("admin", hostile_password(), "admin@example.org")
+    uri = f"clickhousedb://default:{quote(hostile_password(), safe='')}@clickhouse:8123/default"
+    script = write_secret_file(tmp_path / "init.sh", render_superset_init(admin, {"ClickHouse": uri}))
+    config_file = write_secret_file(tmp_path / "superset_config.py", render_superset_config(
+        SupersetConfig(secret_key=secrets.token_urlsafe(42), database=database("superset"))))
+    parsed = load_with(SUPERSET_VENV, "parse_superset_cli.py", str(script),
+                       env={"SUPERSET_CONFIG_PATH": str(config_file), "SUPERSET_HOME": str(tmp_path)})
+
+    assert [p["command"] for p in parsed] == [
+        ["db", "upgrade"], ["fab", "create-admin"], ["fab", "reset-password"], ["init"], ["set-database-uri"]]
+    assert parsed[1]["options"]["password"] == admin.password
+    assert parsed[2]["options"] == {"username": "admin", "password": admin.password}
+    assert parsed[4]["options"] == {"database_name": "ClickHouse", "uri": uri, "skip_create": False}
+
+
+def test_superset_init_registers_no_database_it_is_not_given():
+    assert "set-database-uri" not in render_superset_init(AdminUser("admin", "x", "a@b.c"), {})
+
+
+def test_redis_config_holds_a_password_it_can_write_unquoted():
+    assert "requirepass Abc123\n" in render_redis_config("Abc123")
+    with pytest.raises(ValueError, match="letters and digits"):
+        render_redis_config("two words")
+
+
+def test_pgpass_escapes_its_separators():
+    line = render_pgpass(PostgresDatabase(database="mlflow", user="mlflow", password="a:b\\c"))
+    assert line == "haproxy:5000:mlflow:mlflow:a\\:b\\\\c\n"
+
+
+def test_aws_credentials_file_names_the_default_profile():
+    assert render_aws_credentials("key", "secret") == (
+        "[default]\naws_access_key_id = key\naws_secret_access_key = secret\n")
+    with pytest.raises(ValueError):
+        render_aws_credentials("key", "two words")
 
 
 @pytest.mark.parametrize("bad_key", ["", "too-short", base64.b64encode(b"\xfb" * 32).decode()])

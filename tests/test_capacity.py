@@ -37,6 +37,8 @@ def registered_limits(deployment) -> tuple[dict[str, int], dict[str, float]]:
     memory: dict[str, int] = defaultdict(int)
     cpus: dict[str, float] = defaultdict(float)
     for container in deployment.of_type("docker:index/container:Container"):
+        if container.inputs.get("attach"):
+            continue  # an init job: it has exited before the services it prepares start
         service = labels(container)["datalyptica.service"]
         memory[service] += container.inputs["memory"] * catalog.MiB
         cpus[service] += float(container.inputs["cpus"])

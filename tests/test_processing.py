@@ -94,10 +94,11 @@ def test_ports_are_published_from_settings(dev):
 
 def test_networks_processing_plus_storage_where_jobs_run(dev, deploy):
     containers = dev.containers()
-    assert joined(containers["spark-master"]) == {"datalyptica-processing"}
+    # Spawned notebooks reach the master, and the workers reach back to a notebook's driver.
+    assert joined(containers["spark-master"]) == {"datalyptica-processing", "datalyptica-notebooks"}
     lake = {"datalyptica-processing", "datalyptica-storage", "datalyptica-streaming"}
     for name in ("spark-worker-1", "flink-jobmanager", "flink-taskmanager-1"):
-        assert joined(containers[name]) == lake, name
+        assert joined(containers[name]) - {"datalyptica-notebooks"} == lake, name
         assert containers[name].inputs["networksAdvanced"][0]["name"] == "datalyptica-processing", name
     without_streaming = deploy(layers=["storage", "processing"], protectData=False).containers()
     assert joined(without_streaming["spark-worker-1"]) == {"datalyptica-processing", "datalyptica-storage"}

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from components import query
-from tests.pulumi_harness import ROOT, engine_config, run_program
+from scripts.offline import ROOT, engine_config, run_program
 from tests.required_tools import missing_tool
 from tests.tools import DBT_VENV, parse_properties, venv_tool
 

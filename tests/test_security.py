@@ -7,7 +7,7 @@ import pytest
 
 from components.settings import load_settings
 from components.sso import UI_LOGINS
-from tests.pulumi_harness import engine_config, run_program, stack_config
+from scripts.offline import engine_config, run_program, stack_config
 
 UIS = {"grafana", "superset", "jupyterhub", "airflow", "minio-console"}
 

@@ -18,6 +18,15 @@ with warnings.catch_warnings(record=True) as caught:
     from airflow.models.crypto import get_fernet
 
 fernet = get_fernet()
+# The connections the configured secrets backend serves, as Airflow resolves them.
+secrets_backend = conf.get("secrets", "backend", fallback="")
+connections = {}
+if secrets_backend:
+    backend = conf.getimport("secrets", "backend")(**json.loads(conf.get("secrets", "backend_kwargs")))
+    for conn_id in backend._local_connections:
+        found = backend.get_connection(conn_id)
+        connections[conn_id] = {"conn_type": found.conn_type, "host": found.host, "port": found.port,
+                                "login": found.login, "password": found.password, "extra": found.extra_dejson}
 webserver_config = Config(root_path="/")
 webserver_config.from_pyfile(conf.get("fab", "config_file"))
 
@@ -40,6 +49,8 @@ print(json.dumps({
     "jwt_secret": conf.get("api_auth", "jwt_secret"),
     "scheduler_health_check": conf.getboolean("scheduler", "enable_health_check"),
     "scheduler_health_port": conf.getint("scheduler", "scheduler_health_check_server_port"),
+    "secrets_backend": secrets_backend,
+    "connections": connections,
     "fab_auth_type": webserver_config["AUTH_TYPE"],
     "fab_oauth_providers": webserver_config.get("OAUTH_PROVIDERS"),
 }))

@@ -1,9 +1,11 @@
 """Loads a jupyterhub_config.py the way JupyterHub does and prints what it resolved, as JSON.
 
 Run with the Python of a venv holding jupyterhub, dockerspawner, oauthenticator and
-jupyterhub-nativeauthenticator: `python load_jupyterhub_config.py CONFIG_FILE`.
+jupyterhub-nativeauthenticator: `python load_jupyterhub_config.py CONFIG_FILE [ADMIN_PASSWORD]`;
+with ADMIN_PASSWORD it also reports whether the admin can log in with it.
 """
 
+import asyncio
 import json
 import logging
 import sys
@@ -35,6 +37,12 @@ authenticator = app.authenticator_class(parent=app, _deprecated_db_session=orm.n
 proxy = ConfigurableHTTPProxy(parent=app)
 db_url = make_url(app.db_url)
 
+admin_login = None
+if len(sys.argv) > 2:
+    admin = sorted(authenticator.admin_users)[0]
+    handler = SimpleNamespace(request=SimpleNamespace(remote_ip="127.0.0.1"))
+    admin_login = asyncio.run(authenticator.authenticate(handler, {"username": admin, "password": sys.argv[2]}))
+
 print(json.dumps({
     "jupyterhub_version": jupyterhub_version,
     "spawner_class": f"{type(spawner).__module__}.{type(spawner).__name__}",
@@ -58,5 +66,7 @@ print(json.dumps({
     "cookie_secret_file": app.cookie_secret_file,
     "db": {"drivername": db_url.drivername, "host": db_url.host, "port": db_url.port,
            "database": db_url.database, "username": db_url.username, "password": db_url.password},
+    "active_server_limit": app.active_server_limit,
+    "admin_login": admin_login,
     "unrecognized": [m for m in messages if "not recognized" in m],
 }))

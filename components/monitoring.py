@@ -45,13 +45,14 @@ class ScrapeTarget:
     path: str
     layer: str
     service: str
+    user: str | None = None
 
 
 def scrape_targets(deployed: list[DeployedService]) -> list[ScrapeTarget]:
     """One job per deployed service that declares metrics, named after the service."""
     return [
         ScrapeTarget(job=service.name, address=f"{service.host}:{service.metrics.port}", path=service.metrics.path,
-                     layer=service.layer, service=service.name)
+                     layer=service.layer, service=service.name, user=service.metrics.user)
         for service in deployed if service.metrics is not None
     ]
 

@@ -132,7 +132,7 @@ class QueryLayer(pulumi.ComponentResource):
             # The image's own check: /v1/info answers and the server is no longer starting.
             healthcheck=HealthCheck.command("/usr/lib/trino/bin/health-check", start_period="60s"),
             # Served by the coordinator without configuration; a scrape must send an X-Trino-User header.
-            metrics=Metrics(TRINO_PORT, "/metrics"),
+            metrics=Metrics(TRINO_PORT, "/metrics", user="prometheus"),
             depends_on=depends_on,
             opts=pulumi.ResourceOptions(parent=self),
         )

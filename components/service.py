@@ -135,6 +135,9 @@ class Metrics:
 
     port: int
     path: str = "/metrics"
+    # A user name sent as HTTP basic auth without a password, for services that want to know
+    # who asks but check nothing (Trino without authentication refuses anonymous requests).
+    user: str | None = None
 
 
 @dataclass(frozen=True)

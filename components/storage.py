@@ -333,6 +333,7 @@ class StorageLayer(pulumi.ComponentResource):
             ports=[Port("postgres-primary", POSTGRES_PRIMARY_PORT), Port("postgres-replicas", POSTGRES_REPLICAS_PORT),
                    Port("haproxy-stats", HAPROXY_STATS_PORT)],
             healthcheck=HealthCheck.http_via_bash(HAPROXY_STATS_PORT, "/"),
+            metrics=Metrics(HAPROXY_STATS_PORT),
             depends_on=depends_on,
             opts=pulumi.ResourceOptions(parent=self),
         )

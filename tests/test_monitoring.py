@@ -312,3 +312,9 @@ def test_amtool_accepts_the_alertmanager_config(dev, tmp_path):
     path.write_text(upload(dev.containers()["alertmanager"], "/etc/alertmanager/alertmanager.yml")["content"])
     output = check(amtool, "check-config", str(path))
     assert "SUCCESS" in output and "1 receivers" in output
+
+
+def test_trino_is_scraped_as_a_named_user_without_a_password(dev):
+    trino = scrape_jobs(dev)["trino"]  # Trino without authentication answers anonymous requests 401
+    assert trino["basic_auth"] == {"username": "prometheus"}
+    assert "basic_auth" not in scrape_jobs(dev)["minio"]

@@ -114,6 +114,12 @@ def test_haproxy_routes_by_patroni_rest_checks(dev):
     config = upload(dev.containers()["haproxy"], "/usr/local/etc/haproxy/haproxy.cfg")["content"]
     assert "/primary" in config and "/replica" in config
     assert "bind *:5000" in config or ":5000" in config
+    assert "use-service prometheus-exporter if { path /metrics }" in config
+
+
+def test_prometheus_scrapes_haproxy_on_its_stats_port(dev):
+    haproxy = labels(dev.containers()["haproxy"])
+    assert (haproxy["datalyptica.metrics.port"], haproxy["datalyptica.metrics.path"]) == ("7000", "/metrics")
 
 
 def test_no_generated_credential_appears_in_plain_text(dev):

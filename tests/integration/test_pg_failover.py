@@ -7,7 +7,7 @@ scripts/failover_benchmark.py also runs.
 
 import pytest
 
-from tests.integration.pgcluster import PgHaCluster, run_crash_failover, wait_for
+from tests.integration.pgcluster import LOCALHOST, PgHaCluster, http_text, run_crash_failover, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -58,3 +58,10 @@ def test_haproxy_starts_and_serves_with_a_node_down(cluster):
         connection.execute("INSERT INTO alone VALUES (1)")
         served_by = connection.execute("SELECT inet_server_port()").fetchone()[0]
     assert served_by == leader.pg_port
+
+
+def test_haproxy_serves_prometheus_metrics_on_its_stats_port(cluster):
+    cluster.wait_for_leader(timeout=30)
+    metrics = http_text(f"http://{LOCALHOST}:{cluster.stats_port}/metrics")
+    assert "haproxy_process_uptime_seconds" in metrics
+    assert 'haproxy_backend_active_servers{proxy="primary"}' in metrics

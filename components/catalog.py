@@ -158,6 +158,14 @@ SHARED_NETWORKS: dict[str, SharedNetwork] = {
 SPAWNED_SERVICES = frozenset({"notebook"})
 
 
+# Host ports the platform cannot do without, and why: a stack may not set these to null.
+REQUIRED_PORTS: dict[str, str] = {
+    "postgres-primary": "the program provisions databases and roles through it",
+    "minio": "the program creates buckets and users through it",
+    "keycloak": "single sign-on sends browsers to Keycloak",
+}
+
+
 def services_of(layer: str) -> list[str]:
     return [name for name, defaults in SERVICES.items() if defaults.layer == layer]
 

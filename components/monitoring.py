@@ -18,7 +18,7 @@ from components.service import DeployedService, File, HealthCheck, Metrics, Plat
 from components.sso import ADMIN_ROLE, OidcClient
 from components.storage import StorageLayer
 from components.streaming import KAFKA_INTERNAL_PORT
-from components.templates import CONFIGS_DIR, render, render_output
+from components.templates import CONFIGS_DIR, render
 
 PROMETHEUS_PORT = 9090
 ALERTMANAGER_PORT = 9093

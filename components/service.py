@@ -18,11 +18,10 @@ One-shot services (`run_once=True`): a container that runs to completion during 
 replaced (its image, command or files changed); it must be idempotent.
 """
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-
 import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import pulumi
 import pulumi_docker as docker

@@ -6,7 +6,6 @@ user writes it in `Pulumi.<stack>.yaml`, the value found, and what would be acce
 
 import json
 import re
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
@@ -140,6 +139,17 @@ class Settings(_Model):
                 raise ValueError(f"ports.{name}: unknown port; known ports: {', '.join(catalog.ALL_PORT_NAMES)}")
             if port is not None and not 1 <= port <= 65535:
                 raise ValueError(f"ports.{name}: {port} is not a port; use 1-65535, or null to not publish it")
+        return self
+
+    @model_validator(mode="after")
+    def _required_ports_are_published(self) -> "Settings":
+        for port_name, why in catalog.REQUIRED_PORTS.items():
+            owner = catalog.SERVICES[catalog.port_owner(port_name)]
+            if owner.layer in self.layers and self.ports.get(port_name, 0) is None:
+                raise ValueError(
+                    f"ports.{port_name}: null, but {why}; publish it (default "
+                    f"{owner.ports[port_name]}), bound to datalyptica:bindAddress"
+                )
         return self
 
     @model_validator(mode="after")

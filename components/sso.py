@@ -77,12 +77,7 @@ class SsoClients(pulumi.ComponentResource):
     def __init__(self, platform: Platform, *, opts: pulumi.ResourceOptions | None = None):
         super().__init__("datalyptica:security:SsoClients", "sso-clients", None, opts)
         settings = platform.settings
-        browser_base = platform.url("keycloak")
-        if browser_base is None:
-            raise pulumi.RunError(
-                "datalyptica:ports.keycloak is null, but the security layer's single sign-on needs browsers to "
-                "reach Keycloak; publish it (e.g. 8280) or remove 'security' from datalyptica:layers"
-            )
+        browser_base = platform.url("keycloak")  # settings refuse a stack that does not publish it
         self.keycloak_url = browser_base
         self.issuer_url = f"{browser_base}/realms/{REALM}"
         self.internal_issuer_url = f"http://{KEYCLOAK_HOST}:{KEYCLOAK_HTTP_PORT}/realms/{REALM}"

@@ -386,28 +386,16 @@ class StorageLayer(pulumi.ComponentResource):
     def _postgres_provider(self) -> postgresql.Provider:
         """Connects through HAProxy's primary port as published on the Docker host."""
         settings = self._platform.settings
-        port = settings.host_port("postgres-primary")
-        if port is None:
-            raise pulumi.RunError(
-                "datalyptica:ports.postgres-primary is null, but the program provisions databases through it; "
-                "publish it (e.g. 5432), bound to datalyptica:bindAddress"
-            )
         return postgresql.Provider(
-            "postgres-admin", host=settings.endpoint_host, port=port, username="postgres",
+            "postgres-admin", host=settings.endpoint_host, port=settings.host_port("postgres-primary"), username="postgres",
             password=self.postgres_superuser_password, sslmode="disable", superuser=True, connect_timeout=180,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.haproxy.container]),
         )
 
     def _minio_admin_provider(self) -> minio.Provider:
         settings = self._platform.settings
-        port = settings.host_port("minio")
-        if port is None:
-            raise pulumi.RunError(
-                "datalyptica:ports.minio is null, but the program creates buckets and users through it; "
-                "publish it (e.g. 9000), bound to datalyptica:bindAddress"
-            )
         return minio.Provider(
-            "minio-admin", minio_server=f"{settings.endpoint_host}:{port}", minio_user=self.minio_root_user,
+            "minio-admin", minio_server=f"{settings.endpoint_host}:{settings.host_port('minio')}", minio_user=self.minio_root_user,
             minio_password=self.minio_root_password, minio_region=S3_REGION, minio_ssl=False,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.minio.container]),
         )

@@ -32,6 +32,13 @@ def stack_config(stack: str) -> dict[str, Any]:
     return {key: value if isinstance(value, str) else json.dumps(value) for key, value in raw.items()}
 
 
+def settings_of(stack: str):
+    """The validated settings of Pulumi.<stack>.yaml, as the program would load them."""
+    from components.settings import config_from_engine, load_settings
+
+    return load_settings(config_from_engine(stack_config(stack)))
+
+
 def engine_config(config: dict[str, Any]) -> dict[str, str]:
     """Plain values (as in a stack file) -> the strings the engine passes (namespace added)."""
     return {
@@ -171,6 +178,15 @@ class Deployment:
     def containers(self) -> dict[str, Registered]:
         """Containers by the service name they answer to."""
         return {r.inputs["hostname"]: r for r in self.of_type("docker:index/container:Container")}
+
+    def plaintext_leaks(self) -> list[str]:
+        """Resources that show a generated secret's value outside a secret marker (should be none)."""
+        return [
+            f"{resource.type} {resource.name}"
+            for resource in self.registered
+            if not resource.type.startswith("random:")
+            and any(secret in resource.plaintext() for secret in self.generated_secrets)
+        ]
 
     def health_checks(self) -> dict[str, list[str]]:
         """The health check command of every container that has one (jobs have none), by service."""

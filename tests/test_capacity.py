@@ -11,21 +11,12 @@ import pulumi
 import pytest
 
 from components import catalog
-from components.settings import SettingsError, config_from_engine, load_settings, parse_size
+from components.settings import load_settings, parse_size
 from scripts import offline
-from scripts.offline import engine_config, run_program, stack_config
+from scripts.offline import engine_config, run_program, settings_of
+from tests.tools import refusal
 
 GiB = 1024**3
-
-
-def settings_of(stack: str):
-    return load_settings(config_from_engine(stack_config(stack)))
-
-
-def refusal(**config) -> str:
-    with pytest.raises(SettingsError) as error:
-        load_settings(config)
-    return str(error.value)
 
 
 def labels(container) -> dict:

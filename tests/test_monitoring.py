@@ -5,7 +5,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pulumi
 import pytest
 import yaml
 

@@ -9,15 +9,11 @@ import re
 import pytest
 
 from components import catalog
-from components.settings import config_from_engine, format_size, load_settings
+from components.settings import format_size
 from scripts import plan as plan_command
-from scripts.offline import stack_config
+from scripts.offline import settings_of
 
 CONTAINER = "docker:index/container:Container"
-
-
-def settings_of(stack: str):
-    return load_settings(config_from_engine(stack_config(stack)))
 
 
 @pytest.fixture(params=["dev", "prod"])

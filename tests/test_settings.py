@@ -3,18 +3,9 @@
 import pytest
 
 from components import catalog
-from components.settings import SettingsError, config_from_engine, load_settings, parse_size
-from scripts.offline import engine_config, stack_config
-
-
-def settings_of(stack: str):
-    return load_settings(config_from_engine(stack_config(stack)))
-
-
-def refusal(**config) -> str:
-    with pytest.raises(SettingsError) as error:
-        load_settings(config)
-    return str(error.value)
+from components.settings import config_from_engine, load_settings, parse_size
+from scripts.offline import engine_config, settings_of
+from tests.tools import refusal
 
 
 def test_defaults_deploy_every_layer_with_pinned_images():
@@ -104,6 +95,13 @@ def test_negative_replicas_are_refused():
 def test_replicas_of_a_fixed_size_cluster_are_refused():
     message = refusal(services={"etcd": {"replicas": 5}})
     assert "datalyptica:services.etcd.replicas" in message and "always runs 3" in message
+
+
+def test_ports_the_program_itself_uses_must_be_published():
+    message = refusal(ports={"postgres-primary": None})
+    assert "datalyptica:ports.postgres-primary: null" in message and "provisions databases" in message
+    assert "default 5432" in message
+    assert load_settings({"layers": ["olap"], "ports": {"minio": None}}).host_port("minio") is None
 
 
 def test_zero_cpus_are_refused():

@@ -234,15 +234,6 @@ def test_cdc_connector_config_names_the_publication_and_reads_the_password_from_
     assert all(isinstance(value, str) for value in config.values())  # Connect's REST API takes strings
 
 
-def test_no_generated_secret_in_plain_text_anywhere_in_the_streaming_layer(dev):
-    for resource in dev.registered:
-        if resource.type.startswith("random:") or STREAMING_LAYER not in [r.type for r in dev.ancestors(resource)]:
-            continue
-        text = resource.plaintext()
-        for secret in dev.generated_secrets:
-            assert secret not in text, f"{resource.type} {resource.name} shows a generated secret"
-
-
 def test_streaming_with_only_storage_registers_nothing_of_other_layers(deploy):
     streaming_alone = deploy(layers=["storage", "streaming"], protectData=False)
     assert {"kafka-1", "schema-registry", "kafka-connect"} <= set(streaming_alone.containers())

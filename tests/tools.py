@@ -1,7 +1,11 @@
-"""Where the checkers that .ci/install.d/ installs live, and Java properties as Trino reads them."""
+"""Small helpers tests share: where the checkers live, Java properties as Trino reads them, settings refusals."""
 
 import shutil
 from pathlib import Path
+
+import pytest
+
+from components.settings import SettingsError, load_settings
 
 DBT_VENV = Path("/opt/dbt-venv")  # .ci/install.d/30-query.sh
 GX_VENV = Path("/opt/gx-venv")  # .ci/install.d/35-quality.sh
@@ -25,3 +29,10 @@ def parse_properties(text: str) -> dict[str, str]:
         assert key.strip() not in properties, f"{key.strip()} set twice"
         properties[key.strip()] = value.strip()
     return properties
+
+
+def refusal(**config) -> str:
+    """The message with which settings refuse `config` (given as in a stack file)."""
+    with pytest.raises(SettingsError) as error:
+        load_settings(config)
+    return str(error.value)

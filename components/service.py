@@ -175,7 +175,7 @@ class Platform:
             docker.ContainerLabelArgs(label="datalyptica.stack", value=pulumi.get_stack()),
         ]
 
-    def network(self, name: str, *, parent: pulumi.Resource, internal: bool = False) -> docker.Network:
+    def network(self, name: str, *, parent: pulumi.Resource | None, internal: bool = False) -> docker.Network:
         """A bridge network `<prefix>-<name>`; internal ones have no route out of the host."""
         return docker.Network(
             f"{name}-network",
@@ -198,11 +198,7 @@ class Platform:
             raise ValueError(f"the {name} network belongs to the {catalog.SHARED_NETWORKS[name].layer} layer, "
                              "which this stack does not enable")
         if name not in self._shared_networks:
-            self._shared_networks[name] = docker.Network(
-                f"{name}-network",
-                name=self.container_name(name),
-                labels=[docker.NetworkLabelArgs(label="datalyptica.network", value=name)],
-            )
+            self._shared_networks[name] = self.network(name, parent=None)
         return self._shared_networks[name]
 
     def volume(self, name: str, *, parent: pulumi.Resource) -> docker.Volume:

@@ -17,7 +17,7 @@ from components.service import Platform
 from components.settings import SettingsError, config_from_engine, load_settings, stack_config
 from components.sso import SsoClients
 from components.storage import StorageLayer
-from components.streaming import StreamingLayer
+from components.streaming import CDC_SLOT, StreamingLayer
 
 
 def main() -> None:
@@ -37,7 +37,9 @@ def main() -> None:
     def client(ui: str):
         return sso.client(ui) if sso else None
 
-    storage = StorageLayer(platform, sso=client("minio-console")) if settings.enabled("storage") else None
+    cdc_slots = (CDC_SLOT,) if settings.enabled("streaming") else ()  # Debezium's slot survives failovers
+    storage = (StorageLayer(platform, sso=client("minio-console"), logical_slots=cdc_slots)
+               if settings.enabled("storage") else None)
     security = SecurityLayer(platform, storage=storage, clients=sso) if sso else None
     streaming = StreamingLayer(platform, storage) if settings.enabled("streaming") else None
     processing = (ProcessingLayer(platform, storage, streaming=streaming.endpoints if streaming else None)

@@ -18,7 +18,7 @@ import pulumi_docker as docker
 
 from components import analytics_configs as configs
 from components import secrets
-from components.service import File, HealthCheck, Platform, Port, Service
+from components.service import File, HealthCheck, Metrics, Platform, Port, Service
 from components.sso import OidcClient
 from components.storage import DatabaseAccess, StorageLayer
 
@@ -322,6 +322,7 @@ class AnalyticsLayer(pulumi.ComponentResource):
             host_paths={"/var/run/docker.sock": "/var/run/docker.sock"},
             ports=[Port("jupyterhub", JUPYTERHUB_PORT)],
             healthcheck=HealthCheck.curl(f"http://localhost:{JUPYTERHUB_PORT}/hub/health"),
+            metrics=Metrics(JUPYTERHUB_PORT, "/hub/metrics"),
             depends_on=[*database.resources, *notebook_resources, self.mlflow.container],
         )
 

@@ -77,6 +77,16 @@ class PgCredentials:
 
 
 @dataclass(frozen=True)
+class LogicalSlot:
+    """A logical replication slot Patroni keeps on every node: a change-data-capture consumer
+    resumes from its position after a failover instead of losing it with the old leader."""
+
+    name: str
+    database: str
+    plugin: str = "pgoutput"
+
+
+@dataclass(frozen=True)
 class PgHaTopology:
     scope: str
     etcd: tuple[EtcdMember, ...]
@@ -137,8 +147,9 @@ def render_patroni_config(
     ttl: int = 20,
     loop_wait: int = 2,
     retry_timeout: int = 5,
+    logical_slots: tuple[LogicalSlot, ...] = (),
 ) -> str:
-    """patroni.yml for `node`.
+    """patroni.yml for `node`; `logical_slots` are made permanent (kept across failovers).
 
     ttl bounds how long a crashed leader keeps its lock (Patroni refuses less than 20 s);
     loop_wait + 2 * retry_timeout must not exceed it.
@@ -162,6 +173,7 @@ def render_patroni_config(
         ttl=ttl,
         loop_wait=loop_wait,
         retry_timeout=retry_timeout,
+        logical_slots=logical_slots,
     )
 
 

@@ -122,14 +122,16 @@ def bucket_policy(buckets: Sequence[str]) -> str:
 
 
 class StorageLayer(pulumi.ComponentResource):
-    def __init__(self, platform: Platform, *, extra_networks: Sequence[docker.Network] = (),
-                 sso: OidcClient | None = None, opts: pulumi.ResourceOptions | None = None):
-        """`sso`: the MinIO console's client; without it the console keeps only the root login."""
+    def __init__(self, platform: Platform, *, sso: OidcClient | None = None,
+                 logical_slots: Sequence[pgha.LogicalSlot] = (), opts: pulumi.ResourceOptions | None = None):
+        """`sso`: the MinIO console's client; without it the console keeps only the root login.
+        `logical_slots`: replication slots of consumers (change data capture) kept across failovers."""
         super().__init__("datalyptica:storage:StorageLayer", "storage", None, opts)
         self._platform = platform
         self.network = platform.network("storage", parent=self)
         self.ha_network = platform.network("postgres-ha", parent=self, internal=True)
-        front = [self.network, *extra_networks]
+        front = [self.network]
+        self._logical_slots = tuple(logical_slots)
 
         self.postgres_superuser_password = secrets.password("postgres-superuser-password", parent=self)
         replication_password = secrets.password("postgres-replication-password", parent=self)
@@ -306,6 +308,7 @@ class StorageLayer(pulumi.ComponentResource):
                 pgha.PgCredentials(superuser_password=passwords[0], replication_password=passwords[1],
                                    rest_password=passwords[2]),
                 data_dir=pgha.IMAGE_DATA_DIR, bin_dir=pgha.IMAGE_BIN_DIR, socket_dir=pgha.IMAGE_SOCKET_DIR,
+                logical_slots=self._logical_slots,
             )
         )
         return Service(

@@ -13,6 +13,7 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
+from components import pgha
 from components.service import File, HealthCheck, Platform, Port, Service
 from components.storage import ReplicationAccess, StorageLayer
 from components.templates import render, render_output
@@ -27,6 +28,8 @@ CONNECT_UID = "1001"  # the kafka user of the Debezium images
 
 CDC_DATABASE = "cdc"
 CDC_PUBLICATION = "datalyptica_cdc"
+# Debezium's slot, named after the publication; the storage layer has Patroni keep it across failovers.
+CDC_SLOT = pgha.LogicalSlot(name=CDC_PUBLICATION, database=CDC_DATABASE)
 CDC_CONNECTOR = "datalyptica-cdc"
 CDC_SECRETS_PATH = "/kafka/secrets/cdc-postgres.properties"
 CDC_CONNECTOR_PATH = "/kafka/connectors/cdc-postgres.json"
@@ -240,6 +243,6 @@ def cdc_secrets(cdc: ReplicationAccess) -> pulumi.Output[str]:
 def cdc_connector_config(cdc: ReplicationAccess, replication_factor: int) -> str:
     """The Debezium PostgreSQL connector, ready for PUT /connectors/<name>/config; no secret in it."""
     return render(
-        "kafka-connect/cdc-postgres.json.j2", cdc=cdc, secrets_path=CDC_SECRETS_PATH,
+        "kafka-connect/cdc-postgres.json.j2", cdc=cdc, slot=CDC_SLOT, secrets_path=CDC_SECRETS_PATH,
         replication_factor=replication_factor, connector=CDC_CONNECTOR,
     )

@@ -402,6 +402,7 @@ def test_jupyterhub_loads_the_layers_config_and_its_admin_logs_in(alone, tmp_pat
     assert loaded["network_name"] == "datalyptica-notebooks"
     assert (loaded["hub_connect_ip"], loaded["hub_port"]) == ("jupyterhub", 8081)
     assert loaded["active_server_limit"] == 2 and loaded["cpu_limit"] == 1
+    assert loaded["authenticate_prometheus"] is False  # Prometheus scrapes /hub/metrics
     assert loaded["db"]["database"] == "jupyterhub" and loaded["db"]["host"] == "haproxy"
     assert loaded["proxy_auth_token"] == upload(hub, "/srv/jupyterhub/secrets/proxy_auth_token")
     assert loaded["environment"] == notebook_environment(alone)

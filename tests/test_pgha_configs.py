@@ -159,6 +159,16 @@ def test_patroni_accepts_the_docker_config(credentials, tmp_path):
     assert validate_with_patroni(config, tmp_path) == []
 
 
+def test_patroni_accepts_permanent_logical_slots(credentials, tmp_path):
+    slot = pgha.LogicalSlot(name="datalyptica_cdc", database="cdc")
+    config = patroni_yaml(credentials, bin_dir=local_pg_bin_dir(), data_dir=str(tmp_path / "data"), logical_slots=(slot,))
+    dcs = yaml.safe_load(config)["bootstrap"]["dcs"]
+    assert dcs["slots"] == {"datalyptica_cdc": {"type": "logical", "database": "cdc", "plugin": "pgoutput"}}
+    assert dcs["postgresql"]["parameters"]["hot_standby_feedback"] == "on"
+    assert validate_with_patroni(config, tmp_path) == []
+    assert "slots" not in yaml.safe_load(patroni_yaml(credentials))["bootstrap"]["dcs"]
+
+
 def test_patroni_check_still_catches_real_mistakes(credentials, tmp_path):
     """The filter above forgives unresolvable etcd names and nothing else."""
     broken = patroni_yaml(credentials, bin_dir=str(tmp_path / "no-such-bin"), data_dir=str(tmp_path / "data"))

@@ -3,6 +3,8 @@
 import base64
 import json
 
+import yaml
+
 from components.streaming import KafkaCluster, kafka_cluster_id
 from tests.java_properties import parse_with_java
 
@@ -245,3 +247,15 @@ def test_streaming_with_only_storage_registers_nothing_of_other_layers(deploy):
 def test_streaming_layer_exposes_no_credentials_as_outputs(dev):
     assert not {name for name in dev.outputs if "cdc" in name or "kafka" in name} - {
         "kafka_bootstrap_url", "kafka_connect_url"}
+
+
+def test_debeziums_slot_is_a_patroni_permanent_slot_only_with_streaming(dev, deploy):
+    def slots(deployment):
+        patroni = deployment.containers()["patroni-1"]
+        config = next(u for u in patroni.inputs["uploads"] if u["file"] == "/etc/patroni/patroni.yml")["content"]
+        return yaml.safe_load(config)["bootstrap"]["dcs"].get("slots")
+
+    assert slots(dev) == {"datalyptica_cdc": {"type": "logical", "database": "cdc", "plugin": "pgoutput"}}
+    connector = json.loads(upload(dev.containers()["kafka-connect"], CONNECTOR_FILE)["content"])
+    assert (connector["slot.name"], connector["plugin.name"]) == ("datalyptica_cdc", "pgoutput")
+    assert slots(deploy(layers=["storage"], protectData=False)) is None

@@ -67,6 +67,7 @@ print(json.dumps({
     "db": {"drivername": db_url.drivername, "host": db_url.host, "port": db_url.port,
            "database": db_url.database, "username": db_url.username, "password": db_url.password},
     "active_server_limit": app.active_server_limit,
+    "authenticate_prometheus": app.authenticate_prometheus,
     "admin_login": admin_login,
     "unrecognized": [m for m in messages if "not recognized" in m],
 }))

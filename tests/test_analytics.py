@@ -64,7 +64,8 @@ def superset_databases(deployment) -> dict[str, str]:
     for line in script.splitlines():
         argv = shlex.split(line, comments=True)
         if argv[:2] == ["superset", "set-database-uri"]:
-            found[argv[argv.index("--database_name") + 1]] = argv[argv.index("--uri") + 1]
+            options = dict(arg.removeprefix("--").split("=", 1) for arg in argv[2:])
+            found[options["database_name"]] = options["uri"]
     return found
 
 

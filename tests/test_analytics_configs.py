@@ -48,8 +48,9 @@ AIRFLOW_VENV = Path("/opt/airflow-venv")
 
 
 def hostile_password() -> str:
-    """A generated password carrying every character that breaks naive quoting."""
-    return secrets.token_urlsafe(16) + "%@:/#?'\"\\ $"
+    """A password carrying every character that breaks naive quoting, led by a dash that a
+    command-line parser would take for an option (token_urlsafe starts with one now and then)."""
+    return "-" + secrets.token_urlsafe(16) + "%@:/#?'\"\\ $"
 
 
 def fernet_key() -> str:

@@ -52,7 +52,8 @@ def main() -> None:
                      query=query, olap=olap, processing=processing, sso=sso))
                  if settings.enabled("analytics") else None)
     # Monitoring last: Prometheus scrapes every service deployed before it.
-    monitoring = (MonitoringLayer(platform, storage=storage, sso=client("grafana"))
+    monitoring = (MonitoringLayer(platform, storage=storage, sso=client("grafana"),
+                                  redis_password=analytics.redis_password if analytics else None)
                   if settings.enabled("monitoring") else None)
     for layer in (storage, security, streaming, processing, olap, query, quality, analytics, monitoring):
         if layer is not None:

@@ -7,6 +7,7 @@ it (PostgreSQL through HAProxy, Redis, Kafka). Alloy ships every container's log
 to Loki and serves container and host metrics.
 """
 
+import json
 import re
 from dataclasses import dataclass
 
@@ -31,6 +32,7 @@ KAFKA_EXPORTER_PORT = 9308
 REDIS_PORT = 6379
 GRAFANA_UID = "472"
 EXPORTER_UID = "65534"  # nobody: the postgres-exporter image's user
+REDIS_EXPORTER_UID = "59000"  # the redis_exporter image's user
 
 # Alloy's exporters, by component label; Prometheus scrapes them through Alloy's HTTP server.
 ALLOY_EXPORTERS = {"cadvisor": ("prometheus.exporter.cadvisor", "containers"),
@@ -102,8 +104,9 @@ def prometheus_config(platform_name: str, targets: list[ScrapeTarget]) -> str:
 
 class MonitoringLayer(pulumi.ComponentResource):
     def __init__(self, platform: Platform, *, storage: StorageLayer | None = None, sso: OidcClient | None = None,
-                 opts: pulumi.ResourceOptions | None = None):
-        """`storage`: to give postgres_exporter its monitoring role; `sso`: Grafana's OIDC client."""
+                 redis_password: pulumi.Input[str] | None = None, opts: pulumi.ResourceOptions | None = None):
+        """`storage`: to give postgres_exporter its monitoring role; `sso`: Grafana's OIDC client;
+        `redis_password`: the analytics layer's Redis password, for the Redis exporter."""
         super().__init__("datalyptica:monitoring:MonitoringLayer", "monitoring", None, opts)
         self._platform = platform
         self.network = platform.network("monitoring", parent=self)
@@ -114,7 +117,7 @@ class MonitoringLayer(pulumi.ComponentResource):
         self.alertmanager = self._alertmanager()
         self.alloy = self._alloy()
         self.grafana = self._grafana(sso)
-        self.exporters = self._exporters(storage)
+        self.exporters = self._exporters(storage, redis_password)
         # Last, so that it sees every service above and every layer built before this one.
         self.prometheus = self._prometheus()
 
@@ -225,22 +228,30 @@ class MonitoringLayer(pulumi.ComponentResource):
 
     # ---- exporters for services without metrics of their own ----------------------------
 
-    def _exporters(self, storage: StorageLayer | None) -> list[Service]:
+    def _exporters(self, storage: StorageLayer | None, redis_password: pulumi.Input[str] | None) -> list[Service]:
         deployed = list(self._platform.deployed)
         exporters = []
         if storage is not None:
             exporters.append(self._postgres_exporter(storage))
         redis = next((s for s in deployed if s.name == "redis"), None)
-        if redis is not None and self._platform.settings.enabled("analytics"):
-            exporters.append(self._exporter(
-                "redis-exporter", redis.networks, REDIS_EXPORTER_PORT, [redis.container],
-                env={"REDIS_ADDR": f"redis://{redis.host}:{REDIS_PORT}"}))
+        if redis is not None and redis_password is not None:
+            exporters.append(self._redis_exporter(redis, redis_password))
         if brokers := kafka_brokers(deployed):
             networks = tuple({id(n): n for b in brokers for n in b.networks}.values())
             exporters.append(self._exporter(
                 "kafka-exporter", networks, KAFKA_EXPORTER_PORT, [b.container for b in brokers],
                 command=[f"--kafka.server={b.host}:{KAFKA_INTERNAL_PORT}" for b in brokers]))
         return exporters
+
+    def _redis_exporter(self, redis: DeployedService, password: pulumi.Input[str]) -> Service:
+        address = f"redis://{redis.host}:{REDIS_PORT}"
+        password_file = "/etc/redis-exporter/passwords.json"  # redis_exporter's form: {address: password}
+        passwords = pulumi.Output.from_input(password).apply(lambda value: json.dumps({address: value}))
+        return self._exporter(
+            "redis-exporter", redis.networks, REDIS_EXPORTER_PORT, [redis.container],
+            command=[f"--redis.addr={address}", f"--redis.password-file={password_file}"],
+            files=[File(password_file, passwords, secret=True, owner=REDIS_EXPORTER_UID)],
+        )
 
     def _postgres_exporter(self, storage: StorageLayer) -> Service:
         access = storage.monitoring_role("postgres-exporter", parent=self)

@@ -5,6 +5,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pulumi
 import pytest
 import yaml
 
@@ -214,7 +215,7 @@ def made_up_platform():
     service("kafka-2", "kafka", [streaming_network])
     service("kafka-connect", "kafka-connect", [streaming_network])
     service("redis", "redis", [storage.network])
-    MonitoringLayer(platform, storage=storage)
+    MonitoringLayer(platform, storage=storage, redis_password=pulumi.Output.secret("made-up-redis-password"))
 
 
 @pytest.fixture(scope="module")
@@ -245,10 +246,21 @@ def test_kafka_exporter_watches_every_broker_and_the_alert_expects_them_all(made
     assert rules["groups"][0]["rules"][0]["expr"] == "kafka_brokers < 2"
 
 
-def test_redis_exporter_sits_next_to_redis(made_up):
+def test_redis_exporter_sits_next_to_redis_and_logs_in_from_a_file(made_up):
     exporter = made_up.containers()["redis-exporter"]
-    assert env(exporter)["REDIS_ADDR"] == "redis://redis:6379"
+    assert exporter.inputs["command"] == ["--redis.addr=redis://redis:6379",
+                                          "--redis.password-file=/etc/redis-exporter/passwords.json"]
+    passwords = next(u for u in exporter.inputs["uploads"] if u["file"] == "/etc/redis-exporter/passwords.json")
+    assert json.loads(passwords["content"]) == {"redis://redis:6379": "made-up-redis-password"}
+    assert (passwords["permissions"], passwords["owner"]) == ("0400", "59000")
+    assert "uploads" in exporter.secret_inputs()
     assert joined(exporter) == joined(made_up.containers()["redis"])
+
+
+def test_the_stacks_redis_exporter_gets_the_analytics_layers_redis_password(dev):
+    exporter = dev.containers()["redis-exporter"]
+    passwords = next(u for u in exporter.inputs["uploads"] if u["file"] == "/etc/redis-exporter/passwords.json")
+    assert json.loads(passwords["content"]) == {"redis://redis:6379": dev.outputs["redis_password"]}
     assert exporter.inputs["healthcheck"]["tests"][1] == "wget"
 
 

@@ -11,12 +11,18 @@ from dataclasses import dataclass
 
 from components.templates import render
 
-# Where the image built from images/patroni/ keeps things (see its Dockerfile).
-IMAGE_PG_MAJOR = 17
+# Where the image built from images/patroni/ keeps things (see its Dockerfile). Its base is
+# postgres:<major>-bookworm, the major from the stack (datalyptica:postgresMajor).
+DEFAULT_PG_MAJOR = 17
 IMAGE_VOLUME_DIR = "/var/lib/postgresql/data"  # the base image's VOLUME: mount the data volume here
 IMAGE_DATA_DIR = f"{IMAGE_VOLUME_DIR}/patroni"  # a subdirectory, so Patroni may remove and recreate it
-IMAGE_BIN_DIR = f"/usr/lib/postgresql/{IMAGE_PG_MAJOR}/bin"
 IMAGE_SOCKET_DIR = "/var/run/postgresql"
+
+
+def image_bin_dir(pg_major: int) -> str:
+    """The server binaries of the image's PostgreSQL (the Debian layout of the official image)."""
+    return f"/usr/lib/postgresql/{pg_major}/bin"
+
 # Upload patroni.yml here readable by the image's user (uid 999): Docker writes uploads as root.
 IMAGE_CONFIG_PATH = "/etc/patroni/patroni.yml"
 IMAGE_REST_PORT = 8008  # the image's HEALTHCHECK asks this port
@@ -29,6 +35,8 @@ DOCKER_DNS = "127.0.0.11:53"
 
 # Addresses Docker gives its networks (its default address pools lie in the private ranges).
 PRIVATE_NETWORKS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
+# A node's own replication connections (Patroni's, to `localhost`) come from its loopback.
+LOOPBACK_NETWORKS = ("127.0.0.1/32", "::1/128")
 
 
 @dataclass(frozen=True)
@@ -168,6 +176,7 @@ def render_patroni_config(
         socket_dir=socket_dir,
         listen_host=listen_host,
         client_networks=client_networks,
+        loopback_networks=LOOPBACK_NETWORKS,
         # Beside the data directory: writable by postgres, and distinct per node.
         pgpass_path=pgpass_path or f"{data_dir.rstrip('/')}.pgpass",
         ttl=ttl,

@@ -237,7 +237,8 @@ class Platform:
         image = docker.Image(
             f"{folder}-image",
             image_name=self.built_image_name(folder),
-            build=docker.DockerBuildArgs(context=str(context), dockerfile=str(context / "Dockerfile")),
+            build=docker.DockerBuildArgs(context=str(context), dockerfile=str(context / "Dockerfile"),
+                                         args=self.settings.image_build_args(folder) or None),
             skip_push=True,
             opts=pulumi.ResourceOptions(parent=parent),
         )

@@ -104,6 +104,9 @@ class Settings(_Model):
     endpoint_host: str = "localhost"
     protect_data: bool = True
     image_version: str = Field(default="1.0.0", pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+    # The PostgreSQL major images/patroni builds on (postgres:<major>-bookworm); Patroni 4.1
+    # manages 13 to 18. Changing it on a running cluster needs pg_upgrade, not `pulumi up`.
+    postgres_major: int = Field(default=17, ge=13, le=18)
     host: HostCapacity = Field(default_factory=HostCapacity)
     ports: dict[str, int | None] = Field(default_factory=dict)
     services: dict[str, ServiceOverride] = Field(default_factory=dict)
@@ -184,6 +187,10 @@ class Settings(_Model):
 
     def enabled(self, layer: str) -> bool:
         return layer in self.layers
+
+    def image_build_args(self, folder: str) -> dict[str, str]:
+        """The build arguments our image images/<folder>/ takes from this stack."""
+        return {"PG_MAJOR": str(self.postgres_major)} if folder == "patroni" else {}
 
     def service(self, name: str) -> ServiceSettings:
         defaults = catalog.SERVICES[name]

@@ -307,7 +307,7 @@ class StorageLayer(pulumi.ComponentResource):
                 topology, node,
                 pgha.PgCredentials(superuser_password=passwords[0], replication_password=passwords[1],
                                    rest_password=passwords[2]),
-                data_dir=pgha.IMAGE_DATA_DIR, bin_dir=pgha.IMAGE_BIN_DIR, socket_dir=pgha.IMAGE_SOCKET_DIR,
+                data_dir=pgha.IMAGE_DATA_DIR, bin_dir=pgha.image_bin_dir(self._platform.settings.postgres_major), socket_dir=pgha.IMAGE_SOCKET_DIR,
                 logical_slots=self._logical_slots,
             )
         )

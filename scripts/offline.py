@@ -205,19 +205,22 @@ class Deployment:
         return next(r for r in self.registered if r.urn == urn)
 
 
-def run_program(config: dict[str, str], *, stack: str = "test", job_exit_codes: dict[str, int] | None = None) -> Deployment:
-    """Run __main__.py under mocks with `config` (engine form) and return what it registered."""
+def run_program(config: dict[str, str], *, stack: str = "test", job_exit_codes: dict[str, int] | None = None,
+                live_mocks: mocks.Mocks | None = None) -> Deployment:
+    """Run __main__.py under mocks with `config` (engine form) and return what it registered.
+
+    `live_mocks` replace the offline PlatformMocks (the live test engine passes its own)."""
     return run_function(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"), config, stack=stack,
-                        job_exit_codes=job_exit_codes)
+                        job_exit_codes=job_exit_codes, live_mocks=live_mocks)
 
 
 def run_function(program: Callable[[], Any], config: dict[str, str], *, stack: str = "test",
-                 job_exit_codes: dict[str, int] | None = None) -> Deployment:
+                 job_exit_codes: dict[str, int] | None = None, live_mocks: mocks.Mocks | None = None) -> Deployment:
     """Run any Pulumi program function under mocks (e.g. one layer with a made-up consumer).
 
     One-shot jobs exit 0 unless `job_exit_codes` (container name -> code) says otherwise.
     """
-    monitor = RecordingMonitor(PlatformMocks(job_exit_codes))
+    monitor = RecordingMonitor(live_mocks or PlatformMocks(job_exit_codes))
     pulumi.runtime.set_mocks(monitor.mocks, project="datalyptica", stack=stack, preview=False, monitor=monitor)
     pulumi.runtime.set_all_config(config)
     _sync_await(run_pulumi_func(program))

@@ -35,7 +35,7 @@ def credentials() -> pgha.PgCredentials:
 
 
 def patroni_yaml(credentials, node=TOPOLOGY.nodes[0], **overrides) -> str:
-    options = {"data_dir": pgha.IMAGE_DATA_DIR, "bin_dir": pgha.IMAGE_BIN_DIR, "socket_dir": pgha.IMAGE_SOCKET_DIR}
+    options = {"data_dir": pgha.IMAGE_DATA_DIR, "bin_dir": pgha.image_bin_dir(pgha.DEFAULT_PG_MAJOR), "socket_dir": pgha.IMAGE_SOCKET_DIR}
     return pgha.render_patroni_config(TOPOLOGY, node, credentials, **{**options, **overrides})
 
 
@@ -60,7 +60,7 @@ def test_patroni_config_says_what_the_issue_asks(credentials):
 
     postgresql = config["postgresql"]
     assert postgresql["listen"] == "0.0.0.0:5432" and postgresql["connect_address"] == "patroni-1:5432"
-    assert postgresql["data_dir"] == pgha.IMAGE_DATA_DIR and postgresql["bin_dir"] == pgha.IMAGE_BIN_DIR
+    assert postgresql["data_dir"] == pgha.IMAGE_DATA_DIR and postgresql["bin_dir"] == pgha.image_bin_dir(pgha.DEFAULT_PG_MAJOR)
     assert postgresql["parameters"]["unix_socket_directories"] == pgha.IMAGE_SOCKET_DIR
     assert postgresql["authentication"]["superuser"] == {
         "username": "postgres", "password": credentials.superuser_password}
@@ -81,7 +81,18 @@ def test_pg_hba_admits_each_client_network_with_scram_only(credentials):
         assert f"host replication replicator {network} scram-sha-256" in hba
         assert f"host all all {network} scram-sha-256" in hba
     assert all(line.endswith("scram-sha-256") for line in hba), "no trust, md5 or password lines"
-    assert len(hba) == 1 + 2 * len(networks)
+    loopback = [f"host replication replicator {network} scram-sha-256" for network in pgha.LOOPBACK_NETWORKS]
+    assert len(hba) == 2 + len(loopback) + 2 * len(networks)
+
+
+def test_a_node_may_open_replication_connections_to_itself(credentials):
+    """Patroni's own replication connections to `localhost` come from 127.0.0.1 inside a container
+    without IPv6: without these lines PostgreSQL refused them (seen on a real Docker Engine)."""
+    hba = yaml.safe_load(patroni_yaml(credentials))["postgresql"]["pg_hba"]
+    assert "local replication replicator scram-sha-256" in hba
+    assert "host replication replicator 127.0.0.1/32 scram-sha-256" in hba
+    assert "host replication replicator ::1/128 scram-sha-256" in hba
+    assert not any(line.startswith("host all all 127.") for line in hba), "loopback is for replication only"
 
 
 def test_secrets_survive_yaml_whatever_they_contain():

@@ -149,7 +149,74 @@ def http_text(url: str, timeout: float = 1.0) -> str | None:
 # ----------------------------------------------------------------------------- cluster
 
 
-class PgHaCluster:
+class PatroniQueries:
+    """What the failover scenario asks of a cluster, given its topology, credentials, HAProxy's
+    ports on 127.0.0.1 and a `rest_status(node, path)` that asks a node's Patroni REST API."""
+
+    topology: PgHaTopology
+    credentials: PgCredentials
+    primary_port: int
+    replica_port: int
+    stats_port: int
+
+    def rest_status(self, node: PatroniNode, path: str) -> int | None:
+        raise NotImplementedError
+
+    def crash_node(self, node: PatroniNode) -> None:
+        """End every process of the node at once, as a power cut would."""
+        raise NotImplementedError
+
+    def start_node(self, node: PatroniNode) -> None:
+        raise NotImplementedError
+
+    def current_leader(self) -> PatroniNode | None:
+        leaders = [node for node in self.topology.nodes if self.rest_status(node, "/primary") == 200]
+        return leaders[0] if len(leaders) == 1 else None
+
+    def node_serving(self, address: str, port: int) -> PatroniNode | None:
+        """The node whose PostgreSQL answered on `address`:`port` (on 127.0.0.1 the port tells)."""
+        return next((node for node in self.topology.nodes if node.pg_port == port), None)
+
+    def replicas_of(self, leader: PatroniNode) -> list[PatroniNode]:
+        return [node for node in self.topology.nodes if node != leader]
+
+    def wait_for_leader(self, timeout: float) -> PatroniNode:
+        return wait_for(self.current_leader, timeout=timeout, what="exactly one Patroni leader")
+
+    def wait_for_sync_replica(self, node: PatroniNode, timeout: float) -> None:
+        """Streaming, caught up, and the synchronous standby (so commits wait for it)."""
+        wait_for(lambda: self.rest_status(node, "/readiness") == 200 and self.rest_status(node, "/sync") == 200,
+                 timeout=timeout, what=f"{node.name} streaming as the synchronous standby")
+
+    def haproxy_servers(self, listener: str) -> dict[str, str]:
+        """Server name -> status ('UP', 'DOWN', ...) of one HAProxy listener, from the stats CSV."""
+        text = http_text(f"http://{LOCALHOST}:{self.stats_port}/;csv")
+        if not text:
+            return {}
+        rows = csv.DictReader(io.StringIO(text.lstrip("# ")))
+        return {row["svname"]: row["status"] for row in rows
+                if row["pxname"] == listener and row["svname"] not in ("FRONTEND", "BACKEND")}
+
+    def wait_for_haproxy_primary(self, leader: PatroniNode, timeout: float) -> None:
+        """HAProxy 2.6 starts with every server UP: wait until only the leader is."""
+        wait_for(lambda: [name for name, status in self.haproxy_servers("primary").items() if status == "UP"]
+                 == [leader.name], timeout=timeout, what=f"HAProxy routing its primary port to {leader.name} only")
+
+    # -- SQL
+
+    def connect(self, port: int, *, connect_timeout: int = 2):
+        import psycopg
+
+        return psycopg.connect(
+            host=LOCALHOST, port=port, dbname="postgres", user=self.credentials.superuser,
+            password=self.credentials.superuser_password, connect_timeout=connect_timeout, autocommit=True,
+            # A dead peer must not hang a client for ever; no statement_timeout, since cancelling
+            # a commit that waits for the standby would acknowledge it without replication.
+            tcp_user_timeout=10_000, keepalives_idle=5, keepalives_interval=2, keepalives_count=2,
+        )
+
+
+class PgHaCluster(PatroniQueries):
     """etcd x3, Patroni x2 and HAProxy on 127.0.0.1, in one temporary directory."""
 
     def __init__(self, tools: Tools, *, scope: str = "datalyptica-test") -> None:
@@ -332,52 +399,8 @@ class PgHaCluster:
     def stop_haproxy(self) -> None:
         self._kill("haproxy")
 
-    # -- what the cluster says about itself
-
     def rest_status(self, node: PatroniNode, path: str) -> int | None:
         return http_status(f"{node.rest_url}{path}")
-
-    def current_leader(self) -> PatroniNode | None:
-        leaders = [node for node in self.topology.nodes if self.rest_status(node, "/primary") == 200]
-        return leaders[0] if len(leaders) == 1 else None
-
-    def replicas_of(self, leader: PatroniNode) -> list[PatroniNode]:
-        return [node for node in self.topology.nodes if node != leader]
-
-    def wait_for_leader(self, timeout: float) -> PatroniNode:
-        return wait_for(self.current_leader, timeout=timeout, what="exactly one Patroni leader")
-
-    def wait_for_sync_replica(self, node: PatroniNode, timeout: float) -> None:
-        """Streaming, caught up, and the synchronous standby (so commits wait for it)."""
-        wait_for(lambda: self.rest_status(node, "/readiness") == 200 and self.rest_status(node, "/sync") == 200,
-                 timeout=timeout, what=f"{node.name} streaming as the synchronous standby")
-
-    def haproxy_servers(self, listener: str) -> dict[str, str]:
-        """Server name -> status ('UP', 'DOWN', ...) of one HAProxy listener, from the stats CSV."""
-        text = http_text(f"http://{LOCALHOST}:{self.stats_port}/;csv")
-        if not text:
-            return {}
-        rows = csv.DictReader(io.StringIO(text.lstrip("# ")))
-        return {row["svname"]: row["status"] for row in rows
-                if row["pxname"] == listener and row["svname"] not in ("FRONTEND", "BACKEND")}
-
-    def wait_for_haproxy_primary(self, leader: PatroniNode, timeout: float) -> None:
-        """HAProxy 2.6 starts with every server UP: wait until only the leader is."""
-        wait_for(lambda: [name for name, status in self.haproxy_servers("primary").items() if status == "UP"]
-                 == [leader.name], timeout=timeout, what=f"HAProxy routing its primary port to {leader.name} only")
-
-    # -- SQL
-
-    def connect(self, port: int, *, connect_timeout: int = 2):
-        import psycopg
-
-        return psycopg.connect(
-            host=LOCALHOST, port=port, dbname="postgres", user=self.credentials.superuser,
-            password=self.credentials.superuser_password, connect_timeout=connect_timeout, autocommit=True,
-            # A dead peer must not hang a client for ever; no statement_timeout, since cancelling
-            # a commit that waits for the standby would acknowledge it without replication.
-            tcp_user_timeout=10_000, keepalives_idle=5, keepalives_interval=2, keepalives_count=2,
-        )
 
 
 def _pids() -> list[int]:
@@ -426,7 +449,7 @@ def _is_zombie(pid: int) -> bool:
 class Writer:
     """Inserts numbered rows through one port; remembers each one the server acknowledged."""
 
-    cluster: PgHaCluster
+    cluster: PatroniQueries
     writer_id: int
     port: int
     acknowledged: list[int] = field(default_factory=list)
@@ -476,14 +499,17 @@ class FailoverReport:
 
 
 def run_crash_failover(
-    cluster: PgHaCluster,
+    cluster: PatroniQueries,
     *,
     writers: int = 4,
     write_before_crash: float = 3.0,
     write_after_failover: float = 2.0,
     failover_timeout: float = 60.0,
 ) -> FailoverReport:
-    """Crash the leader under concurrent writes, measure failover, count lost rows, rejoin it."""
+    """Crash the leader under concurrent writes, measure failover, count lost rows, rejoin it.
+
+    `cluster` is this module's PgHaCluster or the live tests' cluster of containers
+    (tests/live/pgcluster.py); it also needs crash_node and start_node."""
     with cluster.connect(cluster.primary_port) as connection:
         connection.execute("CREATE TABLE IF NOT EXISTS writes (writer int, seq int, PRIMARY KEY (writer, seq))")
         connection.execute("CREATE SEQUENCE IF NOT EXISTS probe_seq")  # the post-crash probe's row numbers
@@ -503,7 +529,7 @@ def run_crash_failover(
         time.sleep(write_before_crash)
         crashed_at = time.monotonic()
         cluster.crash_node(old_leader)
-        new_leader_port = _first_write_after(cluster, timeout=failover_timeout)
+        served_by = _first_write_after(cluster, timeout=failover_timeout)
         failover_seconds = time.monotonic() - crashed_at
         time.sleep(write_after_failover)
     finally:
@@ -514,8 +540,8 @@ def run_crash_failover(
         raise RuntimeError("a writer did not stop within 30 s")
 
     new_leader = cluster.wait_for_leader(timeout=10)
-    if new_leader.pg_port != new_leader_port:
-        raise RuntimeError(f"the first write after the crash landed on port {new_leader_port}, "
+    if cluster.node_serving(*served_by) != new_leader:
+        raise RuntimeError(f"the first write after the crash landed on {served_by}, "
                            f"not on the new leader {new_leader.name}")
     acknowledged = {(w.writer_id, seq) for w in pool for seq in w.acknowledged}
     with cluster.connect(cluster.primary_port) as connection:
@@ -546,23 +572,25 @@ def run_crash_failover(
     )
 
 
-def _first_write_after(cluster: PgHaCluster, timeout: float) -> int:
-    """Retry one write through HAProxy's primary port until it commits; the server port it hit."""
+def _first_write_after(cluster: PatroniQueries, timeout: float) -> tuple[str, int]:
+    """Retry one write through HAProxy's primary port until it commits; the server address and
+    port it hit (read from the server, never connected to)."""
 
-    def attempt() -> int | None:
+    def attempt() -> tuple[str, int] | None:
         try:
             with cluster.connect(cluster.primary_port) as connection:
                 row = connection.execute(
-                    "INSERT INTO writes (writer, seq) VALUES (-1, nextval('probe_seq')) RETURNING inet_server_port()"
+                    "INSERT INTO writes (writer, seq) VALUES (-1, nextval('probe_seq')) "
+                    "RETURNING host(inet_server_addr()), inet_server_port()"
                 ).fetchone()
-                return row[0]
+                return row[0], row[1]
         except Exception:  # noqa: BLE001 - not yet
             return None
 
     return wait_for(attempt, timeout=timeout, what="a write through HAProxy after the crash", interval=0.1)
 
 
-def _missing_on_replica_port(cluster: PgHaCluster, acknowledged: set[tuple[int, int]]) -> int:
+def _missing_on_replica_port(cluster: PatroniQueries, acknowledged: set[tuple[int, int]]) -> int:
     """Acknowledged rows a replica behind HAProxy's replica port lacks (-1: no replica answered)."""
     try:
         with cluster.connect(cluster.replica_port) as connection:

@@ -25,7 +25,6 @@ import base64
 import concurrent.futures
 import grp
 import io
-import os
 import pwd
 import re
 import secrets
@@ -35,7 +34,7 @@ import tarfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -436,9 +435,13 @@ class LiveMocks(mocks.Mocks):
         return problems
 
 
+LAST_ENGINE: LiveMocks | None = None  # the latest deploy's engine, to clean up after a failed one
+
+
 def deploy(config: dict[str, str], daemon: TestDaemon, *, stack: str = "e2e", workers: int = 64) -> LiveDeployment:
     """Run __main__.py with `config` (engine form) against the test daemon, for real."""
-    engine = LiveMocks(daemon)
+    global LAST_ENGINE
+    engine = LAST_ENGINE = LiveMocks(daemon)
     loop = asyncio.get_event_loop()
     # The SDK sends every registration through the loop's default executor; its default size
     # (a few threads on 2 cores) would serialize the containers that wait to be healthy.
@@ -521,16 +524,3 @@ def _upload_tar(upload: dict[str, Any]) -> bytes:
     with tarfile.open(fileobj=buffer, mode="w") as archive:
         archive.addfile(info, io.BytesIO(content))
     return buffer.getvalue()
-
-
-@dataclass
-class Teardown:
-    """What a test session must undo, in order."""
-
-    engines: list[LiveMocks] = field(default_factory=list)
-
-    def __call__(self) -> list[str]:
-        problems = []
-        for engine in reversed(self.engines):
-            problems += engine.teardown(images=os.environ.get("DATALYPTICA_E2E_REMOVE_IMAGES") == "1")
-        return problems

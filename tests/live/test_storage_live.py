@@ -1,0 +1,318 @@
+"""The storage layer deployed for real (Pulumi.e2e.yaml): what a user of the platform relies on.
+
+Read-only checks first, then the faults (failover under load, restarts, a replaced container,
+a restart of the Docker daemon itself), then teardown: pytest runs them in this order.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import time
+import urllib.request
+
+import docker
+import psycopg
+import pytest
+
+from scripts.offline import Registered
+from tests.integration.pgcluster import run_crash_failover, wait_for
+from tests.live.conftest import record
+from tests.live.engine import LiveDeployment
+from tests.live.pgcluster import DockerPgCluster
+
+LOCALHOST = "127.0.0.1"
+FAILOVER_KILLS = 3
+FAILOVER_BOUND_SECONDS = 60  # each kill; the goal, Patroni's floor with ttl 20, is a median of 20 s
+HEALTHY_AGAIN_SECONDS = 240
+
+
+# ---- what the deployment registered --------------------------------------------------------
+
+def containers(live: LiveDeployment) -> dict[str, Registered]:
+    return live.deployment.containers()
+
+
+def servers(live: LiveDeployment) -> dict[str, Registered]:
+    """Long-running containers (jobs created but not started, and one-shot jobs, left out)."""
+    return {name: c for name, c in containers(live).items() if c.inputs.get("healthcheck")}
+
+
+def host_port(container: Registered, internal: int) -> int:
+    [port] = [p["external"] for p in container.inputs.get("ports") or [] if p["internal"] == internal]
+    return port
+
+
+def container_name(container: Registered) -> str:
+    return container.inputs["name"]
+
+
+@pytest.fixture(scope="module")
+def pg(e2e: LiveDeployment, api: docker.APIClient) -> DockerPgCluster:
+    registered = containers(e2e)
+    haproxy = registered["haproxy"]
+    prefix = container_name(haproxy).removesuffix("-haproxy")
+    return DockerPgCluster(
+        api, prefix=prefix,
+        nodes=sorted(name for name in registered if name.startswith("patroni-")),
+        etcd=sorted(name for name in registered if name.startswith("etcd-")),
+        superuser_password=e2e.outputs["postgres_superuser_password"],
+        primary_port=host_port(haproxy, 5000), replica_port=host_port(haproxy, 5001),
+        stats_port=host_port(haproxy, 7000),
+    )
+
+
+def exec_in(api: docker.APIClient, container: str, command: list[str], user: str = "") -> tuple[int, str]:
+    created = api.exec_create(container, command, user=user)
+    output = api.exec_start(created["Id"]).decode(errors="replace")
+    return api.exec_inspect(created["Id"])["ExitCode"], output
+
+
+def wait_all_healthy(api: docker.APIClient, live: LiveDeployment, timeout: float = HEALTHY_AGAIN_SECONDS) -> None:
+    names = [container_name(c) for c in servers(live).values()]
+
+    def unhealthy() -> list[str]:
+        return [n for n in names if (api.inspect_container(n)["State"].get("Health") or {}).get("Status") != "healthy"]
+
+    wait_for(lambda: not unhealthy(), timeout=timeout, what=f"every container healthy (still not: {unhealthy()})",
+             interval=1)
+
+
+# ---- it came up -------------------------------------------------------------------------
+
+def test_every_container_is_healthy(e2e: LiveDeployment, api: docker.APIClient):
+    states = {name: api.inspect_container(container_name(c))["State"] for name, c in servers(e2e).items()}
+    assert {name: s["Health"]["Status"] for name, s in states.items()} == dict.fromkeys(states, "healthy")
+    timings = {name: round(t.seconds, 1) for name, t in e2e.mocks.timings.items()}
+    print("create -> healthy, seconds:", json.dumps(timings, sort_keys=True))
+    assert set(timings) >= {container_name(c) for c in servers(e2e).values()}
+
+
+def test_etcd_has_three_members(e2e: LiveDeployment, api: docker.APIClient, pg: DockerPgCluster):
+    code, output = exec_in(api, pg.container(pg.topology.etcd[0]), ["etcdctl", "member", "list", "-w", "json"])
+    assert code == 0, output
+    members = json.loads(output)["members"]
+    assert sorted(m["name"] for m in members) == sorted(m.name for m in pg.topology.etcd)
+
+
+def test_patroni_has_a_leader_and_a_synchronous_standby(pg: DockerPgCluster):
+    leader = pg.wait_for_leader(timeout=30)
+    [standby] = pg.replicas_of(leader)
+    pg.wait_for_sync_replica(standby, timeout=60)
+
+
+def test_haproxy_routes_primary_and_replica_ports_with_the_generated_password(pg: DockerPgCluster):
+    pg.wait_for_haproxy_primary(pg.wait_for_leader(timeout=30), timeout=30)
+    with pg.connect(pg.primary_port) as primary:
+        assert primary.execute("SELECT pg_is_in_recovery()").fetchone()[0] is False
+    wait_for(lambda: _in_recovery(pg), timeout=30, what="a replica behind the replicas port")
+
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        psycopg.connect(host=LOCALHOST, port=pg.primary_port, user="postgres", password="not-the-password",
+                        dbname="postgres", connect_timeout=5)
+
+
+def _in_recovery(pg: DockerPgCluster) -> bool:
+    try:
+        with pg.connect(pg.replica_port) as replica:
+            return replica.execute("SELECT pg_is_in_recovery()").fetchone()[0] is True
+    except psycopg.OperationalError:
+        return False
+
+
+def test_haproxy_serves_prometheus_metrics(pg: DockerPgCluster):
+    with urllib.request.urlopen(f"http://{LOCALHOST}:{pg.stats_port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    assert "haproxy_process_uptime_seconds" in text
+    assert 'haproxy_backend_active_servers{proxy="primary"} 1' in text
+
+
+def test_a_consumer_role_reaches_its_own_database_only(e2e: LiveDeployment, pg: DockerPgCluster):
+    """Nessie's role (storage.database) against a second consumer provisioned with the very
+    inputs the program registered for Nessie, renamed: each reaches its own database only."""
+    nessie = _database_access(e2e, "nessie")
+    other = _provision_like(e2e, "nessie", "probe")
+    for mine, theirs in ((nessie, other), (other, nessie)):
+        with psycopg.connect(host=LOCALHOST, port=pg.primary_port, user=mine["user"], password=mine["password"],
+                             dbname=mine["database"], connect_timeout=5) as connection:
+            assert connection.execute("SELECT current_user").fetchone()[0] == mine["user"]
+        with pytest.raises(psycopg.OperationalError, match="permission denied for database"):
+            psycopg.connect(host=LOCALHOST, port=pg.primary_port, user=mine["user"], password=mine["password"],
+                            dbname=theirs["database"], connect_timeout=5)
+
+
+def _database_access(live: LiveDeployment, consumer: str) -> dict[str, str]:
+    role = live.deployment.named(f"{consumer}-db-role", "postgresql:index/role:Role")
+    database = live.deployment.named(f"{consumer}-database", "postgresql:index/database:Database")
+    return {"user": role.inputs["name"], "password": role.inputs["password"], "database": database.inputs["name"]}
+
+
+def _provision_like(live: LiveDeployment, consumer: str, new: str) -> dict[str, str]:
+    from pulumi.runtime.mocks import MockResourceArgs
+
+    access = {}
+    for suffix, kind in (("db-role", "role:Role"), ("database", "database:Database"),
+                         ("database-revoke-public", "grant:Grant")):
+        registered = live.deployment.named(f"{consumer}-{suffix}", f"postgresql:index/{kind}")
+        inputs = json.loads(json.dumps(registered.inputs).replace(f'"{consumer}"', f'"{new}"'))
+        if kind == "role:Role":
+            inputs["password"] = "probe-" + registered.inputs["password"][::-1]
+            access.update(user=inputs["name"], password=inputs["password"])
+        if kind == "database:Database":
+            access["database"] = inputs["name"]
+        live.mocks.new_resource(MockResourceArgs(
+            f"postgresql:index/{kind}", f"{new}-{suffix}", inputs, registered.provider, "", True))
+    return access
+
+
+# ---- what is inside the containers --------------------------------------------------------
+
+def test_secret_files_have_their_mode_and_owner_and_the_service_reads_them(e2e: LiveDeployment,
+                                                                         api: docker.APIClient):
+    checked = 0
+    for name, container in servers(e2e).items():
+        for upload in container.inputs.get("uploads") or []:
+            code, stat = exec_in(api, container_name(container), ["stat", "-c", "%a %u", upload["file"]])
+            assert code == 0, f"{name}: {upload['file']}: {stat}"
+            mode, owner = stat.split()
+            assert mode == upload["permissions"].lstrip("0"), f"{name}: {upload['file']} is {mode}"
+            assert owner == (upload.get("owner") or "0"), f"{name}: {upload['file']} owned by {owner}"
+            # As the container's own user (docker exec runs as it), the service can read it.
+            code, output = exec_in(api, container_name(container), ["cat", upload["file"]])
+            assert code == 0, f"{name} cannot read {upload['file']}: {output[:200]}"
+            checked += upload["permissions"] == "0400"
+    assert checked >= 4, "expected the storage layer's secret files (patroni x2, nessie, object store)"
+
+
+def test_no_generated_secret_appears_in_docker_inspect(e2e: LiveDeployment, api: docker.APIClient):
+    secrets = {s for s in e2e.mocks.generated_secrets if len(s) >= 8}
+    assert secrets, "the engine recorded no generated secret: the check would prove nothing"
+    for container in containers(e2e).values():
+        inspected = json.dumps(api.inspect_container(container_name(container)))
+        leaked = [s[:4] + "..." for s in secrets if s in inspected]
+        assert not leaked, f"{container_name(container)} shows generated secrets in docker inspect: {leaked}"
+
+
+def test_published_ports_listen_only_on_the_bind_address(e2e: LiveDeployment, e2e_settings):
+    listening = subprocess.run(["ss", "-ltnH"], capture_output=True, text=True, check=True).stdout.split("\n")
+    published = {p["external"] for c in containers(e2e).values() for p in c.inputs.get("ports") or []}
+    assert published
+    for port in published:
+        addresses = {line.split()[3].rpartition(":")[0] for line in listening if line.split()[3:4]
+                     and line.split()[3].endswith(f":{port}")}
+        assert addresses == {e2e_settings.bind_address}, f"port {port} listens on {addresses}"
+
+
+def test_only_the_ha_network_reaches_etcd(e2e: LiveDeployment, api: docker.APIClient, pg: DockerPgCluster):
+    networks = {r.inputs["labels"][0]["value"]: r.inputs["name"]
+                for r in e2e.deployment.of_type("docker:index/network:Network")}
+    etcd = pg.topology.etcd[0].name
+
+    def reaches(network: str) -> bool:
+        probe = api.create_container(
+            "datalyptica-standin/debian:bookworm", ["bash", "-c", f"exec 3<>/dev/tcp/{etcd}/2379"],
+            host_config=api.create_host_config(network_mode=network), labels={"datalyptica.stack": "e2e-probe"})
+        try:
+            api.start(probe)
+            return api.wait(probe, timeout=30)["StatusCode"] == 0
+        finally:
+            api.remove_container(probe, force=True)
+
+    assert reaches(networks["postgres-ha"]), "the probe cannot reach etcd even on its own network"
+    assert not reaches(networks["storage"])
+
+
+# ---- faults -----------------------------------------------------------------------------
+
+def test_failover_under_load_loses_no_acknowledged_write(pg: DockerPgCluster):
+    reports = []
+    for _ in range(FAILOVER_KILLS):
+        report = run_crash_failover(pg, writers=4, failover_timeout=FAILOVER_BOUND_SECONDS)
+        print(report)
+        reports.append(report)
+        assert report.rows_acknowledged > 100, "the writers barely wrote: the scenario proves nothing"
+        assert report.rows_lost == 0
+        assert report.new_leader != report.old_leader
+        assert report.rejoined_as_replica
+        assert report.replica_port_rows_missing == 0
+    seconds = [r.failover_seconds for r in reports]
+    record("failover", {"seconds": [round(s, 1) for s in seconds], "median": round(statistics.median(seconds), 1),
+                        "rows_acknowledged": [r.rows_acknowledged for r in reports],
+                        "rows_lost": sum(r.rows_lost for r in reports)})
+    assert max(seconds) < FAILOVER_BOUND_SECONDS
+
+
+def _marker_rows(pg: DockerPgCluster) -> int:
+    with pg.connect(pg.primary_port, connect_timeout=5) as connection:
+        connection.execute("CREATE TABLE IF NOT EXISTS survives (id serial PRIMARY KEY, at timestamptz DEFAULT now())")
+        connection.execute("INSERT INTO survives DEFAULT VALUES")
+        return connection.execute("SELECT count(*) FROM survives").fetchone()[0]
+
+
+def _count_rows(pg: DockerPgCluster) -> int:
+    def count() -> int | None:
+        try:
+            with pg.connect(pg.primary_port, connect_timeout=5) as connection:
+                return connection.execute("SELECT count(*) FROM survives").fetchone()[0]
+        except psycopg.OperationalError:
+            return None
+
+    return wait_for(count, timeout=HEALTHY_AGAIN_SECONDS, what="the primary port to answer", interval=1)
+
+
+STATEFUL = ("etcd-", "patroni-", "nessie")
+
+
+def test_restarting_each_stateful_service_keeps_the_data(e2e: LiveDeployment, api: docker.APIClient,
+                                                         pg: DockerPgCluster):
+    rows = _marker_rows(pg)
+    for name, container in servers(e2e).items():
+        if name.startswith(STATEFUL):
+            api.restart(container_name(container), timeout=int(container.inputs.get("destroyGraceSeconds") or 10))
+            wait_all_healthy(api, e2e)
+    assert _count_rows(pg) == rows
+
+
+def test_a_replaced_patroni_container_keeps_its_volume_and_rejoins(e2e: LiveDeployment, api: docker.APIClient,
+                                                                   pg: DockerPgCluster):
+    rows = _marker_rows(pg)
+    replica = pg.replicas_of(pg.wait_for_leader(timeout=30))[0]
+    registered = containers(e2e)[replica.name]
+    _replace(e2e, api, registered)
+    pg.wait_for_sync_replica(replica, timeout=120)
+    assert _count_rows(pg) == rows
+
+
+def _replace(live: LiveDeployment, api: docker.APIClient, registered: Registered) -> None:
+    """What `pulumi up` does on a replacement (delete before replace): stop with the grace
+    period, remove, create again from the same inputs on the same volumes."""
+    from pulumi.runtime.mocks import MockResourceArgs
+
+    api.stop(container_name(registered), timeout=int(registered.inputs.get("destroyGraceSeconds") or 0))
+    api.remove_container(container_name(registered))
+    live.mocks.new_resource(MockResourceArgs(registered.type, registered.name, registered.inputs,
+                                             registered.provider, "", True))
+
+
+def test_the_platform_comes_back_after_the_docker_daemon_restarts(e2e: LiveDeployment, api: docker.APIClient,
+                                                                  pg: DockerPgCluster, daemon):
+    rows = _marker_rows(pg)
+    started = time.monotonic()
+    daemon.restart()
+    wait_all_healthy(api, e2e)
+    record("daemon_restart_to_healthy_seconds", round(time.monotonic() - started, 1))
+    assert _count_rows(pg) == rows
+
+
+# ---- teardown ---------------------------------------------------------------------------
+
+def test_teardown_removes_everything_it_created(e2e: LiveDeployment, api: docker.APIClient):
+    names = {container_name(c) for c in containers(e2e).values()}
+    networks = {r.inputs["name"] for r in e2e.deployment.of_type("docker:index/network:Network")}
+    volumes = {r.inputs["name"] for r in e2e.deployment.of_type("docker:index/volume:Volume")}
+    problems = e2e.mocks.teardown()
+    assert not problems
+    assert names.isdisjoint(c["Names"][0].lstrip("/") for c in api.containers(all=True))
+    assert networks.isdisjoint(n["Name"] for n in api.networks())
+    assert volumes.isdisjoint(v["Name"] for v in api.volumes().get("Volumes") or [])

@@ -1,0 +1,112 @@
+"""The live test engine itself, on a small program: it does what the providers do on create.
+
+Runs before the e2e stack (this file sorts first), on the stand-ins' Debian base alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import time
+
+import docker
+import pulumi
+import pulumi_docker as dockerp
+import pulumi_random as random
+import pytest
+
+from scripts.offline import run_function
+from tests.live.engine import LiveMocks, go_duration_ns
+
+BASE = "datalyptica-standin/debian:bookworm"
+
+
+@pytest.fixture(scope="module")
+def small(daemon, standins):
+    """A network with two containers (one waiting for the other's health), a volume, uploads,
+    a one-shot job that fails and one that succeeds, and a generated password."""
+    engine = LiveMocks(daemon)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(max_workers=16))
+
+    def program():
+        image = dockerp.RemoteImage("base", name=BASE, keep_locally=True)
+        network = dockerp.Network("net", name="engine-test-net", internal=True)
+        volume = dockerp.Volume("vol", name="engine-test-vol")
+        password = random.RandomPassword("pw", length=24, special=False, min_numeric=3)
+        healthy_after = 3
+
+        def server(name: str, *, depends_on=()):
+            return dockerp.Container(
+                name, name=f"engine-test-{name}", image=image.image_id, hostname=name,
+                command=["bash", "-c", f"sleep {healthy_after}; touch /tmp/ready; exec sleep infinity"],
+                envs=[pulumi.Output.concat("PASSWORD_LENGTH=", password.result.apply(lambda p: str(len(p))))],
+                uploads=[dockerp.ContainerUploadArgs(file="/etc/engine/secret", content=password.result,
+                                                     permissions="0400", owner="1234", group="4321")],
+                volumes=[dockerp.ContainerVolumeArgs(volume_name=volume.name, container_path="/data")],
+                networks_advanced=[dockerp.ContainerNetworksAdvancedArgs(name=network.name, aliases=[f"{name}-alias"])],
+                healthcheck=dockerp.ContainerHealthcheckArgs(tests=["CMD", "test", "-f", "/tmp/ready"], interval="1s",
+                                                             timeout="1s", retries=30, start_period="0s"),
+                wait=True, wait_timeout=60, memory=64, memory_swap=64, cpus="0.5", restart="unless-stopped",
+                opts=pulumi.ResourceOptions(depends_on=list(depends_on)),
+            )
+
+        first = server("first")
+        second = server("second", depends_on=[first])
+        job = dockerp.Container("job", name="engine-test-job", image=image.image_id,
+                                command=["bash", "-c", "getent hosts first-alias && exit 3"],
+                                networks_advanced=[dockerp.ContainerNetworksAdvancedArgs(name=network.name)],
+                                attach=True, must_run=False, restart="no",
+                                opts=pulumi.ResourceOptions(depends_on=[second]))
+        pulumi.export("job_exit_code", job.exit_code)
+        pulumi.export("second", second.name)
+
+    deployment = run_function(program, {}, stack="engine", live_mocks=engine)
+    yield engine, deployment
+    engine.teardown()
+
+
+def test_containers_wait_for_health_and_dependents_wait_for_them(small):
+    engine, _ = small
+    first, second = engine.timings["engine-test-first"], engine.timings["engine-test-second"]
+    assert first.seconds >= 3, "created and returned before it was healthy"
+    assert second.created >= first.ready, "a dependent was created before its dependency turned healthy"
+
+
+def test_uploads_keep_mode_owner_and_group_and_env_gets_the_generated_value(small, api: docker.APIClient):
+    engine, _ = small
+    exec_id = api.exec_create("engine-test-first", ["bash", "-c", "stat -c '%a %u %g' /etc/engine/secret; "
+                                                    "echo $PASSWORD_LENGTH"])
+    stat, length = api.exec_start(exec_id["Id"]).decode().split("\n")[:2]
+    assert stat == "400 1234 4321"
+    assert length == "24"
+    [password] = [s for s in engine.generated_secrets if len(s) == 24]
+    assert sum(c.isdigit() for c in password) >= 3 and password.isalnum()
+
+
+def test_networks_answer_to_aliases_and_a_job_returns_its_real_exit_code(small):
+    _, deployment = small
+    assert deployment.outputs["job_exit_code"] == 3
+
+
+def test_limits_and_restart_policy_reach_the_container(small, api: docker.APIClient):
+    host = api.inspect_container("engine-test-first")["HostConfig"]
+    assert host["NanoCpus"] == 500_000_000
+    assert host["Memory"] == host["MemorySwap"] == 64 * 1024 * 1024
+    assert host["RestartPolicy"]["Name"] == "unless-stopped"
+
+
+def test_go_durations_parse_as_the_provider_reads_them():
+    assert go_duration_ns("1m30s") == 90 * 10**9
+    assert go_duration_ns("500ms") == 5 * 10**8
+    with pytest.raises(ValueError):
+        go_duration_ns("90")
+
+
+def test_teardown_leaves_nothing(small, api: docker.APIClient):
+    engine, _ = small
+    assert not engine.teardown()
+    time.sleep(0.5)
+    assert not [c for c in api.containers(all=True) if c["Names"][0].startswith("/engine-test-")]
+    assert not [n for n in api.networks() if n["Name"] == "engine-test-net"]

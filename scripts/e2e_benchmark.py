@@ -1,0 +1,167 @@
+"""Deploy a stack for real on the tests' own Docker Engine and print what it costs.
+
+    python -m scripts.e2e_benchmark e2e [--kills N] [--keep]
+
+Builds the stand-in images (tests/live/standins.py; cached ones say so), deploys the stack
+through the live test engine (tests/live/engine.py), then prints: each stand-in's and image's
+build time; the time from the first create to every container healthy; the critical path
+(the longest chain of containers each created only after the one before was healthy) and the
+ratio of the two (1.0: nothing ran in parallel that could have); failover seconds and rows over
+N kills of the PostgreSQL leader; and each container's memory against its limit. Removes what
+it created and stops the daemon it started, unless --keep. Needs root (it starts dockerd).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from scripts.offline import Deployment, Registered, stack_config  # noqa: E402
+from tests.live.dockerd import TestDaemon  # noqa: E402
+from tests.live.engine import ContainerTiming, LiveDeployment, deploy  # noqa: E402
+
+CONTAINER = "docker:index/container:Container"
+
+
+def container_dependencies(deployment: Deployment) -> dict[str, set[str]]:
+    """Container name -> the containers it waited for, through any resources in between
+    (a role waits for its provider, which waits for HAProxy: the role's consumers wait for HAProxy)."""
+    by_urn = {r.urn: r for r in deployment.registered}
+
+    def direct(resource: Registered) -> set[str]:
+        edges = set(resource.dependencies)
+        if resource.provider:  # a provider reference is "<urn>::<id>"
+            edges.add(resource.provider.rpartition("::")[0])
+        return {edge for edge in edges if edge in by_urn}
+
+    memo: dict[str, set[str]] = {}
+
+    def containers_under(urn: str, seen: frozenset[str] = frozenset()) -> set[str]:
+        if urn in memo:
+            return memo[urn]
+        resource = by_urn.get(urn)
+        if resource is None or urn in seen:
+            return set()
+        found: set[str] = set()
+        for edge in direct(resource):
+            target = by_urn.get(edge)
+            if target is not None and target.type == CONTAINER:
+                found.add(target.inputs["name"])
+            else:
+                found |= containers_under(edge, seen | {urn})
+        memo[urn] = found
+        return found
+
+    return {r.inputs["name"]: containers_under(r.urn) for r in deployment.of_type(CONTAINER)}
+
+
+def critical_path(dependencies: Mapping[str, set[str]], timings: Mapping[str, ContainerTiming]) -> tuple[float, list[str]]:
+    """The chain of health-gated starts whose create-to-ready times add up the most."""
+    best: dict[str, tuple[float, list[str]]] = {}
+
+    def longest(name: str) -> tuple[float, list[str]]:
+        if name not in best:
+            before = [longest(dep) for dep in dependencies.get(name, ()) if dep in timings]
+            seconds, chain = max(before, default=(0.0, []))
+            best[name] = (seconds + timings[name].seconds, [*chain, name])
+        return best[name]
+
+    return max((longest(name) for name in timings), default=(0.0, []))
+
+
+def memory_use(live: LiveDeployment) -> list[tuple[str, int, int]]:
+    """(container, bytes used less page cache, limit) for every running container."""
+    rows = []
+    for name in live.mocks.timings:
+        state = live.mocks.api.inspect_container(name)["State"]
+        if not state["Running"]:
+            continue
+        stats = live.mocks.api.stats(name, stream=False)["memory_stats"]
+        cache = stats.get("stats", {}).get("total_inactive_file", stats.get("stats", {}).get("inactive_file", 0))
+        rows.append((name, stats.get("usage", 0) - cache, stats.get("limit", 0)))
+    return rows
+
+
+def report_failovers(live: LiveDeployment, kills: int) -> None:
+    from tests.integration.pgcluster import run_crash_failover
+    from tests.live.pgcluster import DockerPgCluster
+
+    containers = live.deployment.containers()
+    haproxy = containers["haproxy"]
+
+    def port(internal: int) -> int:
+        return next(p["external"] for p in haproxy.inputs["ports"] if p["internal"] == internal)
+
+    cluster = DockerPgCluster(
+        live.mocks.api, prefix=haproxy.inputs["name"].removesuffix("-haproxy"),
+        nodes=sorted(n for n in containers if n.startswith("patroni-")),
+        etcd=sorted(n for n in containers if n.startswith("etcd-")),
+        superuser_password=live.outputs["postgres_superuser_password"],
+        primary_port=port(5000), replica_port=port(5001), stats_port=port(7000),
+    )
+    seconds, lost = [], 0
+    for kill in range(1, kills + 1):
+        report = run_crash_failover(cluster, writers=4)
+        seconds.append(report.failover_seconds)
+        lost += report.rows_lost
+        print(f"  kill {kill}: first accepted write after {report.failover_seconds:.1f} s "
+              f"({report.old_leader} -> {report.new_leader}); rows acknowledged {report.rows_acknowledged}, "
+              f"lost {report.rows_lost}; rejoined as replica {report.rejoined_as_replica}", flush=True)
+    print(f"  failover median {statistics.median(seconds):.1f} s (min {min(seconds):.1f}, max {max(seconds):.1f}) "
+          f"over {kills} kills; rows lost {lost}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("stack", help="a stack file Pulumi.<stack>.yaml, e.g. e2e")
+    parser.add_argument("--kills", type=int, default=3, help="crashes of the PostgreSQL leader (0: none)")
+    parser.add_argument("--keep", action="store_true", help="leave the stack and the daemon running")
+    args = parser.parse_args()
+
+    from tests.live.standins import build_standins
+
+    daemon = TestDaemon()
+    started_daemon = daemon.start()
+    print(f"== stand-ins (daemon {daemon.host})", flush=True)
+    for build in build_standins(docker_host=daemon.host):
+        print(f"  {build.tag}: {build.seconds:.1f} s{' (cached)' if build.cached else ''}", flush=True)
+
+    print(f"== deploy {args.stack}", flush=True)
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    first = time.monotonic()
+    live = deploy(stack_config(args.stack), daemon, stack=args.stack)
+    try:
+        for image, seconds in live.mocks.image_builds.items():
+            print(f"  image {image}: {seconds:.1f} s")
+        timings = live.mocks.timings
+        for name, timing in sorted(timings.items(), key=lambda item: item[1].created):
+            print(f"  {name}: created at +{timing.created - first:.1f} s, ready after {timing.seconds:.1f} s")
+        all_ready = max(t.ready for t in timings.values()) - min(t.created for t in timings.values())
+        path_seconds, chain = critical_path(container_dependencies(live.deployment), timings)
+        print(f"  first create to all healthy: {all_ready:.1f} s; whole deploy {live.seconds:.1f} s")
+        print(f"  critical path {path_seconds:.1f} s: {' -> '.join(chain)}; ratio {all_ready / path_seconds:.2f}")
+
+        print("== memory (used less page cache / limit)")
+        for name, used, limit in memory_use(live):
+            print(f"  {name}: {used / 2**20:.0f} MiB / {limit / 2**20:.0f} MiB ({100 * used / limit:.0f}%)")
+
+        if args.kills and "haproxy" in live.deployment.containers():
+            print(f"== failover x{args.kills}", flush=True)
+            report_failovers(live, args.kills)
+    finally:
+        if not args.keep:
+            live.mocks.teardown()
+            if started_daemon:
+                daemon.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

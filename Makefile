@@ -1,0 +1,99 @@
+# The README's test command is `make test`: it builds what the tests need and runs them. Each
+# step does only what is missing, so a second run goes straight to the tests.
+#
+#   make test           the venv from uv.lock, the checkers (.ci/install.d/*.sh, actionlint), pytest
+#   make fast           the venv, then the tests that need no checker installed (pre-commit runs this)
+#   make lint           ruff check + ruff format --check over the tree
+#   make typecheck      mypy over components/, scripts/, __main__.py and policy/
+#   make check          lint + typecheck
+#   make lock           re-resolve pyproject.toml into uv.lock and export requirements.txt
+#   make config-schema  regenerate Pulumi.yaml's config block from components/settings.py
+#   make plan STACK=dev the offline plan of a stack, as the pull-request workflow posts it
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.ONESHELL:
+.DEFAULT_GOAL := test
+MAKEFLAGS += --no-print-directory
+
+PYTHON ?= python3
+VENV := .venv
+PYTEST_ARGS ?=
+STACK ?= dev
+# actionlint: PyPI has it only as an sdist that downloads the binary, so it is built from its Go module.
+# renovate: datasource=go depName=github.com/rhysd/actionlint
+ACTIONLINT_VERSION := 1.7.12
+# uv runs in a venv of its own, at the version uv.lock pins (so Renovate updates one place).
+UV_VERSION := $(shell sed -n '/^name = "uv"$$/{n;s/^version = "\(.*\)"$$/\1/p;}' uv.lock)
+ifeq ($(UV_VERSION),)
+$(error uv.lock pins no uv: keep uv in pyproject.toml's dev group and run `uv lock`)
+endif
+UV_HOME := build/uv-$(UV_VERSION)
+UV := $(UV_HOME)/bin/uv
+export UV_PYTHON := $(PYTHON)
+export UV_PYTHON_DOWNLOADS := never
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: test fast venv tools actionlint lint typecheck check lock config-schema plan
+
+test: venv tools
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+fast: venv
+	$(VENV)/bin/python -m pytest -q --ignore=tests/integration $(PYTEST_ARGS)
+
+$(UV):
+	rm -rf build/uv-*
+	$(PYTHON) -m venv $(UV_HOME)
+	$(UV_HOME)/bin/pip install --quiet "uv==$(UV_VERSION)"
+
+# The venv is synced when uv.lock or pyproject.toml changed since it last was (their hash is its stamp).
+# --locked also refuses a uv.lock that no longer matches pyproject.toml: run `make lock`.
+venv: $(UV)
+	@stamp=$$(cat uv.lock pyproject.toml | sha256sum | cut -d' ' -f1)
+	if [ -x $(VENV)/bin/python ] && [ "$$(cat $(VENV)/.datalyptica-lock 2>/dev/null)" = "$$stamp" ]; then exit 0; fi
+	echo "== $(VENV) from uv.lock"
+	$(UV) sync --locked --quiet
+	echo "$$stamp" > $(VENV)/.datalyptica-lock
+
+# Each layer's checkers (PostgreSQL, Patroni, HAProxy, promtool, JupyterHub, ...) install here, each
+# script in its own shell with the helpers of .ci/lib.sh; every script checks first and installs only
+# what is missing.
+tools: actionlint
+	@for script in .ci/install.d/*.sh; do
+	  [ -e "$$script" ] || continue
+	  echo "== $$script"
+	  start=$$SECONDS
+	  bash -euo pipefail -c 'source .ci/lib.sh; source "$$1"' install "$$script"
+	  echo "   done in $$((SECONDS - start)) s"
+	done
+
+actionlint:
+	@if [ "$$(build/bin/actionlint -version 2>/dev/null | head -1)" = "v$(ACTIONLINT_VERSION)" ]; then exit 0; fi
+	if ! command -v go >/dev/null; then
+	  echo "== actionlint not built: no Go toolchain; tests/test_workflows.py will say so"
+	  exit 0
+	fi
+	echo "== actionlint $(ACTIONLINT_VERSION)"
+	GOBIN=$(CURDIR)/build/bin GOTOOLCHAIN=local go install "github.com/rhysd/actionlint/cmd/actionlint@v$(ACTIONLINT_VERSION)"
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+# policy/ is a program of its own (Pulumi runs it from its folder, as `__main__`), so it is checked on its own.
+typecheck: venv
+	$(VENV)/bin/mypy components scripts __main__.py
+	cd policy && ../$(VENV)/bin/mypy --config-file ../pyproject.toml __main__.py datalyptica_policies.py
+
+check: lint typecheck
+
+lock: $(UV)
+	$(UV) lock
+	$(UV) export --frozen --no-dev --no-emit-project --quiet --output-file requirements.txt
+
+config-schema: venv
+	$(VENV)/bin/python -m scripts.config_schema --write
+
+plan: venv
+	$(VENV)/bin/python -m scripts.plan $(STACK)

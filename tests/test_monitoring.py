@@ -178,7 +178,7 @@ def test_stack_outputs(dev):
 
 def test_prod_sizes_and_protected_data(prod):
     prometheus = prod.containers()["prometheus"]
-    assert prometheus.inputs["memory"] == 4096 and prometheus.inputs["cpus"] == "2"
+    assert prometheus.inputs["memory"] == 4096 and prometheus.inputs["cpus"] == "2.0"
     for name in ("prometheus-data", "loki-data", "grafana-data", "alertmanager-data"):
         volume = prod.named(f"{name}-volume")
         assert volume.protect and volume.retain_on_delete, name

@@ -152,7 +152,7 @@ def test_health_checks_use_tools_the_images_have(dev):
 def test_limits_come_from_settings(dev, prod):
     assert dev.containers()["kafka-1"].inputs["memory"] == 1024
     assert prod.containers()["kafka-2"].inputs["memory"] == 4096
-    assert prod.containers()["kafka-connect"].inputs["cpus"] == "2"
+    assert prod.containers()["kafka-connect"].inputs["cpus"] == "2.0"
     assert env(prod.containers()["kafka-1"])["KAFKA_HEAP_OPTS"] == "-Xmx2048m"
 
 

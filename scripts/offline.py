@@ -121,7 +121,8 @@ class RecordingMonitor(mocks.MockMonitor):
         self.stack_outputs: dict[str, Any] = {}
 
     def RegisterResource(self, request):
-        self.mocks.registering_urn = self.make_urn(request.parent, request.type, request.name)
+        # Registrations run concurrently: the mocks find each one's URN by its type and name.
+        self.mocks.urns[(request.type, request.name)] = self.make_urn(request.parent, request.type, request.name)
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
             self.registered.append(Registered(
@@ -165,7 +166,7 @@ class PlatformMocks(mocks.Mocks):
         self.generated_secrets: set[str] = set()
         self.job_exit_codes = job_exit_codes or {}  # container name -> exit code (default 0)
         self.state = state if state is not None else MockState()
-        self.registering_urn = ""  # set by the RecordingMonitor before each registration
+        self.urns: dict[tuple[str, str], str] = {}  # (type, name) -> URN, set by the RecordingMonitor
 
     def new_resource(self, args: mocks.MockResourceArgs):
         outputs = dict(args.inputs)
@@ -184,12 +185,12 @@ class PlatformMocks(mocks.Mocks):
         elif args.typ == "docker:index/image:Image":
             outputs["repoDigest"] = f"{args.inputs['imageName']}@sha256:{token}"
         elif args.typ == "docker:index/container:Container" and args.inputs.get("attach"):
-            outputs = self._job(args.inputs, outputs)
+            outputs = self._job(self.urns[(args.typ, args.name)], args.inputs, outputs)
         return f"{args.name}-id", outputs
 
-    def _job(self, inputs: dict[str, Any], outputs: dict[str, Any]) -> dict[str, Any]:
+    def _job(self, urn: str, inputs: dict[str, Any], outputs: dict[str, Any]) -> dict[str, Any]:
         """A one-shot job: kept as it is in state (its old exit code) unless new or replaced."""
-        urn, name = self.registering_urn, inputs["name"]
+        name = inputs["name"]
         kept = self.state.jobs.get(urn)
         if kept is not None and kept[0] == inputs and urn not in self.state.replace:
             return kept[1]

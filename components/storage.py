@@ -193,7 +193,10 @@ class StorageLayer(pulumi.ComponentResource):
         options = pulumi.ResourceOptions(parent=parent, provider=self._postgres)
         data = pulumi.ResourceOptions(protect=self._platform.settings.protect_data,
                                       retain_on_delete=self._platform.settings.protect_data)
-        role = postgresql.Role(f"{consumer}-db-role", name=name, login=True, password=password, opts=options)
+        # The owner is kept with its database: PostgreSQL cannot drop a role that owns a retained
+        # database, so a destroy would stop part-way.
+        role = postgresql.Role(f"{consumer}-db-role", name=name, login=True, password=password,
+                               opts=pulumi.ResourceOptions.merge(options, data))
         created = postgresql.Database(
             f"{consumer}-database", name=name, owner=role.name,
             opts=pulumi.ResourceOptions.merge(options, data),

@@ -356,12 +356,15 @@ def _consumer(service: ServiceSettings, limit: str, show: Callable[[Any], str]) 
 def stack_config() -> dict[str, Any]:
     """Every config value the engine handed this run, by `namespace:key`.
 
-    pulumi.Config reads one known key at a time; listing them all is what lets an unknown
-    (mistyped) key be refused instead of silently ignored.
+    The one place the program reads config other than through pulumi.Config, which reads one known
+    key at a time and cannot list them; listing them all is what lets an unknown (mistyped) key be
+    refused instead of silently ignored. Python's language host hands the whole config to the
+    program as JSON in PULUMI_CONFIG (pulumi/pulumi sdk/python/cmd/pulumi-language-python/main.go,
+    Run), and `pulumi.runtime.get_config_env` (exported by pulumi.runtime) reads exactly that.
     """
-    from pulumi.runtime import config as runtime_config
+    import pulumi.runtime
 
-    return {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    return pulumi.runtime.get_config_env()
 
 
 def config_from_engine(raw: Mapping[str, Any]) -> dict[str, Any]:

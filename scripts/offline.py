@@ -6,8 +6,10 @@ the secret markers of every input. Tests assert on what it records; `scripts.pla
 """
 
 import base64
+import contextlib
 import hashlib
 import json
+import os
 import runpy
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -249,6 +251,20 @@ class Deployment:
         return next(r for r in self.registered if r.urn == urn)
 
 
+@contextlib.contextmanager
+def _engine_config_env(config: dict[str, str]) -> Iterator[None]:
+    """PULUMI_CONFIG as Python's language host sets it for the program (JSON of every key)."""
+    before = os.environ.get("PULUMI_CONFIG")
+    os.environ["PULUMI_CONFIG"] = json.dumps(config)
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["PULUMI_CONFIG"]
+        else:
+            os.environ["PULUMI_CONFIG"] = before
+
+
 def run_program(config: dict[str, str], *, stack: str = "test", job_exit_codes: dict[str, int] | None = None,
                 state: MockState | None = None) -> Deployment:
     """Run __main__.py under mocks with `config` (engine form) and return what it registered."""
@@ -266,7 +282,8 @@ def run_function(program: Callable[[], Any], config: dict[str, str], *, stack: s
     monitor = RecordingMonitor(PlatformMocks(job_exit_codes, state))
     pulumi.runtime.set_mocks(monitor.mocks, project="datalyptica", stack=stack, preview=False, monitor=monitor)
     pulumi.runtime.set_all_config(config)
-    _sync_await(run_pulumi_func(program))
+    with _engine_config_env(config):
+        _sync_await(run_pulumi_func(program))
     deployment = Deployment(monitor.registered, monitor.mocks.generated_secrets)
     for name, value in pulumi.runtime.get_root_resource().outputs.items():
         output = pulumi.Output.from_input(value)

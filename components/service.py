@@ -256,15 +256,25 @@ class DeployedService:
     container: docker.Container
 
 
+def docker_provider() -> docker.Provider:
+    """The stack's one Docker provider, passed explicitly to every Docker resource (shared networks
+    and images too, which have no layer to inherit one from).
+
+    An explicit provider does not read the `docker:*` stack config as the default one does (its SDK
+    falls back to DOCKER_HOST only), so the keys that say where the Docker host is are handed over:
+    `docker:host` (else DOCKER_HOST), `docker:context`, `docker:certPath`.
+    """
+    return docker.Provider(
+        "docker", host=docker.config.host, context=docker.config.context, cert_path=docker.config.cert_path,
+    )
+
+
 class Platform:
     """What all layers share. One per program run."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        # The one Docker provider of the stack, passed explicitly to every Docker resource (shared
-        # networks and images too, which have no layer to inherit one from). It reads the Docker
-        # host the usual way: `docker:host` config, else DOCKER_HOST.
-        self.docker = docker.Provider("docker")
+        self.docker = docker_provider()
         self.deployed: list[DeployedService] = []
         self._images: dict[str, pulumi.Output[str]] = {}
         self._shared_networks: dict[str, docker.Network] = {}

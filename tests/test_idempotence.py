@@ -10,6 +10,7 @@ import json
 import re
 from decimal import Decimal
 
+import pulumi_docker as docker
 import pytest
 from pulumi.runtime import reset_options
 
@@ -108,7 +109,7 @@ def test_two_evaluations_register_identical_inputs(stack):
 
 def test_every_docker_resource_uses_the_one_explicit_provider(dev):
     providers = dev.of_type("pulumi:providers:docker")
-    assert len(providers) == 1 and providers[0].inputs.get("host") is None  # docker:host / DOCKER_HOST
+    assert len(providers) == 1 and providers[0].inputs.get("host") == docker.config.host  # docker:host / DOCKER_HOST
     provider_ref = f"{providers[0].urn}::{providers[0].name}-id"
     docker_resources = [r for r in dev.registered if r.type.startswith("docker:")]
     assert {r.provider for r in docker_resources} == {provider_ref}
@@ -130,11 +131,16 @@ ANALYTICS = engine_config({"layers": ["storage", "analytics"]})
 SUPERSET_INIT = "datalyptica-superset-init"
 
 
-def _up(state: MockState, **job_exit_codes: int):
-    """One `pulumi up` of the same stack: a new program process (event loop, runtime settings)."""
+def _fresh_program() -> None:
+    """What a new program process starts from: a new event loop, no runtime settings."""
     asyncio.get_event_loop().close()
     asyncio.set_event_loop(asyncio.new_event_loop())
     reset_options()
+
+
+def _up(state: MockState, **job_exit_codes: int):
+    """One `pulumi up` of the same stack: a new program process."""
+    _fresh_program()
     return run_program(ANALYTICS, job_exit_codes=job_exit_codes, state=state)
 
 
@@ -192,3 +198,13 @@ def test_the_leak_check_sees_a_random_resources_own_outputs(dev):
     exposed = type(random_string)(**{**random_string.__dict__, "additional_secret_outputs": []})
     leaky = type(dev)([exposed], dev.generated_secrets)
     assert leaky.plaintext_leaks() == [f"{exposed.type} {exposed.name} (outputs)"]
+
+
+def test_the_docker_host_comes_from_docker_host_config(monkeypatch):
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    deployment = run_program({**engine_config({"layers": ["olap"]}), "docker:host": "ssh://ops@docker.example"})
+    assert deployment.of_type("pulumi:providers:docker")[0].inputs["host"] == "ssh://ops@docker.example"
+    monkeypatch.setenv("DOCKER_HOST", "unix:///run/other.sock")
+    _fresh_program()
+    deployment = run_program(engine_config({"layers": ["olap"]}))
+    assert deployment.of_type("pulumi:providers:docker")[0].inputs["host"] == "unix:///run/other.sock"

@@ -133,7 +133,12 @@ SUPERSET_INIT = "datalyptica-superset-init"
 
 def _fresh_program() -> None:
     """What a new program process starts from: a new event loop, no runtime settings."""
-    asyncio.get_event_loop().close()
+    loop = asyncio.get_event_loop()
+    pending = asyncio.all_tasks(loop)
+    for task in pending:
+        task.cancel()
+    loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    loop.close()
     asyncio.set_event_loop(asyncio.new_event_loop())
     reset_options()
 

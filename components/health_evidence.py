@@ -59,8 +59,9 @@ HEALTH_CHECK_TOOLS: dict[str, ImageTools] = {
                                           "25.4): apt-get install ca-certificates locales tzdata wget; no curl"),
     "prometheus": _tools("wget", evidence=f"prometheus/prometheus Dockerfile: {_PROMETHEUS_BUSYBOX}"),
     "alertmanager": _tools("wget", evidence=f"prometheus/alertmanager Dockerfile @ v0.34.0: {_PROMETHEUS_BUSYBOX}"),
-    "grafana": _tools("curl", evidence="grafana/grafana Dockerfile: installs curl in the final image (not "
-                                       "re-read at 13.2.0; shared/reference/services.md)"),
+    "grafana": _tools("curl", evidence="grafana/grafana Dockerfile (a stored recent version, not 13.2.0): the "
+                                       "final image runs `apk add ... bash curl tzdata` (alpine) or "
+                                       "`apt-get install ... curl` (ubuntu)"),
     "loki": _tools("wget", evidence="grafana/loki cmd/loki/Dockerfile (stored 0230065): FROM "
                                     "gcr.io/distroless/static:debug, whose busybox (on PATH) has wget"),
     "alloy": _tools("bash", evidence="grafana/alloy Dockerfile @ v1.17.1: ubuntu:noble + ca-certificates, "
@@ -78,8 +79,8 @@ HEALTH_CHECK_TOOLS: dict[str, ImageTools] = {
                                           "apt-get install ca-certificates curl ...; images/jupyterhub builds on it"),
     "mlflow": _tools("python", evidence="ghcr.io/mlflow/mlflow is a Python image; mlflow/mlflow "
                                         "docker-compose/docker-compose.yml checks with python urllib, not curl"),
-    "superset": _tools("curl", evidence="apache/superset Dockerfile: its own HEALTHCHECK uses curl "
-                                        "(not re-read at 6.1.0; shared/reference/services.md)"),
+    "superset": _tools("curl", evidence="apache/superset Dockerfile (a stored version, not 6.1.0): "
+                                        "`docker/apt-install.sh curl ...` in the final stage"),
     "airflow-apiserver": _tools("curl", evidence="apache/airflow docs docker-compose.yaml checks with curl; the "
                                                  "image installs it (not re-read at 3.3.2)"),
     "airflow-scheduler": _tools("curl", evidence="as airflow-apiserver (same image)"),

@@ -123,8 +123,10 @@ class RecordingMonitor(mocks.MockMonitor):
         self.stack_outputs: dict[str, Any] = {}
 
     def RegisterResource(self, request):
-        # Registrations run concurrently: the mocks find each one's URN by its type and name.
-        self.mocks.urns[(request.type, request.name)] = self.make_urn(request.parent, request.type, request.name)
+        # Registrations run concurrently: PlatformMocks find each one's URN by its type and name
+        # (other mocks, e.g. the live test engine's, have no `urns`).
+        if isinstance(urns := getattr(self.mocks, "urns", None), dict):
+            urns[(request.type, request.name)] = self.make_urn(request.parent, request.type, request.name)
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
             self.registered.append(Registered(

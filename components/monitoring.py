@@ -179,7 +179,8 @@ class MonitoringLayer(pulumi.ComponentResource):
             files=[File(config, content)],
             volumes={"data": "/var/lib/alloy/data"},
             ports=[Port("alloy", ALLOY_PORT)],
-            healthcheck=HealthCheck.curl(f"http://localhost:{ALLOY_PORT}/-/ready"),
+            # grafana/alloy Dockerfile @ v1.17.1 installs no curl or wget (components/health_evidence.py).
+            healthcheck=HealthCheck.http_via_bash(ALLOY_PORT, "/-/ready"),
             metrics=Metrics(ALLOY_PORT),
             # Read-only mounts: the Docker socket (container discovery, logs, cAdvisor), Docker's
             # data and the host's /, /proc, /sys (container and filesystem statistics). Only

@@ -29,6 +29,8 @@ IMAGE_REST_PORT = 8008  # the image's HEALTHCHECK asks this port
 
 # The official haproxy image reads its configuration from here.
 HAPROXY_CONFIG_PATH = "/usr/local/etc/haproxy/haproxy.cfg"
+# On the stats port: 200 only while the primary listener has an up server (monitor-uri).
+HAPROXY_PRIMARY_READY_PATH = "/primary-ready"
 
 # Docker's embedded DNS server, reachable from every container on a user-defined network.
 DOCKER_DNS = "127.0.0.11:53"
@@ -208,5 +210,6 @@ def render_haproxy_config(
         primary_port=primary_port,
         replica_port=replica_port,
         stats_port=stats_port,
+        primary_ready_path=HAPROXY_PRIMARY_READY_PATH,
         docker_dns=DOCKER_DNS if docker_dns else None,
     )

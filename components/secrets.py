@@ -21,9 +21,11 @@ def password(name: str, *, parent: pulumi.Resource, length: int = 32) -> pulumi.
 
 def username(name: str, *, parent: pulumi.Resource, prefix: str = "admin") -> pulumi.Output[str]:
     """A login name that is not guessable (an access key, an admin user of a root account)."""
+    # RandomString's schema does not mark `result` secret (RandomPassword's does): without this its
+    # state would hold the value in plain text, whatever wraps the Output below.
     suffix = random.RandomString(
         name, length=12, special=False, upper=False,
-        opts=pulumi.ResourceOptions(parent=parent),
+        opts=pulumi.ResourceOptions(parent=parent, additional_secret_outputs=["result"]),
     )
     return pulumi.Output.secret(suffix.result.apply(lambda value: f"{prefix}-{value}"))
 

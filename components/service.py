@@ -15,12 +15,45 @@ created once per program, at the stack's top level, by whichever service asks fi
 One-shot services (`run_once=True`): a container that runs to completion during `pulumi up`
 (migrations, first admin user); `pulumi up` fails if it exits non-zero, and a service created
 `after=[job]` is created only once the job has succeeded. The job runs again only when it is
-replaced (its image, command or files changed); it must be idempotent.
+replaced (its image, command or files changed, or `pulumi up --replace <its urn>`); it must be
+idempotent.
+
+How a job is run, and why a failed one is retried with `--replace` (pulumi-docker 5.2 bridges
+kreuzwerker/terraform-provider-docker; file:line below are at tag v4.5.0, the newest in our
+mirror; 5.2 adds `upload.owner` on top):
+- Container inputs of a job: `attach=true`, `must_run=false`, `restart="no"`, `start` left at its
+  default true, no `healthcheck`, no `wait`, no `rm`, `logs` left false.
+- The provider's create starts it (internal/provider/resource_docker_container_funcs.go:584),
+  waits until it is not running (:631-662, ContainerWait(WaitConditionNotRunning)), ignores the
+  exit code and reads the container back, which stores `exit_code` (:815-816). The create
+  succeeds whatever the code: the job is in state as created.
+- The program turns a non-zero `exit_code` into an error (`require_success`), so that
+  `pulumi up` fails and nothing `after` the job is created.
+- A plain second `pulumi up` does not run the job again: its inputs did not change, so the engine
+  keeps it and hands back the stored `exit_code`, and the program fails again with the same
+  message. Failing the create itself would not help: the bridge then saves the partial state as
+  an initialization error (pulumi/pulumi-terraform-bridge pkg/tfbridge/provider.go, Create:
+  `initializationError`), the engine retries it as an update with no diff
+  (pulumi/pulumi#1836), and the bridge's Update returns the old state unchanged when there is no
+  diff (provider.go, Update: `if diff == nil { return ... req.GetOlds() }`); the next `up`
+  would then report success for a job that never succeeded (pulumi/pulumi#21458 describes this
+  no-op). What really runs a job again is a replacement, so the message names the exact command:
+  `pulumi up --replace '<urn>'`. A job is `delete_before_replace`: its old container (stopped)
+  is removed first (the provider's delete skips the stop of an attached container, :1085), then
+  created and run again; its `after` label value ("0") does not change, so nothing that waited
+  for it is replaced.
+
+Stopping: the provider stops a container on delete and replace with `destroy_grace_seconds`
+(0 when unset: SIGKILL at once, :1085-1091). Every service gets `STOP_GRACE_SECONDS` (more for
+the stateful ones, so they flush and shut down cleanly) as both `destroy_grace_seconds` and
+`stop_timeout` (what `docker stop` and a daemon shutdown use).
 """
 
 import dataclasses
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pulumi
@@ -29,8 +62,25 @@ import pulumi_docker as docker
 from components import catalog
 from components.settings import ServiceSettings, Settings
 
-IMAGES_DIR = Path(__file__).resolve().parent.parent / "images"
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+IMAGES_DIR = PROJECT_DIR / "images"
 SERVICE_TYPE = "datalyptica:platform:Service"
+# Images are built for this platform whatever the machine that runs `pulumi up` is: the
+# platform is an input of docker.Image, so the host's own would rebuild them from another machine.
+IMAGE_PLATFORM = "linux/amd64"
+
+# Seconds a container gets between SIGTERM and SIGKILL when it is stopped, replaced or destroyed.
+# Stateful services get enough to flush and close cleanly: PostgreSQL's fast shutdown ends with a
+# checkpoint, Kafka's controlled shutdown moves partition leadership, etcd and ClickHouse sync their
+# logs, Redis writes its snapshot, Prometheus and Loki flush their heads to disk.
+DEFAULT_STOP_GRACE_SECONDS = 10  # Docker's own default for `docker stop`
+STOP_GRACE_SECONDS: dict[str, int] = {
+    "patroni": 120, "etcd": 30, "minio": 30, "kafka": 120, "kafka-connect": 60, "clickhouse": 60,
+    "redis": 60, "prometheus": 60, "loki": 60, "alertmanager": 30, "grafana": 30, "nessie": 30,
+    "keycloak": 30, "trino": 60, "spark-master": 30, "spark-worker": 30, "flink-jobmanager": 60,
+    "flink-taskmanager": 60, "airflow-scheduler": 60, "airflow-worker": 120, "airflow-triggerer": 30,
+    "airflow-dag-processor": 30, "jupyterhub": 30, "schema-registry": 30, "haproxy": 15,
+}
 
 
 @dataclass(frozen=True)
@@ -70,9 +120,11 @@ class HealthCheck:
         return cls.command("bash", "-c", script, **timing)
 
     def args(self) -> docker.ContainerHealthcheckArgs:
+        """Durations as the provider reads them back (see `go_duration`), start_interval at its
+        default, so a second `pulumi up` finds nothing to change."""
         return docker.ContainerHealthcheckArgs(
-            tests=list(self.test), interval=self.interval, timeout=self.timeout,
-            retries=self.retries, start_period=self.start_period,
+            tests=list(self.test), interval=go_duration(self.interval), timeout=go_duration(self.timeout),
+            retries=self.retries, start_period=go_duration(self.start_period), start_interval="0s",
         )
 
     def wait_seconds(self) -> int:
@@ -80,12 +132,65 @@ class HealthCheck:
         return _seconds(self.start_period) + self.retries * (_seconds(self.interval) + _seconds(self.timeout)) + 30
 
 
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+
+
+def _milliseconds(duration: str) -> int:
+    """'10s', '2m', '1m30s', '500ms' -> milliseconds."""
+    units = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}
+    parts = _DURATION_PART.findall(duration)
+    if not parts or "".join(number + unit for number, unit in parts) != duration:
+        raise ValueError(f"{duration!r} is not a duration like 10s, 2m or 1m30s")
+    return int(sum(Decimal(number) * units[unit] for number, unit in parts))
+
+
 def _seconds(duration: str) -> int:
-    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
-    for suffix in ("ms", "s", "m", "h"):
-        if duration.endswith(suffix):
-            return int(float(duration[: -len(suffix)]) * units[suffix])
-    raise ValueError(f"{duration!r} is not a duration like 10s or 2m")
+    return _milliseconds(duration) // 1000
+
+
+def go_duration(duration: str) -> str:
+    """A duration as Go's time.Duration.String() writes it: '60s' -> '1m0s', '90s' -> '1m30s'.
+
+    The provider reads health check durations back that way
+    (internal/provider/resource_docker_container_funcs.go:961-969, v4.5.0), so any other spelling
+    shows as a change on every `pulumi up`. Whole milliseconds only (all a health check needs).
+    """
+    ms = _milliseconds(duration)
+    if ms == 0:
+        return "0s"
+    if ms < 1000:
+        return f"{ms}ms"
+    hours, rest = divmod(ms, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    seconds = f"{Decimal(rest) / 1000:f}".rstrip("0").rstrip(".") if rest % 1000 else str(rest // 1000)
+    if hours:
+        return f"{hours}h{minutes}m{seconds}s"
+    if minutes:
+        return f"{minutes}m{seconds}s"
+    return f"{seconds}s"
+
+
+def docker_cpus(cpus: float) -> str:
+    """A CPU limit as the provider reads it back from the container's NanoCPUs.
+
+    The provider parses `cpus` into NanoCPUs (resource_docker_container_funcs.go:354-360, v4.5.0)
+    and reads it back with nanoInt64ToDecimalString (internal/provider/helpers.go:133-150; its test,
+    helpers_test.go:34-39, expects 1e9 -> "1.0"); `cpus` forces replacement and has no diff
+    suppression (resource_docker_container.go:1158-1163). Sending what it reads back is the only
+    way a second `pulumi up` leaves the container alone. This follows that function: nine
+    decimals, then "x.0" when exactly nine zeros are left (1 -> "1.0", 0.5 -> "0.5"), else the
+    trailing zeros trimmed (1.25 -> "1.25", and, as it does, 10 -> "10.").
+    """
+    nano = Decimal(repr(float(cpus))) * 1_000_000_000
+    if nano != nano.to_integral_value():
+        raise ValueError(f"cpus {cpus!r} has more than nine decimals, which Docker cannot take")
+    if nano == 0:
+        return "0"
+    value = nano.to_integral_value() / Decimal(1_000_000_000)
+    nine = f"{value:.9f}"
+    if nine.count("0") == 9:
+        return f"{value.quantize(Decimal('0.1'), rounding=ROUND_HALF_UP):f}"
+    return nine.rstrip("0")
 
 
 @dataclass(frozen=True)
@@ -151,11 +256,25 @@ class DeployedService:
     container: docker.Container
 
 
+def docker_provider() -> docker.Provider:
+    """The stack's one Docker provider, passed explicitly to every Docker resource (shared networks
+    and images too, which have no layer to inherit one from).
+
+    An explicit provider does not read the `docker:*` stack config as the default one does (its SDK
+    falls back to DOCKER_HOST only), so the keys that say where the Docker host is are handed over:
+    `docker:host` (else DOCKER_HOST), `docker:context`, `docker:certPath`.
+    """
+    return docker.Provider(
+        "docker", host=docker.config.host, context=docker.config.context, cert_path=docker.config.cert_path,
+    )
+
+
 class Platform:
     """What all layers share. One per program run."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
+        self.docker = docker_provider()
         self.deployed: list[DeployedService] = []
         self._images: dict[str, pulumi.Output[str]] = {}
         self._shared_networks: dict[str, docker.Network] = {}
@@ -182,7 +301,7 @@ class Platform:
             name=self.container_name(name),
             internal=internal,
             labels=[docker.NetworkLabelArgs(label="datalyptica.network", value=name)],
-            opts=pulumi.ResourceOptions(parent=parent),
+            opts=pulumi.ResourceOptions(parent=parent, provider=self.docker),
         )
 
     def shared_networks_for(self, service: str) -> list[docker.Network]:
@@ -208,7 +327,7 @@ class Platform:
             f"{name}-volume",
             name=self.container_name(name),
             labels=[docker.VolumeLabelArgs(label="datalyptica.volume", value=name)],
-            opts=pulumi.ResourceOptions(parent=parent, protect=protect, retain_on_delete=protect),
+            opts=pulumi.ResourceOptions(parent=parent, provider=self.docker, protect=protect, retain_on_delete=protect),
         )
 
     def image(self, service: ServiceSettings, *, parent: pulumi.Resource) -> pulumi.Output[str]:
@@ -222,7 +341,7 @@ class Platform:
             else:
                 pulled = docker.RemoteImage(
                     f"{service.name}-image", name=service.image, keep_locally=True,
-                    opts=pulumi.ResourceOptions(parent=parent),
+                    opts=pulumi.ResourceOptions(parent=parent, provider=self.docker),
                 )
                 self._images[service.image] = pulled.image_id
         return self._images[service.image]
@@ -234,13 +353,19 @@ class Platform:
         context = IMAGES_DIR / folder
         if not (context / "Dockerfile").is_file():
             raise FileNotFoundError(f"images/{folder}/Dockerfile is missing: the {folder} image cannot be built")
+        # Context and Dockerfile relative to the project (the program runs from its directory), and
+        # a fixed platform: all three are inputs, so absolute paths or the host's platform would
+        # rebuild the image (and replace its containers) whenever the checkout or machine changes.
+        relative = context.relative_to(PROJECT_DIR)
         image = docker.Image(
             f"{folder}-image",
             image_name=self.built_image_name(folder),
-            build=docker.DockerBuildArgs(context=str(context), dockerfile=str(context / "Dockerfile"),
-                                         args=self.settings.image_build_args(folder) or None),
+            build=docker.DockerBuildArgs(
+                context=relative.as_posix(), dockerfile=(relative / "Dockerfile").as_posix(), platform=IMAGE_PLATFORM,
+                args=self.settings.image_build_args(folder) or None,
+            ),
             skip_push=True,
-            opts=pulumi.ResourceOptions(parent=parent),
+            opts=pulumi.ResourceOptions(parent=parent, provider=self.docker),
         )
         # repo_digest is the local image id when the image is not pushed: a rebuild replaces the containers.
         return image.repo_digest
@@ -307,11 +432,16 @@ class Service(pulumi.ComponentResource):
         ]
         networks = list(networks)
         networks += [n for n in platform.shared_networks_for(spec.name) if n not in networks]
+        # Sorted by container port: the provider reads `ports` back in that order
+        # (resource_docker_container_structures.go:27-58, v4.5.0) and a list in another order would
+        # replace the container (`ports` forces replacement).
         published = [
-            docker.ContainerPortArgs(internal=port.internal, external=host_port, ip=settings.bind_address)
-            for port in ports
+            docker.ContainerPortArgs(internal=port.internal, external=host_port, ip=settings.bind_address,
+                                     protocol="tcp")
+            for port in sorted(ports, key=lambda port: port.internal)
             if (host_port := settings.host_port(port.name, port.replica)) is not None
         ]
+        grace = STOP_GRACE_SECONDS.get(spec.name, DEFAULT_STOP_GRACE_SECONDS)
         self.container = docker.Container(
             f"{name}-container",
             name=platform.container_name(name),
@@ -329,20 +459,24 @@ class Service(pulumi.ComponentResource):
             labels=platform.labels(spec.layer, spec.name) + _metrics_labels(metrics) + _after_labels(after),
             memory=spec.memory_mb,
             memory_swap=spec.memory_mb,
-            cpus=f"{spec.cpus:g}",
+            cpus=docker_cpus(spec.cpus),
+            destroy_grace_seconds=grace,
+            stop_timeout=grace,
             user=user,
             log_driver="json-file",
             log_opts={"max-size": "50m", "max-file": "3"},
             **(_run_to_completion() if run_once else _lifecycle(spec, healthcheck)),
             **container_args,
             opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[*depends_on, *(job.container for job in after)], delete_before_replace=True,
+                parent=self, provider=platform.docker, depends_on=[*depends_on, *(job.container for job in after)],
+                delete_before_replace=True,
                 custom_timeouts=pulumi.CustomTimeouts(create="30m") if run_once else None,
             ),
         )
         if run_once:
             container_name = platform.container_name(name)
-            self.succeeded = self.container.exit_code.apply(lambda code: require_success(container_name, code))
+            self.succeeded = pulumi.Output.all(self.container.urn, self.container.exit_code).apply(
+                lambda urn_and_code: require_success(container_name, urn_and_code[1], urn_and_code[0]))
         else:
             platform.deployed.append(
                 DeployedService(name, spec.layer, name, metrics, tuple(networks), self.container)
@@ -350,11 +484,16 @@ class Service(pulumi.ComponentResource):
         self.register_outputs({"container_name": self.container.name, "host": name})
 
 
-def require_success(container: str, exit_code: int | None) -> str:
-    """The exit code of a one-shot job that succeeded; fails `pulumi up` for any other outcome."""
+def require_success(container: str, exit_code: int | None, urn: str = "<the job's urn>") -> str:
+    """The exit code of a one-shot job that succeeded; fails `pulumi up` for any other outcome.
+
+    The job is in state as it ran, so only replacing it runs it again (see the module docstring).
+    """
     if exit_code != 0:
         raise RuntimeError(
-            f"{container} exited with {exit_code}; read `docker logs {container}`, fix the cause and run `pulumi up` again"
+            f"the one-shot job {container} exited with {exit_code}, so nothing that waits for it was created. "
+            f"Read why with `docker logs {container}`, fix the cause, then run the job again with: "
+            f"pulumi up --replace '{urn}' (a plain `pulumi up` does not rerun it and stops here again)"
         )
     return "0"
 

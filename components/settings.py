@@ -7,6 +7,8 @@ user writes it in `Pulumi.<stack>.yaml`, the value found, and what would be acce
 import json
 import re
 from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -17,6 +19,30 @@ from components import catalog
 NAMESPACE = "datalyptica"
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+
+
+IMAGES_DIR = Path(__file__).resolve().parent.parent / "images"
+# Docker's own bounds on a container's limits (the daemon refuses less: 0.01 CPUs, 6 MB).
+MIN_CPUS = 0.01
+MIN_MEMORY = 6 * 1024**2
+# Images whose tag the program reads a version from, and what it needs to find there.
+VERSIONED_TAGS: dict[str, tuple[str, str]] = {
+    "trino": (r"\d+", "a numbered Trino release, e.g. trinodb/trino:479 (it names the S3 switch of the catalogs)"),
+    "flink-jobmanager": (r"\d+\.\d+\.\d+.*", "the Flink version first, e.g. flink:2.2.1-scala_2.12-java17 "
+                                             "(it names the S3 plugin jar)"),
+    "flink-taskmanager": (r"\d+\.\d+\.\d+.*", "the Flink version first, e.g. flink:2.2.1-scala_2.12-java17 "
+                                              "(it names the S3 plugin jar)"),
+}
+# Services that talk to each other as one cluster and must run the same image.
+SAME_IMAGE = (("flink-jobmanager", "flink-taskmanager"), ("spark-master", "spark-worker"))
+
+
+def image_tag(image: str) -> str | None:
+    """The tag of `registry/name:tag` (None when untagged; a digest counts as its own tag)."""
+    if "@" in image:
+        return image.partition("@")[2]
+    last = image.rsplit("/", 1)[-1]
+    return last.partition(":")[2] or None
 
 
 class SettingsError(ValueError):
@@ -106,7 +132,10 @@ class Settings(_Model):
     image_version: str = Field(default="1.0.0", pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
     # The PostgreSQL major images/patroni builds on (postgres:<major>-bookworm); Patroni 4.1
     # manages 13 to 18. Changing it on a running cluster needs pg_upgrade, not `pulumi up`.
-    postgres_major: int = Field(default=17, ge=13, le=18)
+    postgres_major: int = Field(
+        default=17, ge=13, le=18,
+        description="PostgreSQL major version the Patroni image builds on (postgres:<major>-bookworm), 13-18",
+    )
     host: HostCapacity = Field(default_factory=HostCapacity)
     ports: dict[str, int | None] = Field(default_factory=dict)
     services: dict[str, ServiceOverride] = Field(default_factory=dict)
@@ -134,6 +163,52 @@ class Settings(_Model):
                     f"replicas can be set only for {scalable}"
                 )
         return self
+
+    @model_validator(mode="after")
+    def _services_can_run(self) -> "Settings":
+        """What the program or Docker would otherwise fail on halfway through `pulumi up`."""
+        for name, override in self.services.items():
+            key = f"services.{name}"
+            if override.replicas == 0:
+                raise ValueError(
+                    f"{key}.replicas: 0, but {name} must run at least once; set 1 or more, or remove the "
+                    f"{catalog.SERVICES[name].layer!r} layer from datalyptica:layers to run none"
+                )
+            if override.cpus is not None and (override.cpus < MIN_CPUS or
+                                              (Decimal(repr(override.cpus)) * 10**9) % 1):
+                raise ValueError(f"{key}.cpus: {override.cpus:g}; Docker takes {MIN_CPUS} or more, "
+                                 "with at most nine decimals")
+            if override.memory is not None and parse_size(override.memory) < MIN_MEMORY:
+                raise ValueError(f"{key}.memory: {override.memory!r}; Docker takes 6m or more")
+        for name in catalog.SERVICES:
+            self._image_can_run(name)
+        for first, second in SAME_IMAGE:
+            if self.service(first).image != self.service(second).image:
+                raise ValueError(
+                    f"services.{second}.image: {self.service(second).image!r}, but {first} runs "
+                    f"{self.service(first).image!r}; they form one cluster: give both the same image"
+                )
+        return self
+
+    def _image_can_run(self, name: str) -> None:
+        image = self.service(name).image
+        key = f"services.{name}.image"
+        if image.startswith("build:"):
+            folder = image.removeprefix("build:")
+            if not (IMAGES_DIR / folder / "Dockerfile").is_file():
+                raise ValueError(f"{key}: {image!r}, but images/{folder}/Dockerfile does not exist; "
+                                 "name a folder of images/ or a pinned image such as name:1.2.3")
+            return
+        tag = image_tag(image)
+        if tag is None or tag == "latest":
+            raise ValueError(
+                f"{key}: {image!r} is not pinned ({'untagged' if tag is None else 'latest'}); give a version tag "
+                f"such as {catalog.SERVICES[name].image}, so that every `pulumi up` runs the same image"
+            )
+        if name in VERSIONED_TAGS:
+            pattern, what = VERSIONED_TAGS[name]
+            if not re.fullmatch(pattern, tag):
+                raise ValueError(f"{key}: {image!r}; its tag must be {what}")
 
     @model_validator(mode="after")
     def _known_ports(self) -> "Settings":
@@ -291,12 +366,15 @@ def _consumer(service: ServiceSettings, limit: str, show: Callable[[Any], str]) 
 def stack_config() -> dict[str, Any]:
     """Every config value the engine handed this run, by `namespace:key`.
 
-    pulumi.Config reads one known key at a time; listing them all is what lets an unknown
-    (mistyped) key be refused instead of silently ignored.
+    The one place the program reads config other than through pulumi.Config, which reads one known
+    key at a time and cannot list them; listing them all is what lets an unknown (mistyped) key be
+    refused instead of silently ignored. Python's language host hands the whole config to the
+    program as JSON in PULUMI_CONFIG (pulumi/pulumi sdk/python/cmd/pulumi-language-python/main.go,
+    Run), and `pulumi.runtime.get_config_env` (exported by pulumi.runtime) reads exactly that.
     """
-    from pulumi.runtime import config as runtime_config
+    import pulumi.runtime
 
-    return {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    return pulumi.runtime.get_config_env()
 
 
 def config_from_engine(raw: Mapping[str, Any]) -> dict[str, Any]:

@@ -81,10 +81,9 @@ class SsoClients(pulumi.ComponentResource):
         self.keycloak_url = browser_base
         self.issuer_url = f"{browser_base}/realms/{REALM}"
         self.internal_issuer_url = f"http://{KEYCLOAK_HOST}:{KEYCLOAK_HTTP_PORT}/realms/{REALM}"
+        # Resolved by keycloak_started; Output.from_input takes any awaitable (public API).
         self._started: asyncio.Future = asyncio.get_event_loop().create_future()
-        known: asyncio.Future = asyncio.get_event_loop().create_future()
-        known.set_result(True)
-        started = pulumi.Output(set(), self._started, known)
+        started = pulumi.Output.from_input(self._started)
 
         self.logins: dict[str, UiLogin] = {}
         self._clients: dict[str, OidcClient] = {}

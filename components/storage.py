@@ -193,7 +193,10 @@ class StorageLayer(pulumi.ComponentResource):
         options = pulumi.ResourceOptions(parent=parent, provider=self._postgres)
         data = pulumi.ResourceOptions(protect=self._platform.settings.protect_data,
                                       retain_on_delete=self._platform.settings.protect_data)
-        role = postgresql.Role(f"{consumer}-db-role", name=name, login=True, password=password, opts=options)
+        # The owner is kept with its database: PostgreSQL cannot drop a role that owns a retained
+        # database, so a destroy would stop part-way.
+        role = postgresql.Role(f"{consumer}-db-role", name=name, login=True, password=password,
+                               opts=pulumi.ResourceOptions.merge(options, data))
         created = postgresql.Database(
             f"{consumer}-database", name=name, owner=role.name,
             opts=pulumi.ResourceOptions.merge(options, data),
@@ -335,7 +338,11 @@ class StorageLayer(pulumi.ComponentResource):
             files=[File(pgha.HAPROXY_CONFIG_PATH, config)],
             ports=[Port("postgres-primary", POSTGRES_PRIMARY_PORT), Port("postgres-replicas", POSTGRES_REPLICAS_PORT),
                    Port("haproxy-stats", HAPROXY_STATS_PORT)],
-            healthcheck=HealthCheck.http_via_bash(HAPROXY_STATS_PORT, "/"),
+            # Healthy only while the primary has an up server, so the postgresql provider (which
+            # connects once HAProxy is created) finds a primary. The image (docker-library/haproxy
+            # 3.2/Dockerfile at ef134ca "Update 3.2 to 3.2.4") is debian:trixie-slim with only
+            # ca-certificates added: bash (Essential in Debian) but no curl, wget or socat.
+            healthcheck=HealthCheck.http_via_bash(HAPROXY_STATS_PORT, pgha.HAPROXY_PRIMARY_READY_PATH),
             metrics=Metrics(HAPROXY_STATS_PORT),
             depends_on=depends_on,
             opts=pulumi.ResourceOptions(parent=self),

@@ -196,7 +196,8 @@ class StreamingLayer(pulumi.ComponentResource):
                 "SCHEMA_REGISTRY_HEAP_OPTS": heap(spec.memory_mb),
             },
             ports=[Port("schema-registry", SCHEMA_REGISTRY_PORT)],
-            healthcheck=HealthCheck.curl(f"http://localhost:{SCHEMA_REGISTRY_PORT}/subjects"),
+            # The cp-base-java image (ubi9-minimal) installs no curl, but has bash (components/health_evidence.py).
+            healthcheck=HealthCheck.http_via_bash(SCHEMA_REGISTRY_PORT, "/subjects"),
             metrics=None,  # JMX only
             depends_on=depends_on,
             opts=pulumi.ResourceOptions(parent=self),

@@ -6,8 +6,10 @@ the secret markers of every input. Tests assert on what it records; `scripts.pla
 """
 
 import base64
+import contextlib
 import hashlib
 import json
+import os
 import runpy
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -63,6 +65,7 @@ class Registered:
     retain_on_delete: bool
     delete_before_replace: bool
     provider: str
+    additional_secret_outputs: list[str] = field(default_factory=list)
 
     def secret_inputs(self) -> set[str]:
         """Top-level inputs that carry a secret anywhere inside them."""
@@ -71,6 +74,17 @@ class Registered:
     def plaintext(self) -> str:
         """Every input that is not secret, as one string (to search for leaked credentials)."""
         return json.dumps(_strip_secrets(self.raw_inputs), sort_keys=True)
+
+    def plaintext_outputs(self) -> str:
+        """Every output the engine would keep in plain text in state, as one string.
+
+        The engine stores an output as a secret when its input of the same name was one, or when
+        it is one of the resource's `additional_secret_outputs` (a provider's SDK lists its
+        schema's secret outputs there itself, e.g. RandomPassword's `result`).
+        """
+        secret = self.secret_inputs() | set(self.additional_secret_outputs)
+        return json.dumps({key: value for key, value in self.outputs.items() if key not in secret},
+                          sort_keys=True, default=str)
 
 
 def _has_secret(value: Any) -> bool:
@@ -103,12 +117,16 @@ def _strip_secrets(value: Any) -> Any:
 
 
 class RecordingMonitor(mocks.MockMonitor):
-    def __init__(self, mocks_: mocks.Mocks):
+    def __init__(self, mocks_: "PlatformMocks"):
         super().__init__(mocks_)
         self.registered: list[Registered] = []
         self.stack_outputs: dict[str, Any] = {}
 
     def RegisterResource(self, request):
+        # Registrations run concurrently: PlatformMocks find each one's URN by its type and name
+        # (other mocks, e.g. the live test engine's, have no `urns`).
+        if isinstance(urns := getattr(self.mocks, "urns", None), dict):
+            urns[(request.type, request.name)] = self.make_urn(request.parent, request.type, request.name)
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
             self.registered.append(Registered(
@@ -124,17 +142,35 @@ class RecordingMonitor(mocks.MockMonitor):
                 retain_on_delete=request.retainOnDelete,
                 delete_before_replace=request.deleteBeforeReplace,
                 provider=request.provider,
+                additional_secret_outputs=list(request.additionalSecretOutputs),
             ))
         return response
+
+
+@dataclass
+class MockState:
+    """What the engine keeps between two `pulumi up` runs, as far as one-shot jobs need it.
+
+    A job container registered again with the same inputs and not named by `--replace` is not
+    created again: the engine keeps it and hands back its stored outputs, the exit code of the run
+    that created it. `replace` holds the URNs a `pulumi up --replace <urn>` names; `runs` lists
+    every job run, by container name, in order.
+    """
+
+    jobs: dict[str, tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=dict)
+    replace: set[str] = field(default_factory=set)
+    runs: list[str] = field(default_factory=list)
 
 
 class PlatformMocks(mocks.Mocks):
     """Gives each resource the outputs its provider would compute, so the program can use them."""
 
-    def __init__(self, job_exit_codes: dict[str, int] | None = None):
+    def __init__(self, job_exit_codes: dict[str, int] | None = None, state: MockState | None = None):
         super().__init__()
         self.generated_secrets: set[str] = set()
         self.job_exit_codes = job_exit_codes or {}  # container name -> exit code (default 0)
+        self.state = state if state is not None else MockState()
+        self.urns: dict[tuple[str, str], str] = {}  # (type, name) -> URN, set by the RecordingMonitor
 
     def new_resource(self, args: mocks.MockResourceArgs):
         outputs = dict(args.inputs)
@@ -153,8 +189,19 @@ class PlatformMocks(mocks.Mocks):
         elif args.typ == "docker:index/image:Image":
             outputs["repoDigest"] = f"{args.inputs['imageName']}@sha256:{token}"
         elif args.typ == "docker:index/container:Container" and args.inputs.get("attach"):
-            outputs["exitCode"] = self.job_exit_codes.get(args.inputs["name"], 0)  # a one-shot job ran
+            outputs = self._job(self.urns[(args.typ, args.name)], args.inputs, outputs)
         return f"{args.name}-id", outputs
+
+    def _job(self, urn: str, inputs: dict[str, Any], outputs: dict[str, Any]) -> dict[str, Any]:
+        """A one-shot job: kept as it is in state (its old exit code) unless new or replaced."""
+        name = inputs["name"]
+        kept = self.state.jobs.get(urn)
+        if kept is not None and kept[0] == inputs and urn not in self.state.replace:
+            return kept[1]
+        self.state.runs.append(name)
+        outputs["exitCode"] = self.job_exit_codes.get(name, 0)
+        self.state.jobs[urn] = (inputs, outputs)
+        return outputs
 
     def call(self, args: mocks.MockCallArgs):
         return {}
@@ -180,12 +227,13 @@ class Deployment:
         return {r.inputs["hostname"]: r for r in self.of_type("docker:index/container:Container")}
 
     def plaintext_leaks(self) -> list[str]:
-        """Resources that show a generated secret's value outside a secret marker (should be none)."""
+        """Resources whose inputs or outputs in state would show a generated secret's value in plain
+        text (should be none). Every resource counts, the generating random ones too."""
         return [
-            f"{resource.type} {resource.name}"
+            f"{resource.type} {resource.name} ({where})"
             for resource in self.registered
-            if not resource.type.startswith("random:")
-            and any(secret in resource.plaintext() for secret in self.generated_secrets)
+            for where, text in (("inputs", resource.plaintext()), ("outputs", resource.plaintext_outputs()))
+            if any(secret in text for secret in self.generated_secrets)
         ]
 
     def health_checks(self) -> dict[str, list[str]]:
@@ -205,25 +253,42 @@ class Deployment:
         return next(r for r in self.registered if r.urn == urn)
 
 
+@contextlib.contextmanager
+def _engine_config_env(config: dict[str, str]) -> Iterator[None]:
+    """PULUMI_CONFIG as Python's language host sets it for the program (JSON of every key)."""
+    before = os.environ.get("PULUMI_CONFIG")
+    os.environ["PULUMI_CONFIG"] = json.dumps(config)
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["PULUMI_CONFIG"]
+        else:
+            os.environ["PULUMI_CONFIG"] = before
+
+
 def run_program(config: dict[str, str], *, stack: str = "test", job_exit_codes: dict[str, int] | None = None,
-                live_mocks: mocks.Mocks | None = None) -> Deployment:
+                state: MockState | None = None, live_mocks: mocks.Mocks | None = None) -> Deployment:
     """Run __main__.py under mocks with `config` (engine form) and return what it registered.
 
     `live_mocks` replace the offline PlatformMocks (the live test engine passes its own)."""
     return run_function(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"), config, stack=stack,
-                        job_exit_codes=job_exit_codes, live_mocks=live_mocks)
+                        job_exit_codes=job_exit_codes, state=state, live_mocks=live_mocks)
 
 
 def run_function(program: Callable[[], Any], config: dict[str, str], *, stack: str = "test",
-                 job_exit_codes: dict[str, int] | None = None, live_mocks: mocks.Mocks | None = None) -> Deployment:
+                 job_exit_codes: dict[str, int] | None = None, state: MockState | None = None,
+                 live_mocks: mocks.Mocks | None = None) -> Deployment:
     """Run any Pulumi program function under mocks (e.g. one layer with a made-up consumer).
 
-    One-shot jobs exit 0 unless `job_exit_codes` (container name -> code) says otherwise.
+    One-shot jobs exit 0 unless `job_exit_codes` (container name -> code) says otherwise. Pass the
+    same `state` to several runs to model successive `pulumi up`s of one stack (see MockState).
     """
-    monitor = RecordingMonitor(live_mocks or PlatformMocks(job_exit_codes))
+    monitor = RecordingMonitor(live_mocks or PlatformMocks(job_exit_codes, state))
     pulumi.runtime.set_mocks(monitor.mocks, project="datalyptica", stack=stack, preview=False, monitor=monitor)
     pulumi.runtime.set_all_config(config)
-    _sync_await(run_pulumi_func(program))
+    with _engine_config_env(config):
+        _sync_await(run_pulumi_func(program))
     deployment = Deployment(monitor.registered, monitor.mocks.generated_secrets)
     for name, value in pulumi.runtime.get_root_resource().outputs.items():
         output = pulumi.Output.from_input(value)

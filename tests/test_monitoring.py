@@ -93,7 +93,7 @@ def test_health_checks_use_tools_the_images_have(dev):
                       ("loki", "http://localhost:3100/ready")):
         assert checks[name][1] == "wget" and checks[name][-1] == url, name  # busybox: no curl
     assert checks["grafana"][1] == "curl" and checks["grafana"][-1] == "http://localhost:3000/api/health"
-    assert checks["alloy"][1] == "curl" and checks["alloy"][-1] == "http://localhost:12345/-/ready"
+    assert checks["alloy"][1] == "bash" and "/dev/tcp/127.0.0.1/12345" in checks["alloy"][-1]  # v1.17.1: no curl
 
 
 def test_alloy_mounts_the_docker_socket_read_only_and_only_the_hub_shares_it(dev):
@@ -178,7 +178,7 @@ def test_stack_outputs(dev):
 
 def test_prod_sizes_and_protected_data(prod):
     prometheus = prod.containers()["prometheus"]
-    assert prometheus.inputs["memory"] == 4096 and prometheus.inputs["cpus"] == "2"
+    assert prometheus.inputs["memory"] == 4096 and prometheus.inputs["cpus"] == "2.0"
     for name in ("prometheus-data", "loki-data", "grafana-data", "alertmanager-data"):
         volume = prod.named(f"{name}-volume")
         assert volume.protect and volume.retain_on_delete, name

@@ -152,4 +152,4 @@ def test_the_command_names_the_stacks_it_knows(capsys):
     with pytest.raises(SystemExit) as exit_:
         plan_command.main(["staging"])
     assert exit_.value.code == 2
-    assert "no Pulumi.staging.yaml; stacks: dev, prod" in capsys.readouterr().err
+    assert "no Pulumi.staging.yaml; stacks: dev, e2e, prod" in capsys.readouterr().err

@@ -76,7 +76,7 @@ def test_health_checks_and_metrics(dev):
 def test_limits_come_from_settings(dev, prod):
     assert dev.containers()["spark-worker-1"].inputs["memory"] == 1536
     assert prod.containers()["flink-taskmanager-2"].inputs["memory"] == 4096
-    assert prod.containers()["spark-master"].inputs["cpus"] == "1"
+    assert prod.containers()["spark-master"].inputs["cpus"] == "1.0"
 
 
 def test_ports_are_published_from_settings(dev):

@@ -183,5 +183,5 @@ def test_keycloak_outputs_are_urls_and_secret_admin_credentials(dev):
 
 def test_prod_keycloak_has_prod_sizes_and_no_plain_secrets(prod):
     keycloak = prod.containers()["keycloak"]
-    assert keycloak.inputs["memory"] == 2048 and keycloak.inputs["cpus"] == "2"
+    assert keycloak.inputs["memory"] == 2048 and keycloak.inputs["cpus"] == "2.0"
     assert prod.plaintext_leaks() == []

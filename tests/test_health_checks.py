@@ -1,0 +1,36 @@
+"""Every health check calls a tool its pinned image has (issue 13, point 13): the table in
+components/health_evidence.py names, per service, the tools and the upstream file that shows them."""
+
+import pytest
+
+from components.health_evidence import HEALTH_CHECK_TOOLS
+
+
+def _service(container) -> str:
+    return next(label["value"] for label in container.inputs["labels"] if label["label"] == "datalyptica.service")
+
+
+def _tool(test: list[str]) -> str:
+    return test[1] if test[0] == "CMD" else "sh"
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_health_check_calls_a_tool_its_image_has(stack, dev, prod):
+    deployment = {"dev": dev, "prod": prod}[stack]
+    checked = {}
+    for container in deployment.containers().values():
+        if "healthcheck" in container.inputs:
+            service = _service(container)
+            assert service in HEALTH_CHECK_TOOLS, f"{service}: no evidence of what its image has"
+            checked[service] = _tool(container.inputs["healthcheck"]["tests"])
+    wrong = {s: tool for s, tool in checked.items() if tool not in HEALTH_CHECK_TOOLS[s].tools}
+    assert wrong == {}
+    assert len(checked) >= 30
+
+
+def test_images_without_curl_are_checked_with_what_they_have(dev):
+    containers = dev.containers()
+    for name in ("alloy", "schema-registry", "keycloak", "nessie", "haproxy"):
+        assert containers[name].inputs["healthcheck"]["tests"][:2] == ["CMD", "bash"], name
+    for service, tools in HEALTH_CHECK_TOOLS.items():
+        assert tools.evidence and tools.tools, service

@@ -1,0 +1,66 @@
+"""Input that settings once accepted and the program then failed on halfway (issue 13, point 12):
+each is refused before anything is registered, with the key, the value and what would do."""
+
+import pytest
+
+from components.settings import load_settings
+from tests.tools import refusal
+
+
+def test_kafka_with_no_broker_is_refused():
+    message = refusal(services={"kafka": {"replicas": 0}})
+    assert "datalyptica:services.kafka.replicas: 0" in message and "remove the 'streaming' layer" in message
+
+
+@pytest.mark.parametrize("service", ["spark-worker", "flink-taskmanager", "airflow-worker", "notebook"])
+def test_no_replica_of_any_scalable_service_is_refused(service):
+    assert f"datalyptica:services.{service}.replicas: 0" in refusal(services={service: {"replicas": 0}})
+
+
+def test_a_trino_image_tagged_latest_is_refused():
+    message = refusal(services={"trino": {"image": "trinodb/trino:latest"}})
+    assert "datalyptica:services.trino.image: 'trinodb/trino:latest' is not pinned (latest)" in message
+
+
+def test_a_trino_image_without_a_release_number_is_refused():
+    message = refusal(services={"trino": {"image": "trinodb/trino:479-arm64"}})
+    assert "services.trino.image" in message and "numbered Trino release" in message
+
+
+def test_an_untagged_flink_image_is_refused():
+    message = refusal(services={"flink-jobmanager": {"image": "flink"},
+                                "flink-taskmanager": {"image": "flink"}})
+    assert "datalyptica:services.flink-jobmanager.image: 'flink' is not pinned (untagged)" in message
+
+
+def test_a_flink_tag_without_its_version_is_refused():
+    image = "flink:scala_2.12-java17"
+    message = refusal(services={"flink-jobmanager": {"image": image}, "flink-taskmanager": {"image": image}})
+    assert "services.flink-jobmanager.image" in message and "Flink version first" in message
+
+
+def test_a_registry_port_is_not_taken_for_a_tag():
+    assert "is not pinned (untagged)" in refusal(services={"minio": {"image": "registry.local:5000/minio"}})
+    assert load_settings({"services": {"minio": {"image": "registry.local:5000/minio:RELEASE.2025-09-07T16-13-09Z"}}})
+
+
+def test_a_cluster_split_over_two_images_is_refused():
+    message = refusal(services={"spark-worker": {"image": "apache/spark:4.1.1"}})
+    assert "datalyptica:services.spark-worker.image: 'apache/spark:4.1.1', but spark-master runs" in message
+
+
+def test_an_image_folder_that_does_not_exist_is_refused():
+    message = refusal(services={"mlflow": {"image": "build:mlfow"}})
+    assert "services.mlflow.image: 'build:mlfow', but images/mlfow/Dockerfile does not exist" in message
+
+
+def test_limits_docker_refuses_are_refused():
+    assert "services.redis.cpus: 0.001; Docker takes 0.01 or more" in refusal(services={"redis": {"cpus": 0.001}})
+    assert "services.redis.cpus" in refusal(services={"redis": {"cpus": 0.1234567891}})
+    assert "services.redis.memory: '4m'; Docker takes 6m or more" in refusal(services={"redis": {"memory": "4m"}})
+
+
+def test_pinned_images_and_sound_limits_still_load():
+    settings = load_settings({"services": {"trino": {"image": "trinodb/trino:480"}, "redis": {"cpus": 0.01},
+                                           "kafka": {"replicas": 1}}})
+    assert settings.service("trino").image == "trinodb/trino:480"

@@ -447,7 +447,8 @@ def deploy(config: dict[str, str], daemon: TestDaemon, *, stack: str = "e2e", wo
     # (a few threads on 2 cores) would serialize the containers that wait to be healthy.
     loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(max_workers=workers))
     started = time.monotonic()
-    deployment = run_program(config, stack=stack, live_mocks=engine)
+    # The program's Docker provider points where `docker:host` says: at this daemon, nowhere else.
+    deployment = run_program({**config, "docker:host": daemon.host}, stack=stack, live_mocks=engine)
     return LiveDeployment(deployment, engine, time.monotonic() - started)
 
 

@@ -147,6 +147,19 @@ def test_nessie_keeps_its_catalog_in_postgres_and_its_warehouse_on_minio(dev):
     assert "default-options.endpoint=http://minio:9000/" in properties
 
 
+def test_nessie_reads_its_s3_keys_from_a_secret_outside_its_own_config_mappings(dev):
+    """Nessie refuses unknown keys under nessie.* at start (SRCFG00050): the secret it names by
+    URN must be defined under a prefix of ours, and be the one the URN names."""
+    properties = dict(line.split("=", 1) for line in
+                      upload(dev.containers()["nessie"], "/etc/nessie/application.properties")["content"].splitlines()
+                      if line and not line.startswith("#"))
+    urn = properties["nessie.catalog.service.s3.default-options.access-key"]
+    secret = urn.removeprefix("urn:nessie-secret:quarkus:")
+    assert not secret.startswith("nessie.")
+    assert {f"{secret}.name", f"{secret}.secret"} <= set(properties)
+    assert not [key for key in properties if key.startswith("nessie.") and ".secrets." in key]
+
+
 def test_nessie_gets_its_own_database_role_and_bucket_user(dev):
     role = dev.named("nessie-db-role", "postgresql:index/role:Role")
     database = dev.named("nessie-database", "postgresql:index/database:Database")

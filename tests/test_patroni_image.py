@@ -1,17 +1,31 @@
 """images/patroni/Dockerfile agrees with what components/pgha.py says of it (hadolint: tests/test_images.py)."""
 
+import re
 from pathlib import Path
 
 from components import pgha
+from dockerfiles import base_images, build_args
 
 DOCKERFILE = Path(__file__).resolve().parent.parent / "images" / "patroni" / "Dockerfile"
 
 
 def test_dockerfile_matches_the_paths_the_program_uses():
     dockerfile = DOCKERFILE.read_text()
-    assert f"FROM postgres:{pgha.IMAGE_PG_MAJOR}-bookworm" in dockerfile
+    assert build_args(DOCKERFILE)["PG_MAJOR"] == str(pgha.IMAGE_PG_MAJOR)
+    assert set(base_images(DOCKERFILE)) == {f"postgres:{pgha.IMAGE_PG_MAJOR}-bookworm"}
     assert f'CMD ["{pgha.IMAGE_CONFIG_PATH}"]' in dockerfile
     assert f"http://localhost:{pgha.IMAGE_REST_PORT}/health" in dockerfile
-    assert pgha.IMAGE_VOLUME_DIR in dockerfile
+    volume_parent, _, volume_name = pgha.IMAGE_VOLUME_DIR.rpartition("/")
+    assert f"-m 0700 /postgres-home/{volume_name}" in dockerfile
+    assert f"COPY --from=data-dir /postgres-home/ {volume_parent}/" in dockerfile
     assert pgha.IMAGE_DATA_DIR.startswith(pgha.IMAGE_VOLUME_DIR + "/")
     assert pgha.IMAGE_BIN_DIR == f"/usr/lib/postgresql/{pgha.IMAGE_PG_MAJOR}/bin"
+
+
+def test_pg_major_picks_the_base_image_and_nothing_else():
+    """A stand-in base of another major builds the same image: no path below names the major."""
+    instructions = [line for line in DOCKERFILE.read_text().splitlines() if line and not line.startswith("#")]
+    uses = [line for line in instructions if "PG_MAJOR" in line]
+    assert uses[0].startswith("ARG PG_MAJOR=")
+    assert all(line.startswith("FROM postgres:${PG_MAJOR}-bookworm") for line in uses[1:]), uses
+    assert not [line for line in instructions if re.search(r"postgresql[/-]\d", line)]

@@ -165,3 +165,22 @@ def test_the_real_folders_hash_to_the_same_wherever_they_are_copied(tmp_path):
     ca_dir = tmp_path / "ca"
     ca_dir.mkdir()
     assert hashes(copy, ca_dir) == hashes(STANDINS_DIR, ca_dir)
+
+
+def test_a_stand_in_is_built_from_the_by_hash_tag_of_what_it_is_from():
+    by_hash = {"datalyptica-standin/debian:bookworm": builder.by_hash_tag(BASE, "ab" * 32)}
+    dockerfile = ("# FROM datalyptica-standin/debian:bookworm in a comment stays\n"
+                  "FROM datalyptica-standin/debian:bookworm AS build\nRUN make\n"
+                  "from --platform=linux/amd64 datalyptica-standin/debian:bookworm\nCOPY --from=build /out /\n")
+    pinned = builder.pinned_dockerfile(dockerfile, by_hash).splitlines()
+    assert pinned[0] == "# FROM datalyptica-standin/debian:bookworm in a comment stays"
+    assert pinned[1] == f"FROM datalyptica-standin/by-hash:base-{'ab' * 16} AS build"
+    assert pinned[3] == f"from --platform=linux/amd64 datalyptica-standin/by-hash:base-{'ab' * 16}"
+    assert pinned[2] == "RUN make" and pinned[4] == "COPY --from=build /out /"
+
+
+def test_by_hash_tags_are_valid_docker_tags_and_differ_by_hash():
+    first, second = builder.by_hash_tag("postgres", "0" * 64), builder.by_hash_tag("postgres", "1" * 64)
+    assert first != second
+    tag = first.rpartition(":")[2]
+    assert len(tag) <= 128 and all(ch.isalnum() or ch in "_.-" for ch in tag)

@@ -9,17 +9,24 @@ image every other stand-in is FROM.
 A stand-in is built again only when its inputs change: the files of its folder, its tag, and the
 inputs of the stand-ins it is FROM, hashed into the image label `datalyptica.standin.hash`.
 
+Each stand-in is also tagged `datalyptica-standin/by-hash:<name>-<hash>`, and a stand-in is built
+FROM that tag of its parents (the builder rewrites its FROM lines): dockerd's BuildKit remembers
+which image a tag named the first time it resolved it and keeps building on that one after the
+tag moves, until the daemon restarts. A tag per input hash never moves.
+
     python -m tests.live.standins [names...]     (DOCKER_HOST picks the Docker Engine)
 """
 
 import hashlib
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +36,7 @@ from tests.dockerfiles import base_images
 STANDINS_DIR = Path(__file__).resolve().parent / "standins"
 BASE = "base"
 HASH_LABEL = "datalyptica.standin.hash"
+BY_HASH_REPOSITORY = "datalyptica-standin/by-hash"
 DOCKER = "/usr/bin/docker"  # the 20.10 client: BuildKit through DOCKER_BUILDKIT=1
 # CA certificates the base trusts besides Debian's (this machine's egress CA), so TLS works in builds.
 HOST_CA_DIR = Path("/usr/local/share/ca-certificates")
@@ -175,6 +183,19 @@ def input_hashes(standins: Mapping[str, Standin], host_ca_dir: Path = HOST_CA_DI
     return hashes
 
 
+def by_hash_tag(name: str, input_hash: str) -> str:
+    return f"{BY_HASH_REPOSITORY}:{name}-{input_hash[:32]}"
+
+
+def pinned_dockerfile(text: str, by_hash: Mapping[str, str]) -> str:
+    """The Dockerfile with each FROM of a stand-in's tag turned to its by-hash tag (by_hash: tag -> tag)."""
+    def pin(match: re.Match) -> str:
+        image = match.group("image")
+        return match.group("head") + by_hash.get(image, image)
+
+    return re.sub(r"^(?P<head>\s*FROM\s+(?:--\S+\s+)*)(?P<image>\S+)", pin, text, flags=re.MULTILINE | re.IGNORECASE)
+
+
 class Docker:
     def __init__(self, docker_host: str | None = None):
         self.env = dict(os.environ, DOCKER_BUILDKIT="1")
@@ -193,33 +214,66 @@ class Docker:
         value = result.stdout.strip()
         return "" if value == "<no value>" else value
 
+    def layers(self, image: str) -> list[str]:
+        result = self.run("image", "inspect", "--format", "{{json .RootFS.Layers}}", image)
+        return json.loads(result.stdout) if result.returncode == 0 else []
+
 
 def build_standins(only: Iterable[str] | None = None, *, docker_host: str | None = None,
-                   root: Path = STANDINS_DIR) -> list[StandinBuild]:
-    """Builds the stand-ins (all, or those named and what they are FROM) whose inputs changed."""
+                   root: Path = STANDINS_DIR,
+                   on_build: Callable[[StandinBuild], None] | None = None) -> list[StandinBuild]:
+    """Builds the stand-ins (all, or those named and what they are FROM) whose inputs changed.
+
+    on_build hears of each stand-in as soon as it is done (a fresh build takes minutes).
+    """
     standins = discover(root)
     hashes = input_hashes(standins)
     if only is not None:
         standins = with_parents(standins, only)
     docker = Docker(docker_host)
-    return [_build_one(docker, standin, hashes[name]) for name, standin in standins.items()]
+    by_hash = {standin.tag: by_hash_tag(name, hashes[name]) for name, standin in standins.items()}
+    tags = {name: standin.tag for name, standin in standins.items()}
+    builds = []
+    for name, standin in standins.items():
+        builds.append(_build_one(docker, standin, hashes[name], by_hash, tags))
+        if on_build is not None:
+            on_build(builds[-1])
+    return builds
 
 
-def _build_one(docker: Docker, standin: Standin, wanted_hash: str) -> StandinBuild:
+def _build_one(docker: Docker, standin: Standin, wanted_hash: str, by_hash: Mapping[str, str],
+               tags: Mapping[str, str]) -> StandinBuild:
     start = time.monotonic()
-    cached = docker.label(standin.tag, HASH_LABEL) == wanted_hash
+    cached = docker.label(standin.tag, HASH_LABEL) == wanted_hash and _on_its_parent(docker, standin, tags)
     if not cached:
         if standin.name == BASE:
             _import_base(docker, standin, wanted_hash)
         else:
-            _docker_build(docker, standin, wanted_hash)
+            _docker_build(docker, standin, wanted_hash, by_hash)
+            if not _on_its_parent(docker, standin, tags):
+                raise StandinError(f"stand-in {standin.name} ({standin.tag}): built, but not on the current "
+                                   f"image of {' or '.join(standin.parents)}")
+    tagged = docker.run("tag", standin.tag, by_hash[standin.tag])
+    if tagged.returncode != 0:
+        raise StandinError(_failure(standin, "docker tag", tagged.stderr))
     return StandinBuild(standin.name, standin.tag, time.monotonic() - start, cached)
 
 
-def _docker_build(docker: Docker, standin: Standin, wanted_hash: str) -> None:
-    with tempfile.TemporaryFile("w+") as log:
+def _on_its_parent(docker: Docker, standin: Standin, tags: Mapping[str, str]) -> bool:
+    """Whether the image's layers start with those of a stand-in it is FROM (tags: name -> tag), as tagged now."""
+    if standin.name == BASE:
+        return True
+    layers = docker.layers(standin.tag)
+    parents = [docker.layers(tags[name]) for name in standin.parents]
+    return any(parent and layers[:len(parent)] == parent for parent in parents)
+
+
+def _docker_build(docker: Docker, standin: Standin, wanted_hash: str, by_hash: Mapping[str, str]) -> None:
+    with tempfile.TemporaryDirectory() as scratch, tempfile.TemporaryFile("w+") as log:
+        dockerfile = Path(scratch, "Dockerfile")
+        dockerfile.write_text(pinned_dockerfile((standin.folder / "Dockerfile").read_text(), by_hash))
         result = subprocess.run(
-            [DOCKER, "build", "--network", "host", "--progress", "plain",
+            [DOCKER, "build", "--network", "host", "--progress", "plain", "--file", str(dockerfile),
              "--label", f"{HASH_LABEL}={wanted_hash}", "--tag", standin.tag, str(standin.folder)],
             env=docker.env, stdout=log, stderr=subprocess.STDOUT, text=True,
         )
@@ -252,14 +306,17 @@ def _failure(standin: Standin, step: str, log: str) -> str:
     return f"stand-in {standin.name} ({standin.tag}): {step} failed; the last lines of its log:\n{tail}"
 
 
+def _print_build(build: StandinBuild) -> None:
+    print(f"{build.name:<12} {build.tag:<45} {build.seconds:7.1f} s  {'cached' if build.cached else 'built'}",
+          flush=True)
+
+
 def main(argv: list[str]) -> int:
     try:
-        builds = build_standins(argv or None)
+        build_standins(argv or None, on_build=_print_build)
     except StandinError as error:
         print(error, file=sys.stderr)
         return 1
-    for build in builds:
-        print(f"{build.name:<12} {build.tag:<45} {build.seconds:7.1f} s  {'cached' if build.cached else 'built'}")
     return 0
 
 

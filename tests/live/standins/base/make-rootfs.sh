@@ -35,6 +35,15 @@ path-exclude /usr/share/info/*
 path-exclude /usr/share/lintian/*
 EOF
 
+# Like the upstream images: apt keeps no downloaded packages nor binary caches in the image.
+cat >"$rootfs/etc/apt/apt.conf.d/docker-clean" <<'EOF'
+DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
+EOF
+echo 'Acquire::Languages "none";' >"$rootfs/etc/apt/apt.conf.d/docker-no-languages"
+
 # Named *.crt under /usr/local/share/ca-certificates, the certificates survive every later
 # update-ca-certificates (ca-certificates-java runs one) and reach Java's trust store too.
 find "$extra_ca_dir" -maxdepth 1 -name '*.crt' -exec cp -t "$rootfs/usr/local/share/ca-certificates/" {} +

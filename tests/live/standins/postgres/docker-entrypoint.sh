@@ -59,7 +59,16 @@ if [ "${1:0:1}" = - ]; then
     set -- postgres "$@"
 fi
 
-if [ "$1" = postgres ]; then
+# postgres --help, --version, --describe-config and the like start no server: nothing to set up.
+wants_no_server() {
+    local arg
+    for arg in "$@"; do
+        case "$arg" in -'?' | --help | --describe-config | -V | --version | -C) return 0 ;; esac
+    done
+    return 1
+}
+
+if [ "$1" = postgres ] && ! wants_no_server "$@"; then
     if [ "$(id -u)" = 0 ]; then
         install -d -o postgres -g postgres -m 0700 "$PGDATA"
         exec gosu postgres "$BASH_SOURCE" "$@"

@@ -256,7 +256,16 @@ def _build_one(docker: Docker, standin: Standin, wanted_hash: str, by_hash: Mapp
     tagged = docker.run("tag", standin.tag, by_hash[standin.tag])
     if tagged.returncode != 0:
         raise StandinError(_failure(standin, "docker tag", tagged.stderr))
+    _untag_older_builds(docker, standin.name, by_hash[standin.tag])
     return StandinBuild(standin.name, standin.tag, time.monotonic() - start, cached)
+
+
+def _untag_older_builds(docker: Docker, name: str, current: str) -> None:
+    """Drops the by-hash tags of the stand-in's earlier inputs, so their images can go (untagging only)."""
+    listed = docker.run("image", "ls", "--format", "{{.Repository}}:{{.Tag}}", BY_HASH_REPOSITORY)
+    for tag in listed.stdout.split():
+        if tag.startswith(f"{BY_HASH_REPOSITORY}:{name}-") and tag != current:
+            docker.run("image", "rm", "--no-prune", tag)
 
 
 def _on_its_parent(docker: Docker, standin: Standin, tags: Mapping[str, str]) -> bool:

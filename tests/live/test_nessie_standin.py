@@ -18,6 +18,7 @@ from collections.abc import Iterator
 import pytest
 
 from components.catalog import SERVICES
+from tests.live.standins import stack_images
 from components.service import HealthCheck
 from components.storage import NESSIE_MANAGEMENT_PORT, NESSIE_PORT, NESSIE_UID
 
@@ -26,7 +27,7 @@ pytestmark = [
     pytest.mark.skipif(not os.environ.get("DOCKER_HOST"), reason="DOCKER_HOST is unset: no Docker Engine to run the stand-in on"),
 ]
 
-IMAGE = SERVICES["nessie"].image
+IMAGE = stack_images()["nessie"]  # the image the e2e stack runs
 CONTAINER = "h-nessie-standin-test"
 CONFIG_PATH = "/etc/nessie/application.properties"
 # A value only the settings file sets: the API echoes it back if Nessie read the file.

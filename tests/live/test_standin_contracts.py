@@ -1,0 +1,261 @@
+"""Each stand-in keeps the contract its CONTRACT.md states, checked on the built image.
+
+Needs a Docker Engine: DOCKER_HOST names it. The stand-ins are built (or found cached) first.
+"""
+
+import json
+import os
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from components import pgha
+from components.service import HealthCheck
+from tests.live.standins import HASH_LABEL, STANDINS_DIR, build_standins, discover
+
+pytestmark = pytest.mark.live
+
+DOCKER = "/usr/bin/docker"
+CHECKED = ("base", "postgres", "etcd", "haproxy")
+TAGS = {name: standin.tag for name, standin in discover().items()}
+
+
+def docker_host() -> str:
+    host = os.environ.get("DOCKER_HOST")
+    if not host:
+        pytest.skip("DOCKER_HOST is not set: these tests check images on a Docker Engine")
+    return host
+
+
+def docker(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
+    result = subprocess.run([DOCKER, *args], env=dict(os.environ, DOCKER_HOST=docker_host()),
+                            capture_output=True, text=True, timeout=timeout)
+    if check:
+        assert result.returncode == 0, f"docker {' '.join(args)}: {result.stdout}{result.stderr}"
+    return result
+
+
+def run(name: str, *command: str, entrypoint: str | None = None, user: str | None = None,
+        network: str | None = None) -> str:
+    """`docker run --rm` of the stand-in: what the command printed."""
+    options = [*(["--entrypoint", entrypoint] if entrypoint is not None else []),
+               *(["--user", user] if user else []), *(["--network", network] if network else [])]
+    return docker("run", "--rm", *options, TAGS[name], *command).stdout
+
+
+def shell(name: str, script: str, user: str | None = None, network: str | None = None) -> str:
+    return run(name, "-c", script, entrypoint="bash", user=user, network=network)
+
+
+def config(name: str) -> dict:
+    return json.loads(docker("image", "inspect", TAGS[name]).stdout)[0]["Config"]
+
+
+def stat(name: str, *paths: str) -> dict[str, str]:
+    lines = shell(name, f"stat -c '%n %U %G %a' {' '.join(paths)}").splitlines()
+    return {path: f"{owner}:{group} {mode}" for path, owner, group, mode in (line.split() for line in lines)}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def standins():
+    return build_standins(CHECKED, docker_host=docker_host())
+
+
+@pytest.fixture
+def container():
+    """container(name, *options, command=(), start=True): a stand-in's container, removed afterwards.
+
+    It has no network but its loopback: the checks run inside it, and a name it cannot resolve
+    fails at once instead of waiting on a name server it cannot reach.
+    """
+    made = []
+
+    def make(name: str, *options: str, command: tuple[str, ...] = (), start: bool = True) -> str:
+        container_name = f"datalyptica-standin-check-{name}-{uuid.uuid4().hex[:8]}"
+        docker("create", "--name", container_name, "--network", "none", *options, TAGS[name], *command)
+        made.append(container_name)
+        if start:
+            docker("start", container_name)
+        return container_name
+
+    yield make
+    for container_name in made:
+        docker("rm", "--force", "--volumes", container_name, check=False)
+
+
+def wait_for(check, what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"{what} not within {timeout} s"
+        time.sleep(0.5)
+
+
+def test_every_checked_stand_in_is_built_with_the_hash_of_its_inputs(standins):
+    assert {build.name for build in standins} == set(CHECKED)
+    for build in standins:
+        assert config(build.name)["Labels"][HASH_LABEL], build.name
+    again = build_standins(CHECKED, docker_host=docker_host())
+    assert all(build.cached for build in again), "a second run builds nothing"
+
+
+# base: tests/live/standins/base/CONTRACT.md
+
+def test_base_is_debian_bookworm_with_upstreams_suites_path_and_cmd():
+    assert shell("base", "cat /etc/debian_version").startswith("12.")
+    sources = shell("base", "cat /etc/apt/sources.list.d/debian.sources")
+    assert "bookworm bookworm-updates" in sources and "bookworm-security" in sources
+    assert config("base")["Cmd"] == ["bash"]
+    assert "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" in config("base")["Env"]
+
+
+def test_base_trusts_the_building_machines_ca_certificates():
+    host_cas = sorted(path.name for path in Path("/usr/local/share/ca-certificates").glob("*.crt"))
+    assert shell("base", "ls /usr/local/share/ca-certificates").split() == host_cas
+    bundle = shell("base", "cat /etc/ssl/certs/ca-certificates.crt")
+    for name in host_cas:
+        first_line_of_body = Path("/usr/local/share/ca-certificates", name).read_text().splitlines()[1]
+        assert first_line_of_body in bundle, name
+
+
+# postgres: tests/live/standins/postgres/CONTRACT.md
+
+def test_postgres_user_is_uid_and_gid_999_with_its_home():
+    assert shell("postgres", "getent passwd postgres").strip() == "postgres:x:999:999::/var/lib/postgresql:/bin/bash"
+    assert shell("postgres", "getent group postgres").startswith("postgres:x:999:")
+
+
+def test_postgres_directories_have_upstreams_owners_and_modes():
+    assert stat("postgres", "/var/lib/postgresql", "/var/lib/postgresql/data", "/var/run/postgresql") == {
+        "/var/lib/postgresql": "postgres:postgres 1777",
+        "/var/lib/postgresql/data": "postgres:postgres 1777",
+        "/var/run/postgresql": "postgres:postgres 3777",
+    }
+
+
+def test_postgres_server_binaries_of_major_15_are_where_the_program_looks():
+    bin_dir = "/usr/lib/postgresql/15/bin"
+    listing = shell("postgres", f"ls {bin_dir}").split()
+    assert {"postgres", "initdb", "pg_ctl", "pg_basebackup", "pg_rewind", "pg_controldata"} <= set(listing)
+    assert run("postgres", "postgres", "--version", user="999:999").startswith("postgres (PostgreSQL) 15.")
+    assert shell("postgres", "ls /etc/postgresql 2>/dev/null | wc -l").strip() == "0", "no cluster from the package"
+
+
+def test_postgres_image_config_is_upstreams():
+    image = config("postgres")
+    assert image["Volumes"] == {"/var/lib/postgresql/data": {}}
+    assert image["StopSignal"] == "SIGINT"
+    assert image["Entrypoint"] == ["docker-entrypoint.sh"] and image["Cmd"] == ["postgres"]
+    assert {"PG_MAJOR=15", "PGDATA=/var/lib/postgresql/data", "LANG=en_US.utf8"} <= set(image["Env"])
+    assert any(env.startswith("PATH=") and env.endswith(":/usr/lib/postgresql/15/bin") for env in image["Env"])
+    assert set(image["ExposedPorts"]) == {"5432/tcp"}
+    assert image["User"] == ""
+    assert image.get("Shell") in (None, ["/bin/sh", "-c"])
+
+
+def test_postgres_has_the_locale_gosu_and_the_patroni_images_apt_pins():
+    assert "en_US.utf8" in shell("postgres", "locale -a").split()
+    assert shell("postgres", "gosu postgres id -u").strip() == "999"
+    # images/patroni pins these; the base's package lists are empty until apt-get update.
+    versions = shell("postgres", "apt-get update -qq >/dev/null && apt-cache policy curl python3 | grep Candidate",
+                     network="host")
+    assert "7.88." in versions and "3.11." in versions, versions
+
+
+def test_postgres_entrypoint_initialises_an_empty_data_directory_and_serves(container):
+    # Trust on the container's own socket only: no credential is needed for the check.
+    name = container("postgres", "-e", "POSTGRES_HOST_AUTH_METHOD=trust", "-e", "POSTGRES_DB=standin",
+                     command=("postgres", "-c", "listen_addresses="))
+
+    def answers() -> bool:
+        result = docker("exec", "-u", "postgres", name, "psql", "-At", "-d", "standin", "-c", "select current_user",
+                        check=False)
+        return result.returncode == 0 and result.stdout.strip() == "postgres"
+
+    wait_for(answers, "the stand-in's PostgreSQL answering on its socket")
+    owner_mode = docker("exec", name, "stat", "-c", "%U %a", "/var/lib/postgresql/data").stdout.strip()
+    assert owner_mode == "postgres 700"
+
+
+# etcd: tests/live/standins/etcd/CONTRACT.md
+
+def test_etcd_binaries_are_release_v3_5_21_at_upstreams_paths():
+    assert "etcd Version: 3.5.21\n" in run("etcd", "/usr/local/bin/etcd", "--version")
+    assert "etcdctl version: 3.5.21\n" in run("etcd", "/usr/local/bin/etcdctl", "version")
+    assert "etcdutl version: 3.5.21\n" in run("etcd", "/usr/local/bin/etcdutl", "version")
+
+
+def test_etcd_image_config_is_upstreams():
+    image = config("etcd")
+    assert image["Entrypoint"] is None and image["Cmd"] == ["/usr/local/bin/etcd"]
+    assert image["WorkingDir"] == "/var/lib/etcd/"
+    assert set(image["ExposedPorts"]) == {"2379/tcp", "2380/tcp"}
+    assert image["User"] == ""
+    assert "/usr/local/bin" in next(env for env in image["Env"] if env.startswith("PATH="))
+
+
+def test_etcd_starts_from_the_programs_command_and_its_health_check_passes(container):
+    member = pgha.EtcdMember("etcd-1", "localhost")
+    topology = pgha.PgHaTopology("standin", (member,), (pgha.PatroniNode("patroni-1", "localhost"),))
+    command = pgha.etcd_command(topology, member, data_dir="/var/lib/etcd/data", listen_host="127.0.0.1")
+    name = container("etcd", command=tuple(command))
+
+    def healthy() -> bool:
+        return docker("exec", name, "etcdctl", "endpoint", "health", check=False).returncode == 0
+
+    wait_for(healthy, "`etcdctl endpoint health` (the program's health check)")
+
+
+def test_etcd_toolchain_is_not_in_the_image():
+    assert shell("etcd", "command -v go || ls /usr/lib/go* 2>/dev/null || echo none").strip() == "none"
+
+
+# haproxy: tests/live/standins/haproxy/CONTRACT.md
+
+def test_haproxy_is_of_the_pinned_major_its_contract_names_the_version_and_it_has_the_prometheus_exporter():
+    pinned = TAGS["haproxy"].rpartition(":")[2]
+    first_line = run("haproxy", "haproxy", "-v").splitlines()[0]  # HAProxy version 3.0.11-... date
+    version = first_line.split()[2].split("-")[0]
+    assert version.split(".")[0] == pinned.split(".")[0], first_line
+    assert f"**HAProxy {version}, not {pinned}.**" in (STANDINS_DIR / "haproxy" / "CONTRACT.md").read_text()
+    assert "prometheus-exporter" in run("haproxy", "haproxy", "-vv")
+
+
+def test_haproxy_runs_as_uid_and_gid_99_in_its_home():
+    assert run("haproxy", "id").strip() == "uid=99(haproxy) gid=99(haproxy) groups=99(haproxy)"
+    assert stat("haproxy", "/var/lib/haproxy") == {"/var/lib/haproxy": "haproxy:haproxy 755"}
+    image = config("haproxy")
+    assert image["User"] == "haproxy" and image["WorkingDir"] == "/var/lib/haproxy"
+    assert image["StopSignal"] == "SIGUSR1"
+    assert image["Entrypoint"] == ["docker-entrypoint.sh"]
+    assert image["Cmd"] == ["haproxy", "-f", pgha.HAPROXY_CONFIG_PATH]
+
+
+def test_haproxy_has_bash_for_the_health_check_and_no_curl_or_wget_as_upstream():
+    assert shell("haproxy", "command -v curl wget || echo neither").strip() == "neither"
+    assert run("haproxy", "echo", "run as given").strip() == "run as given", "the entrypoint execs other commands"
+
+
+def test_haproxy_runs_the_programs_config_and_passes_the_programs_health_check(container):
+    topology = pgha.PgHaTopology("standin", (pgha.EtcdMember("etcd-1", "etcd-1"),),
+                                 (pgha.PatroniNode("patroni-1", "patroni-1"), pgha.PatroniNode("patroni-2", "patroni-2")))
+    rendered = pgha.render_haproxy_config(topology, docker_dns=False)
+    name = container("haproxy", start=False)
+    config_file = Path(f"/tmp/{name}.cfg")
+    config_file.write_text(rendered)
+    try:
+        docker("cp", str(config_file), f"{name}:{pgha.HAPROXY_CONFIG_PATH}")
+    finally:
+        config_file.unlink()
+    docker("start", name)
+    check = list(HealthCheck.http_via_bash(7000, "/").test)
+    assert check[0] == "CMD"
+
+    def healthy() -> bool:
+        return docker("exec", name, *check[1:], check=False).returncode == 0
+
+    wait_for(healthy, "the program's HAProxy health check (bash /dev/tcp)")
+    pid1 = docker("exec", name, "cat", "/proc/1/cmdline").stdout.split("\0")
+    assert pid1[:5] == ["haproxy", "-W", "-db", "-f", pgha.HAPROXY_CONFIG_PATH]

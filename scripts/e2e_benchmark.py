@@ -130,8 +130,11 @@ def main() -> int:
     daemon = TestDaemon()
     started_daemon = daemon.start()
     print(f"== stand-ins (daemon {daemon.host})", flush=True)
-    for build in build_standins(docker_host=daemon.host):
+    builds = build_standins(docker_host=daemon.host)
+    for build in builds:
         print(f"  {build.tag}: {build.seconds:.1f} s{' (cached)' if build.cached else ''}", flush=True)
+    if any(not build.cached for build in builds):
+        daemon.restart()  # BuildKit must see the stand-ins just made (as tests/live/conftest.py does)
 
     print(f"== deploy {args.stack}", flush=True)
     asyncio.set_event_loop(asyncio.new_event_loop())

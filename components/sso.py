@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from components import secrets
+from components import catalog, secrets
 from components.service import Platform
 
 REALM = "datalyptica"
@@ -68,7 +68,7 @@ UI_LOGINS: tuple[UiLogin, ...] = (
 
 
 class SsoClients(pulumi.ComponentResource):
-    """One OIDC client per UI of the enabled layers whose port the stack publishes.
+    """One OIDC client per UI that the stack deploys and whose port it publishes.
 
     A UI whose port is not published cannot be reached by a browser, so it gets no client
     (`client()` returns None) and keeps its local login.
@@ -90,7 +90,7 @@ class SsoClients(pulumi.ComponentResource):
         self._clients: dict[str, OidcClient] = {}
         for login in UI_LOGINS:
             ui_url = platform.url(login.port_name)
-            if not settings.enabled(login.layer) or ui_url is None:
+            if not settings.deploys(catalog.port_owner(login.port_name)) or ui_url is None:
                 continue
             self.logins[login.client_id] = login
             self._clients[login.client_id] = OidcClient(

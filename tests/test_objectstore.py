@@ -304,3 +304,17 @@ def test_admin_identities_hold_exactly_one_admin():
 def test_the_catalog_pins_the_official_image():
     image = catalog.SERVICES["seaweedfs"].image
     assert image.startswith("chrislusf/seaweedfs:") and image.rsplit(":", 1)[1][0].isdigit()
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_seaweedfs_stacks_pass_every_policy(stack):
+    from pulumi.runtime import config as pulumi_config
+
+    from tests.test_policies import all_violations
+
+    saved = dict(pulumi_config.CONFIG.get())
+    pulumi_config.set_all_config(with_store(stack, "seaweedfs"))  # the pack reads the stack's config
+    try:
+        assert all_violations(_deployment(stack, "seaweedfs")) == []
+    finally:
+        pulumi_config.set_all_config(saved)

@@ -318,3 +318,11 @@ def test_the_seaweedfs_stacks_pass_every_policy(stack):
         assert all_violations(_deployment(stack, "seaweedfs")) == []
     finally:
         pulumi_config.set_all_config(saved)
+
+
+def test_adding_a_consumer_leaves_the_store_and_the_other_identities_unchanged():
+    alone = run_program(with_store("dev", "seaweedfs", layers=["storage"]), stack="dev")
+    more = run_program(with_store("dev", "seaweedfs", layers=["storage", "processing"]), stack="dev")
+    assert set(identity_jobs(more)) - set(identity_jobs(alone)) == {"spark", "flink"}
+    for name in ("seaweedfs", "seaweedfs-buckets", "nessie-s3-identity"):
+        assert alone.containers()[name].inputs == more.containers()[name].inputs, name

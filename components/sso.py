@@ -8,7 +8,7 @@ own local admin login).
 the network on which that UI reaches Keycloak, so the UIs are configured without waiting for
 Keycloak, and the security layer later imports the very same clients into the realm. The
 security layer must be built after it in the same program: it resolves `provider_started`,
-which the MinIO container waits on.
+which the MinIO container waits on (with objectStore minio).
 """
 
 import asyncio

@@ -49,8 +49,7 @@ class UiLogin:
     """A UI that logs in through Keycloak: its client id, published port and OAuth callback path."""
 
     client_id: str
-    layer: str
-    port_name: str
+    port_name: str  # the UI's published port: the service that owns it must be deployed
     callback_path: str
     name: str
 
@@ -59,11 +58,11 @@ class UiLogin:
 # callback (Superset at the root, Airflow 3's FAB auth manager under /auth) with provider name
 # "keycloak", oauthenticator's /hub/oauth_callback, the MinIO console's /oauth_callback.
 UI_LOGINS: tuple[UiLogin, ...] = (
-    UiLogin("grafana", "monitoring", "grafana", "/login/generic_oauth", "Grafana"),
-    UiLogin("superset", "analytics", "superset", "/oauth-authorized/keycloak", "Superset"),
-    UiLogin("jupyterhub", "analytics", "jupyterhub", "/hub/oauth_callback", "JupyterHub"),
-    UiLogin("airflow", "analytics", "airflow", "/auth/oauth-authorized/keycloak", "Airflow"),
-    UiLogin("minio-console", "storage", "minio-console", "/oauth_callback", "MinIO console"),
+    UiLogin("grafana", "grafana", "/login/generic_oauth", "Grafana"),
+    UiLogin("superset", "superset", "/oauth-authorized/keycloak", "Superset"),
+    UiLogin("jupyterhub", "jupyterhub", "/hub/oauth_callback", "JupyterHub"),
+    UiLogin("airflow", "airflow", "/auth/oauth-authorized/keycloak", "Airflow"),
+    UiLogin("minio-console", "minio-console", "/oauth_callback", "MinIO console"),
 )
 
 

@@ -14,7 +14,7 @@ import pulumi_docker as docker
 import pulumi_postgresql as postgresql
 
 from components import pgha, secrets
-from components.objectstore import S3_REGION, BucketAccess, ObjectStore, bucket_policy, object_store
+from components.objectstore import BucketAccess, ObjectStore, bucket_policy, object_store
 from components.service import File, HealthCheck, Metrics, Platform, Port, Service
 from components.sso import OidcClient
 from components.templates import render_output

@@ -57,6 +57,13 @@ SERVICES: dict[str, ServiceDefaults] = {
         "storage", "quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z", 1, "1g",
         ports={"minio": 9000, "minio-console": 9001},
     ),
+    # SeaweedFS: the maintained alternative (datalyptica:objectStore); its S3 API takes MinIO's
+    # host port 9000 (only one of the two is ever deployed), so S3 clients on the host keep theirs.
+    # Official image: docker/Dockerfile.go_build, pushed as chrislusf/seaweedfs:<release> by
+    # .github/workflows/container_release_unified.yml (seaweedfs/seaweedfs).
+    "seaweedfs": ServiceDefaults(
+        "storage", "chrislusf/seaweedfs:4.53", 1, "1g", ports={"seaweedfs": 9000},
+    ),
     "etcd": ServiceDefaults("storage", "quay.io/coreos/etcd:v3.5.21", 0.5, "256m", replicas=3),
     "patroni": ServiceDefaults("storage", built("patroni"), 1, "768m", replicas=2),
     "haproxy": ServiceDefaults(
@@ -149,9 +156,13 @@ SHARED_NETWORKS: dict[str, SharedNetwork] = {
     # Nessie, MLflow and Spark; plus the hub, whose API every notebook calls back, and Spark's
     # workers, whose executors connect back to a notebook's PySpark driver.
     "notebooks": SharedNetwork("analytics", frozenset({
-        "jupyterhub", "haproxy", "trino", "minio", "nessie", "mlflow", "spark-master", "spark-worker",
+        "jupyterhub", "haproxy", "trino", "minio", "seaweedfs", "nessie", "mlflow", "spark-master", "spark-worker",
     })),
 }
+
+# datalyptica:objectStore -> the service that stores the platform's objects (the others are not deployed).
+OBJECT_STORES: dict[str, str] = {"minio": "minio", "seaweedfs": "seaweedfs"}
+DEFAULT_OBJECT_STORE = "minio"
 
 # The notebook entry stands for the containers JupyterHub spawns: its replicas are the most
 # notebooks that may run at once, which is what the host must have room for.
@@ -161,6 +172,7 @@ SPAWNED_SERVICES = frozenset({"notebook"})
 # Host ports the platform cannot do without, and why: a stack may not set these to null.
 REQUIRED_PORTS: dict[str, str] = {
     "postgres-primary": "the program provisions databases and roles through it",
+    # (SeaweedFS needs none: its buckets and identities are made by jobs on the storage network.)
     "minio": "the program creates buckets and users through it",
     "keycloak": "single sign-on sends browsers to Keycloak",
 }

@@ -25,6 +25,8 @@ _PROMETHEUS_BUSYBOX = "FROM quay.io/prometheus/busybox (busybox: sh, wget; no cu
 HEALTH_CHECK_TOOLS: dict[str, ImageTools] = {
     "etcd": _tools("etcdctl", evidence="etcd-io/etcd Dockerfile-release.amd64 @ v3.5.21: distroless/static-debian11 "
                                        "+ /usr/local/bin/etcd, etcdctl, etcdutl (no shell: CMD form only)"),
+    "seaweedfs": _tools("curl", evidence="seaweedfs/seaweedfs docker/Dockerfile.go_build @ 4.53: FROM alpine, "
+                                          "apk add ... curl su-exec (busybox sh too)"),
     "patroni": _tools("curl", evidence="this repo, images/patroni/Dockerfile: apt-get install curl"),
     "haproxy": _tools("bash", evidence="docker-library/haproxy 3.2/Dockerfile @ ef134ca (Update 3.2 to 3.2.4): "
                                        "debian:trixie-slim + ca-certificates only: bash, no curl/wget/socat"),

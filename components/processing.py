@@ -1,8 +1,8 @@
 """ProcessingLayer: a Spark standalone cluster and a Flink session cluster, both on the lake.
 
-Spark reads and writes Iceberg tables catalogued by Nessie (its Iceberg REST API) on MinIO, and
-plain files through S3A, with its own MinIO user. Flink keeps checkpoints and savepoints in its
-own bucket with its own MinIO user. Their keys reach the containers in config files only.
+Spark reads and writes Iceberg tables catalogued by Nessie (its Iceberg REST API) in the object store,
+and plain files through S3A, with its own object-store identity. Flink keeps checkpoints and
+savepoints in its own bucket with its own identity. Their keys reach the containers in config files only.
 """
 
 import re

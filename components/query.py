@@ -1,6 +1,6 @@
 """QueryLayer: Trino (Iceberg on Nessie, PostgreSQL and, with the OLAP layer, ClickHouse) and dbt.
 
-Trino gets its own MinIO user (warehouse and landing buckets), its own PostgreSQL database and,
+Trino gets its own object-store identity (warehouse and landing buckets), its own PostgreSQL database and,
 when the OLAP layer runs, ClickHouse's login: each catalog file that holds a credential is a
 secret file readable only by the trino user. dbt is a job container: created, never started by
 `pulumi up`.

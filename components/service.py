@@ -75,7 +75,8 @@ IMAGE_PLATFORM = "linux/amd64"
 # logs, Redis writes its snapshot, Prometheus and Loki flush their heads to disk.
 DEFAULT_STOP_GRACE_SECONDS = 10  # Docker's own default for `docker stop`
 STOP_GRACE_SECONDS: dict[str, int] = {
-    "patroni": 120, "etcd": 30, "minio": 30, "kafka": 120, "kafka-connect": 60, "clickhouse": 60,
+    # `weed server` waits 10 s after SIGTERM before it exits (seaweedfs).
+    "patroni": 120, "etcd": 30, "minio": 30, "seaweedfs": 30, "kafka": 120, "kafka-connect": 60, "clickhouse": 60,
     "redis": 60, "prometheus": 60, "loki": 60, "alertmanager": 30, "grafana": 30, "nessie": 30,
     "keycloak": 30, "trino": 60, "spark-master": 30, "spark-worker": 30, "flink-jobmanager": 60,
     "flink-taskmanager": 60, "airflow-scheduler": 60, "airflow-worker": 120, "airflow-triggerer": 30,

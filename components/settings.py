@@ -129,6 +129,7 @@ class Settings(_Model):
     bind_address: str = "127.0.0.1"
     endpoint_host: str = "localhost"
     protect_data: bool = True
+    object_store: str = catalog.DEFAULT_OBJECT_STORE
     image_version: str = Field(default="1.0.0", pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
     # The PostgreSQL major images/patroni builds on (postgres:<major>-bookworm); Patroni 4.1
     # manages 13 to 18. Changing it on a running cluster needs pg_upgrade, not `pulumi up`.
@@ -149,6 +150,13 @@ class Settings(_Model):
         if len(set(layers)) != len(layers):
             raise ValueError("a layer is listed twice; list each layer once")
         return layers
+
+    @field_validator("object_store")
+    @classmethod
+    def _known_object_store(cls, store: str) -> str:
+        if store not in catalog.OBJECT_STORES:
+            raise ValueError(f"unknown object store; use one of: {', '.join(catalog.OBJECT_STORES)}")
+        return store
 
     @model_validator(mode="after")
     def _known_services(self) -> "Settings":
@@ -222,8 +230,9 @@ class Settings(_Model):
     @model_validator(mode="after")
     def _required_ports_are_published(self) -> "Settings":
         for port_name, why in catalog.REQUIRED_PORTS.items():
-            owner = catalog.SERVICES[catalog.port_owner(port_name)]
-            if owner.layer in self.layers and self.ports.get(port_name, 0) is None:
+            owner_name = catalog.port_owner(port_name)
+            owner = catalog.SERVICES[owner_name]
+            if self.deploys(owner_name) and self.ports.get(port_name, 0) is None:
                 raise ValueError(
                     f"ports.{port_name}: null, but {why}; publish it (default "
                     f"{owner.ports[port_name]}), bound to datalyptica:bindAddress"
@@ -267,6 +276,13 @@ class Settings(_Model):
         """The build arguments our image images/<folder>/ takes from this stack."""
         return {"PG_MAJOR": str(self.postgres_major)} if folder == "patroni" else {}
 
+    def deploys(self, service: str) -> bool:
+        """Whether this stack runs the catalog service: its layer is enabled and, for an object
+        store, it is the one `objectStore` chose."""
+        if service in catalog.OBJECT_STORES.values() and service != catalog.OBJECT_STORES[self.object_store]:
+            return False
+        return self.enabled(catalog.SERVICES[service].layer)
+
     def service(self, name: str) -> ServiceSettings:
         defaults = catalog.SERVICES[name]
         override = self.services.get(name, ServiceOverride())
@@ -281,7 +297,7 @@ class Settings(_Model):
         )
 
     def deployed_services(self) -> list[ServiceSettings]:
-        return [self.service(name) for name, d in catalog.SERVICES.items() if d.layer in self.layers]
+        return [self.service(name) for name in catalog.SERVICES if self.deploys(name)]
 
     def host_port(self, port_name: str, replica: int = 1) -> int | None:
         """The host port `port_name` is published on, or None when the stack does not publish it.

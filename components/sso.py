@@ -8,7 +8,7 @@ own local admin login).
 the network on which that UI reaches Keycloak, so the UIs are configured without waiting for
 Keycloak, and the security layer later imports the very same clients into the realm. The
 security layer must be built after it in the same program: it resolves `provider_started`,
-which the MinIO container waits on.
+which the MinIO container waits on (with objectStore minio).
 """
 
 import asyncio
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from components import secrets
+from components import catalog, secrets
 from components.service import Platform
 
 REALM = "datalyptica"
@@ -49,8 +49,7 @@ class UiLogin:
     """A UI that logs in through Keycloak: its client id, published port and OAuth callback path."""
 
     client_id: str
-    layer: str
-    port_name: str
+    port_name: str  # the UI's published port: the service that owns it must be deployed
     callback_path: str
     name: str
 
@@ -59,16 +58,16 @@ class UiLogin:
 # callback (Superset at the root, Airflow 3's FAB auth manager under /auth) with provider name
 # "keycloak", oauthenticator's /hub/oauth_callback, the MinIO console's /oauth_callback.
 UI_LOGINS: tuple[UiLogin, ...] = (
-    UiLogin("grafana", "monitoring", "grafana", "/login/generic_oauth", "Grafana"),
-    UiLogin("superset", "analytics", "superset", "/oauth-authorized/keycloak", "Superset"),
-    UiLogin("jupyterhub", "analytics", "jupyterhub", "/hub/oauth_callback", "JupyterHub"),
-    UiLogin("airflow", "analytics", "airflow", "/auth/oauth-authorized/keycloak", "Airflow"),
-    UiLogin("minio-console", "storage", "minio-console", "/oauth_callback", "MinIO console"),
+    UiLogin("grafana", "grafana", "/login/generic_oauth", "Grafana"),
+    UiLogin("superset", "superset", "/oauth-authorized/keycloak", "Superset"),
+    UiLogin("jupyterhub", "jupyterhub", "/hub/oauth_callback", "JupyterHub"),
+    UiLogin("airflow", "airflow", "/auth/oauth-authorized/keycloak", "Airflow"),
+    UiLogin("minio-console", "minio-console", "/oauth_callback", "MinIO console"),
 )
 
 
 class SsoClients(pulumi.ComponentResource):
-    """One OIDC client per UI of the enabled layers whose port the stack publishes.
+    """One OIDC client per UI that the stack deploys and whose port it publishes.
 
     A UI whose port is not published cannot be reached by a browser, so it gets no client
     (`client()` returns None) and keeps its local login.
@@ -89,7 +88,7 @@ class SsoClients(pulumi.ComponentResource):
         self._clients: dict[str, OidcClient] = {}
         for login in UI_LOGINS:
             ui_url = platform.url(login.port_name)
-            if not settings.enabled(login.layer) or ui_url is None:
+            if not settings.deploys(catalog.port_owner(login.port_name)) or ui_url is None:
                 continue
             self.logins[login.client_id] = login
             self._clients[login.client_id] = OidcClient(

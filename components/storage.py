@@ -1,38 +1,36 @@
-"""StorageLayer: MinIO, etcd x3, PostgreSQL HA (Patroni x2 behind HAProxy) and Nessie.
+"""StorageLayer: the object store (MinIO or SeaweedFS), etcd x3, PostgreSQL HA (Patroni x2 behind
+HAProxy) and Nessie.
 
 It also provisions for the other layers: a database owned by a consumer's own login role, and
-buckets reachable with a consumer's own MinIO user whose policy names only those buckets.
+buckets reachable with a consumer's own object-store identity whose permissions name only those
+buckets (components/objectstore.py).
 """
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_docker as docker
-import pulumi_minio as minio
 import pulumi_postgresql as postgresql
 
 from components import pgha, secrets
+from components.objectstore import BucketAccess, ObjectStore, bucket_policy, object_store
 from components.service import File, HealthCheck, Metrics, Platform, Port, Service
 from components.sso import OidcClient
 from components.templates import render_output
 
+__all__ = ["BucketAccess", "DatabaseAccess", "ReplicationAccess", "StorageEndpoints", "StorageLayer", "bucket_policy"]
+
 POSTGRES_PRIMARY_PORT = 5000
 POSTGRES_REPLICAS_PORT = 5001
 HAPROXY_STATS_PORT = 7000
-MINIO_API_PORT = 9000
-MINIO_CONSOLE_PORT = 9001
 NESSIE_PORT = 19120
 NESSIE_MANAGEMENT_PORT = 9000
-S3_REGION = "us-east-1"
 WAREHOUSE_BUCKET = "warehouse"  # Iceberg tables, catalogued by Nessie
 LANDING_BUCKET = "landing"  # raw files as they arrive, before any table holds them
 PATRONI_SCOPE = "datalyptica"
 POSTGRES_UID = "999"  # the postgres user of the official postgres image our Patroni image builds on
 NESSIE_UID = "10000"
-# What a MinIO console user who logged in through Keycloak may do (MinIO's built-in policy).
-MINIO_SSO_POLICY = "readwrite"
 
 
 @dataclass(frozen=True)
@@ -75,24 +73,6 @@ class ReplicationAccess:
 
 
 @dataclass(frozen=True)
-class BucketAccess:
-    """A consumer's own MinIO user and the buckets its policy allows, as containers reach them."""
-
-    endpoint: str
-    region: str
-    buckets: tuple[str, ...]
-    access_key: pulumi.Output[str]
-    secret_key: pulumi.Output[str]
-    resources: tuple[pulumi.Resource, ...]
-
-    def template_values(self) -> dict:
-        return {
-            "endpoint": self.endpoint, "region": self.region, "buckets": list(self.buckets),
-            "access_key": self.access_key, "secret_key": self.secret_key,
-        }
-
-
-@dataclass(frozen=True)
 class StorageEndpoints:
     """What the other layers use of storage, by the names they answer to on `network`."""
 
@@ -108,23 +88,11 @@ class StorageEndpoints:
     landing_bucket: str
 
 
-def bucket_policy(buckets: Sequence[str]) -> str:
-    """An IAM policy that allows everything on these buckets and their objects, nothing else."""
-    return json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Action": ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
-             "Resource": [f"arn:aws:s3:::{bucket}" for bucket in buckets]},
-            {"Effect": "Allow", "Action": ["s3:*Object", "s3:*ObjectTagging", "s3:*MultipartUpload", "s3:ListMultipartUploadParts"],
-             "Resource": [f"arn:aws:s3:::{bucket}/*" for bucket in buckets]},
-        ],
-    }, sort_keys=True)
-
-
 class StorageLayer(pulumi.ComponentResource):
     def __init__(self, platform: Platform, *, sso: OidcClient | None = None,
                  logical_slots: Sequence[pgha.LogicalSlot] = (), opts: pulumi.ResourceOptions | None = None):
-        """`sso`: the MinIO console's client; without it the console keeps only the root login.
+        """`sso`: the MinIO console's client; without it the console keeps only the root login
+        (SeaweedFS has no console and takes none).
         `logical_slots`: replication slots of consumers (change data capture) kept across failovers."""
         super().__init__("datalyptica:storage:StorageLayer", "storage", None, opts)
         self._platform = platform
@@ -136,8 +104,6 @@ class StorageLayer(pulumi.ComponentResource):
         self.postgres_superuser_password = secrets.password("postgres-superuser-password", parent=self)
         replication_password = secrets.password("postgres-replication-password", parent=self)
         rest_password = secrets.password("patroni-rest-password", parent=self)
-        self.minio_root_user = secrets.username("minio-root-user", parent=self, prefix="root")
-        self.minio_root_password = secrets.password("minio-root-password", parent=self)
 
         topology = self._topology()
         etcd = [self._etcd(member, topology) for member in topology.etcd]
@@ -146,13 +112,10 @@ class StorageLayer(pulumi.ComponentResource):
             for node in topology.nodes
         ]
         self.haproxy = self._haproxy(topology, front, depends_on=[s.container for s in patroni])
-        self.minio = self._minio(front, sso)
+        self.object_store: ObjectStore = object_store(platform, networks=front, sso=sso, parent=self)
 
         self._postgres = self._postgres_provider()
-        self._minio_provider = self._minio_admin_provider()
-        self._buckets: dict[str, minio.S3Bucket] = {}
-        for bucket in (WAREHOUSE_BUCKET, LANDING_BUCKET):
-            self._bucket(bucket, parent=self)
+        self.object_store.ensure_buckets([WAREHOUSE_BUCKET, LANDING_BUCKET], parent=self)
 
         self.nessie = self._nessie(front)
 
@@ -161,24 +124,22 @@ class StorageLayer(pulumi.ComponentResource):
             postgres_host="haproxy",
             postgres_port=POSTGRES_PRIMARY_PORT,
             postgres_replicas_port=POSTGRES_REPLICAS_PORT,
-            s3_endpoint=f"http://minio:{MINIO_API_PORT}",
-            s3_region=S3_REGION,
+            s3_endpoint=self.object_store.endpoint,
+            s3_region=self.object_store.region,
             nessie_uri=f"http://nessie:{NESSIE_PORT}/api/v2",
             iceberg_rest_uri=f"http://nessie:{NESSIE_PORT}/iceberg/main",
             warehouse_bucket=WAREHOUSE_BUCKET,
             landing_bucket=LANDING_BUCKET,
         )
         self.urls = {
-            "minio_api": platform.url("minio", "http"),
-            "minio_console": platform.url("minio-console", "http"),
+            **self.object_store.urls,
             "postgres_primary": platform.url("postgres-primary", "postgresql"),
             "postgres_replicas": platform.url("postgres-replicas", "postgresql"),
             "haproxy_stats": platform.url("haproxy-stats", "http"),
             "nessie": platform.url("nessie", "http", "/api/v2"),
         }
         self.credentials = {
-            "minio_root_user": self.minio_root_user,
-            "minio_root_password": self.minio_root_password,
+            **self.object_store.credentials,
             "postgres_superuser": pulumi.Output.secret("postgres"),
             "postgres_superuser_password": self.postgres_superuser_password,
         }
@@ -247,23 +208,8 @@ class StorageLayer(pulumi.ComponentResource):
         )
 
     def buckets(self, consumer: str, buckets: Sequence[str], *, parent: pulumi.Resource) -> BucketAccess:
-        """The consumer's own MinIO user, allowed on these buckets only (created when missing)."""
-        bucket_resources = [self._bucket(bucket, parent=parent) for bucket in buckets]
-        options = pulumi.ResourceOptions(parent=parent, provider=self._minio_provider)
-        secret_key = secrets.password(f"{consumer}-s3-secret-key", parent=parent, length=40)
-        user = minio.IamUser(f"{consumer}-s3-user", name=f"{consumer}-s3", secret=secret_key, opts=options)
-        policy = minio.IamPolicy(
-            f"{consumer}-s3-policy", name=f"{consumer}-buckets", policy=bucket_policy(buckets),
-            opts=pulumi.ResourceOptions.merge(options, pulumi.ResourceOptions(depends_on=bucket_resources)),
-        )
-        attachment = minio.IamUserPolicyAttachment(
-            f"{consumer}-s3-policy-attachment", user_name=user.name, policy_name=policy.name, opts=options,
-        )
-        return BucketAccess(
-            endpoint=f"http://minio:{MINIO_API_PORT}", region=S3_REGION, buckets=tuple(buckets),
-            access_key=pulumi.Output.secret(user.name), secret_key=secret_key,
-            resources=(*bucket_resources, user, policy, attachment),
-        )
+        """The consumer's own object-store identity, allowed on these buckets only (created when missing)."""
+        return self.object_store.buckets(consumer, buckets, parent=parent)
 
     def monitoring_role(self, consumer: str, *, parent: pulumi.Resource) -> DatabaseAccess:
         """A login role with PostgreSQL's built-in `pg_monitor` (read the statistics views, nothing else).
@@ -348,29 +294,6 @@ class StorageLayer(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
-    def _minio(self, front: Sequence[docker.Network], sso: OidcClient | None) -> Service:
-        env_file = "/etc/minio/config.env"
-        config = render_output(
-            "minio/config.env.j2", root_user=self.minio_root_user, root_password=self.minio_root_password,
-            sso=_minio_sso_values(sso),
-        )
-        # MinIO's IAM waits at start until the OpenID discovery document answers: with SSO,
-        # MinIO starts after Keycloak, or the users provisioned below would fail meanwhile.
-        waits_for = [sso.provider_started] if sso and sso.provider_started is not None else []
-        return Service(
-            "minio", platform=self._platform, spec=self._platform.settings.service("minio"),
-            networks=[*front, *([sso.network] if sso and sso.network else [])],
-            command=["server", "/data", "--console-address", f":{MINIO_CONSOLE_PORT}"],
-            env={"MINIO_CONFIG_ENV_FILE": env_file},
-            files=[File(env_file, config, secret=True, owner="0")],
-            volumes={"data": "/data"},
-            ports=[Port("minio", MINIO_API_PORT), Port("minio-console", MINIO_CONSOLE_PORT)],
-            healthcheck=HealthCheck.command("mc", "ready", "local"),
-            metrics=Metrics(MINIO_API_PORT, "/minio/v2/metrics/cluster"),
-            depends_on=waits_for,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-
     def _nessie(self, front: Sequence[docker.Network]) -> Service:
         database = self.database("nessie", parent=self)
         bucket_access = self.buckets("nessie", [WAREHOUSE_BUCKET], parent=self)
@@ -401,31 +324,3 @@ class StorageLayer(pulumi.ComponentResource):
             password=self.postgres_superuser_password, sslmode="disable", superuser=True, connect_timeout=180,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.haproxy.container]),
         )
-
-    def _minio_admin_provider(self) -> minio.Provider:
-        settings = self._platform.settings
-        return minio.Provider(
-            "minio-admin", minio_server=f"{settings.endpoint_host}:{settings.host_port('minio')}", minio_user=self.minio_root_user,
-            minio_password=self.minio_root_password, minio_region=S3_REGION, minio_ssl=False,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.minio.container]),
-        )
-
-    def _bucket(self, name: str, *, parent: pulumi.Resource) -> minio.S3Bucket:
-        if name not in self._buckets:
-            protect = self._platform.settings.protect_data
-            self._buckets[name] = minio.S3Bucket(
-                f"{name}-bucket", bucket=name, acl="private", force_destroy=not protect,
-                opts=pulumi.ResourceOptions(parent=parent, provider=self._minio_provider,
-                                            protect=protect, retain_on_delete=protect),
-            )
-        return self._buckets[name]
-
-
-
-def _minio_sso_values(sso: OidcClient | None) -> pulumi.Input[dict] | None:
-    if sso is None:
-        return None
-    return pulumi.Output.all(client_secret=sso.client_secret).apply(lambda values: {
-        "config_url": sso.discovery_url, "client_id": sso.client_id, "client_secret": values["client_secret"],
-        "redirect_uri": sso.redirect_uri, "role_policy": MINIO_SSO_POLICY,
-    })

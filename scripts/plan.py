@@ -161,7 +161,8 @@ def _urls_by_port(outputs: dict) -> dict[int, list[str]]:
 
 def _containers_reached(container: Registered, by_urn: dict[str, Registered]) -> set[str]:
     """Containers this one depends on: directly, or through what it depends on that is not a
-    container (a database whose provider connects through HAProxy, a bucket made through MinIO)."""
+    container (a database whose provider connects through HAProxy, a bucket made through MinIO, or
+    a SeaweedFS identity job that waits for SeaweedFS)."""
     reached, seen = set(), set()
     todo = list(_depends_on(container))
     while todo:
@@ -199,6 +200,7 @@ def _header(plan: Plan) -> list[str]:
         "",
         f"- layers: {', '.join(settings.layers)}",
         f"- ports bind to `{settings.bind_address}`; URLs use `{settings.endpoint_host}`",
+        f"- object store: {settings.object_store}",
         f"- data volumes, databases and buckets protected: {'yes' if settings.protect_data else 'no'}",
         "",
     ]
@@ -293,7 +295,8 @@ def _diagram(plan: Plan) -> list[str]:
         "- `A -.- network`: A joins that network. Containers reach each other by name only on a network they "
         "share; an internal network has no route out of the host.",
         "- `A --> B`: A waits for B. A's container depends on B's, directly or through what the program "
-        "provisions on B for A (a database through HAProxy, a bucket and user through MinIO).",
+        "provisions on B for A (a database through HAProxy, a bucket and user through MinIO's API, or "
+        "through a SeaweedFS provisioning job).",
         "",
     ]
     return lines

@@ -47,6 +47,12 @@ def prod() -> Deployment:
 
 
 @pytest.fixture
+def e2e_mocked() -> Deployment:
+    """The live tests' stack (Pulumi.e2e.yaml: storage on SeaweedFS) evaluated under mocks."""
+    return _cached_stack("e2e")
+
+
+@pytest.fixture
 def deploy():
     """Run the program with a config given as in a stack file, e.g. deploy(layers=["storage"])."""
     return lambda **config: run_program(engine_config(config))

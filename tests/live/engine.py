@@ -455,6 +455,8 @@ def deploy(config: dict[str, str], daemon: TestDaemon, *, stack: str = "e2e", wo
 # ---- helpers ---------------------------------------------------------------------------
 
 def _reveal(value: Any) -> Any:
+    """Inputs as the provider gets them: secrets unwrapped, and whole numbers as integers (the
+    wire carries every number as a double; the Docker API refuses 30.0 for an int field)."""
     from pulumi.runtime import rpc
 
     if rpc.is_rpc_secret(value):
@@ -463,6 +465,8 @@ def _reveal(value: Any) -> Any:
         return {k: _reveal(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_reveal(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     return value
 
 

@@ -5,9 +5,9 @@ import shlex
 import sys
 
 if "JUPYTERHUB_API_TOKEN" in os.environ:
-    os.execvp("start-singleuser.py", ["start-singleuser.py", *sys.argv[1:]])
+    os.execvp("/usr/local/bin/start-singleuser.py", ["/usr/local/bin/start-singleuser.py", *sys.argv[1:]])
 
-command = ["start.sh", "jupyter", os.environ.get("DOCKER_STACKS_JUPYTER_CMD", "lab")]
+command = ["jupyter", os.environ.get("DOCKER_STACKS_JUPYTER_CMD", "lab")]
 if "NOTEBOOK_ARGS" in os.environ:
     command += shlex.split(os.environ["NOTEBOOK_ARGS"])
 os.execvp(command[0], command + sys.argv[1:])

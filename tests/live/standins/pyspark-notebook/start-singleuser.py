@@ -4,7 +4,7 @@ import os
 import shlex
 import sys
 
-command = ["start.sh", "jupyterhub-singleuser"]
+command = ["jupyterhub-singleuser"]
 if "NOTEBOOK_ARGS" in os.environ:
     command += shlex.split(os.environ["NOTEBOOK_ARGS"])
 os.execvp(command[0], command + sys.argv[1:])

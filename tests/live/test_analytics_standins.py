@@ -143,7 +143,7 @@ def test_superset_refuses_the_default_secret_key_like_upstream():
 def test_airflow_user_home_and_venv():
     image = standin("airflow")
     assert config(image, "Entrypoint") == ["/usr/bin/dumb-init", "--", "/entrypoint"]
-    assert config(image, "User") == "airflow"
+    assert config(image, "User") == "50000"
     out = sh(image, "id -u; id -g; echo $AIRFLOW_HOME $HOME; command -v airflow pip curl; stat -c '%u:%g' /opt/airflow/dags /opt/airflow/logs; "
                     "test -w /home/airflow/.local/lib && echo writable").splitlines()
     assert out == ["50000", "0", "/opt/airflow /home/airflow", "/home/airflow/.local/bin/airflow",
@@ -190,10 +190,11 @@ def test_notebook_user_environment_and_start_scripts():
     assert config(image, "Cmd") == ["start-notebook.py"]
     assert config(image, "User") == "1000"
     out = sh(image, "id -un; id -u; id -g; echo $CONDA_DIR $HOME; stat -c '%u:%g' /opt/conda /home/jovyan/work; "
-                    "command -v pip python fix-permissions start-notebook.py start-singleuser.py jupyterhub-singleuser").splitlines()
+                    "command -v pip python fix-permissions start-notebook.py start-singleuser.py jupyterhub-singleuser; "
+                    "find /opt/conda ! -user 1000 | wc -l").splitlines()
     assert out == ["jovyan", "1000", "100", "/opt/conda /home/jovyan", "1000:100", "1000:100", "/opt/conda/bin/pip",
                    "/opt/conda/bin/python", "/usr/local/bin/fix-permissions", "/usr/local/bin/start-notebook.py",
-                   "/usr/local/bin/start-singleuser.py", "/opt/conda/bin/jupyterhub-singleuser"]
+                   "/usr/local/bin/start-singleuser.py", "/opt/conda/bin/jupyterhub-singleuser", "0"]
 
 
 def test_notebook_has_java_and_the_pinned_pyspark():

@@ -101,7 +101,7 @@ def test_redis_runs_its_config_file_as_uid_999_in_data():
         assert docker("exec", name, "redis-cli", "-p", "6380", "config", "get", "appendonly").stdout.split() \
             == ["appendonly", "yes"]
     finally:
-        docker("rm", "-f", name, check=False)
+        docker("rm", "-f", "-v", name, check=False)  # with its anonymous /data volume
 
 
 # ---- mlflow -------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
 import tempfile
 import time
@@ -15,6 +16,8 @@ import uuid
 from pathlib import Path
 
 import pytest
+
+from components import catalog
 
 DOCKER = "/usr/bin/docker"  # the 20.10 client: BuildKit through DOCKER_BUILDKIT=1
 STANDINS = Path(__file__).resolve().parent / "standins"
@@ -32,12 +35,9 @@ def docker(*args: str, timeout: float = 300, check: bool = True) -> subprocess.C
 
 
 def image_of(name: str) -> str:
-    """The upstream name a stand-in is tagged with: its `tag` file, `image:` lines here."""
+    """The upstream name a stand-in is tagged with, from its `tag` file."""
     kind, _, value = (STANDINS / name / "tag").read_text().strip().partition(":")
-    if kind == "service":
-        from components import catalog
-        return catalog.SERVICES[value].image
-    return value
+    return catalog.SERVICES[value].image if kind == "service" else value
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -209,5 +209,5 @@ def test_notebook_start_notebook_runs_the_single_user_server_under_the_hub():
     # Outside the hub: JupyterLab; with the hub's token: jupyterhub-singleuser (asked for --version).
     assert run(image, "start-notebook.py", "--version", entrypoint=None).splitlines()[-1].startswith("4.")
     assert run(image, "start-notebook.py", "--version", entrypoint=None,
-               env={"JUPYTERHUB_API_TOKEN": "not-a-secret"}).splitlines()[-1] == run(
+               env={"JUPYTERHUB_API_TOKEN": secrets.token_hex(8)}).splitlines()[-1] == run(
         image, "jupyterhub", "--version")

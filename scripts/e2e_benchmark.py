@@ -97,7 +97,7 @@ def report_failovers(live: LiveDeployment, kills: int) -> None:
     haproxy = containers["haproxy"]
 
     def port(internal: int) -> int:
-        return next(p["external"] for p in haproxy.inputs["ports"] if p["internal"] == internal)
+        return int(next(p["external"] for p in haproxy.inputs["ports"] if p["internal"] == internal))
 
     cluster = DockerPgCluster(
         live.mocks.api, prefix=haproxy.inputs["name"].removesuffix("-haproxy"),

@@ -71,6 +71,7 @@ def standins(daemon: TestDaemon) -> list:
 def e2e(daemon: TestDaemon, standins: list) -> Iterator[LiveDeployment]:
     """Pulumi.e2e.yaml, deployed: every registration returned (containers healthy, jobs done)."""
     asyncio.set_event_loop(asyncio.new_event_loop())
+    remove_leftovers(docker.APIClient(base_url=daemon.host, version="auto"))
     try:
         live = deploy(stack_config(STACK), daemon, stack=STACK)
     except Exception:
@@ -92,6 +93,19 @@ def e2e(daemon: TestDaemon, standins: list) -> Iterator[LiveDeployment]:
 @pytest.fixture(scope="session")
 def e2e_settings():
     return settings_of(STACK)
+
+
+def remove_leftovers(api: docker.APIClient) -> None:
+    """What an earlier session kept (DATALYPTICA_E2E_KEEP=1) of this stack on the tests' own daemon."""
+    prefix = settings_of(STACK).prefix + "-"
+    for container in api.containers(all=True, filters={"label": f"datalyptica.stack={STACK}"}):
+        api.remove_container(container["Id"], force=True)
+    for network in api.networks(filters={"label": "datalyptica.network"}):
+        if network["Name"].startswith(prefix):
+            api.remove_network(network["Id"])
+    for volume in api.volumes(filters={"label": "datalyptica.volume"}).get("Volumes") or []:
+        if volume["Name"].startswith(prefix):
+            api.remove_volume(volume["Name"], force=True)
 
 
 def _engine_of_failed_deploy():

@@ -1,7 +1,6 @@
 """The analytics layer's stand-ins keep the contracts their CONTRACT.md states (users, paths,
-binaries, entrypoint behaviour), checked with `docker run` on the Docker Engine at DOCKER_HOST.
-
-A stand-in missing on that engine is built from its folder first, as tests/live/standins.py does.
+binaries, entrypoint behaviour), checked with `docker run` on the tests' own Docker Engine once
+the `standins` fixture has built them.
 """
 
 from __future__ import annotations
@@ -17,40 +16,19 @@ from pathlib import Path
 
 import pytest
 
-from components import catalog
+from tests.live.cli import docker
+from tests.live.standins import STANDINS_DIR, read_tag
 
-DOCKER = "/usr/bin/docker"  # the 20.10 client: BuildKit through DOCKER_BUILDKIT=1
-STANDINS = Path(__file__).resolve().parent / "standins"
-BUILD_TIMEOUT = 1800
-
-pytestmark = pytest.mark.live
-
-
-def docker(*args: str, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run([DOCKER, *args], capture_output=True, text=True, timeout=timeout,
-                            env={**os.environ, "DOCKER_BUILDKIT": "1"})
-    if check and result.returncode != 0:
-        raise AssertionError(f"docker {' '.join(args)} exited {result.returncode}:\n{result.stderr[-3000:]}")
-    return result
+pytestmark = [pytest.mark.live, pytest.mark.usefixtures("standins")]
 
 
 def image_of(name: str) -> str:
     """The upstream name a stand-in is tagged with, from its `tag` file."""
-    kind, _, value = (STANDINS / name / "tag").read_text().strip().partition(":")
-    return catalog.SERVICES[value].image if kind == "service" else value
-
-
-@pytest.fixture(scope="module", autouse=True)
-def engine() -> None:
-    if not os.environ.get("DOCKER_HOST"):
-        pytest.skip("DOCKER_HOST is unset: no Docker Engine to run the stand-ins on")
+    return read_tag(STANDINS_DIR / name)
 
 
 def standin(name: str) -> str:
-    image = image_of(name)
-    if docker("image", "inspect", image, check=False).returncode != 0:
-        docker("build", "--network", "host", "-t", image, str(STANDINS / name), timeout=BUILD_TIMEOUT)
-    return image
+    return image_of(name)
 
 
 def run(image: str, *command: str, entrypoint: str | None = "", env: dict[str, str] | None = None) -> str:

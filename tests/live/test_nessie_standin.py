@@ -18,14 +18,12 @@ from collections.abc import Iterator
 import pytest
 
 from components.catalog import SERVICES
+from tests.live import cli
 from tests.live.standins import stack_images
 from components.service import HealthCheck
 from components.storage import NESSIE_MANAGEMENT_PORT, NESSIE_PORT, NESSIE_UID
 
-pytestmark = [
-    pytest.mark.live,
-    pytest.mark.skipif(not os.environ.get("DOCKER_HOST"), reason="DOCKER_HOST is unset: no Docker Engine to run the stand-in on"),
-]
+pytestmark = [pytest.mark.live, pytest.mark.usefixtures("standins")]
 
 IMAGE = stack_images()["nessie"]  # the image the e2e stack runs
 CONTAINER = "h-nessie-standin-test"
@@ -37,10 +35,8 @@ STARTUP_SECONDS = 240
 
 
 def docker(*args: str, stdin: bytes | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        ["/usr/bin/docker", *args], input=stdin, capture_output=True, check=check, timeout=120,
-        env={**os.environ, "DOCKER_HOST": os.environ["DOCKER_HOST"]},
-    )
+    """The tests' docker CLI, answering in bytes."""
+    return cli.docker(*args, stdin=stdin, check=check, timeout=120, text=False)
 
 
 def run_in_image(*command: str) -> str:

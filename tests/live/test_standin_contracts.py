@@ -1,6 +1,6 @@
 """Each stand-in keeps the contract its CONTRACT.md states, checked on the built image.
 
-Needs a Docker Engine: DOCKER_HOST names it. The stand-ins are built (or found cached) first.
+On the tests' own Docker Engine, once the `standins` fixture has built (or found cached) them.
 """
 
 import json
@@ -14,28 +14,12 @@ import pytest
 
 from components import pgha
 from components.service import HealthCheck
+from tests.live.cli import docker
 from tests.live.standins import HASH_LABEL, STANDINS_DIR, build_standins, discover
 
-pytestmark = pytest.mark.live
-
-DOCKER = "/usr/bin/docker"
+pytestmark = [pytest.mark.live, pytest.mark.usefixtures("standins")]
 CHECKED = ("base", "postgres", "etcd", "haproxy")
 TAGS = {name: standin.tag for name, standin in discover().items()}
-
-
-def docker_host() -> str:
-    host = os.environ.get("DOCKER_HOST")
-    if not host:
-        pytest.skip("DOCKER_HOST is not set: these tests check images on a Docker Engine")
-    return host
-
-
-def docker(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
-    result = subprocess.run([DOCKER, *args], env=dict(os.environ, DOCKER_HOST=docker_host()),
-                            capture_output=True, text=True, timeout=timeout)
-    if check:
-        assert result.returncode == 0, f"docker {' '.join(args)}: {result.stdout}{result.stderr}"
-    return result
 
 
 def run(name: str, *command: str, entrypoint: str | None = None, user: str | None = None,

@@ -41,7 +41,7 @@ def servers(live: LiveDeployment) -> dict[str, Registered]:
 
 def host_port(container: Registered, internal: int) -> int:
     [port] = [p["external"] for p in container.inputs.get("ports") or [] if p["internal"] == internal]
-    return port
+    return int(port)  # the wire carries numbers as doubles
 
 
 def container_name(container: Registered) -> str:
@@ -196,7 +196,7 @@ def test_no_generated_secret_appears_in_docker_inspect(e2e: LiveDeployment, api:
 
 def test_published_ports_listen_only_on_the_bind_address(e2e: LiveDeployment, e2e_settings):
     listening = subprocess.run(["ss", "-ltnH"], capture_output=True, text=True, check=True).stdout.split("\n")
-    published = {p["external"] for c in containers(e2e).values() for p in c.inputs.get("ports") or []}
+    published = {int(p["external"]) for c in containers(e2e).values() for p in c.inputs.get("ports") or []}
     assert published
     for port in published:
         addresses = {line.split()[3].rpartition(":")[0] for line in listening if line.split()[3:4]

@@ -65,6 +65,9 @@ def _read_back_problems(container) -> list[str]:
     # funcs.go:953 log_opts are read back as the map the daemon holds (strings)
     if any(not isinstance(v, str) for v in inputs.get("logOpts", {}).values()):
         problems.append("log_opts values must be strings")
+    # funcs.go:853 dns_opts are read back from HostConfig.DNSOptions into a set: any order, strings
+    if not all(isinstance(option, str) for option in inputs.get("dnsOpts", [])):
+        problems.append("dns_opts must be strings")
     # funcs.go:978 stop_timeout is read back as the int given; destroy_grace_seconds is kept (:931)
     if inputs.get("stopTimeout") != inputs.get("destroyGraceSeconds") or not inputs.get("stopTimeout"):
         problems.append("stop_timeout and destroy_grace_seconds must be set, and equal")

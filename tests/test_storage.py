@@ -278,3 +278,13 @@ def test_bad_config_stops_the_program_before_any_resource(config, key):
     finally:
         pulumi_harness.RecordingMonitor.RegisterResource = original
     assert [t for t in monitor_seen if t != "pulumi:pulumi:Stack"] == []
+
+
+def test_every_container_gives_up_on_an_unknown_name_within_seconds(dev):
+    """A crashed peer's name vanishes from Docker's DNS; glibc's defaults then wait 20 s for the
+    host's resolvers (no route from an internal network): see DNS_OPTIONS in components/service.py."""
+    from components.service import DNS_OPTIONS
+
+    for name, container in dev.containers().items():
+        assert container.inputs["dnsOpts"] == list(DNS_OPTIONS), name
+    assert "timeout:1" in DNS_OPTIONS

@@ -512,6 +512,8 @@ def run_crash_failover(
     (tests/live/pgcluster.py); it also needs crash_node and start_node."""
     with cluster.connect(cluster.primary_port) as connection:
         connection.execute("CREATE TABLE IF NOT EXISTS writes (writer int, seq int, PRIMARY KEY (writer, seq))")
+        # Each run's writers number their rows from 0: a cluster crashed again starts empty.
+        connection.execute("TRUNCATE writes")
         connection.execute("CREATE SEQUENCE IF NOT EXISTS probe_seq")  # the post-crash probe's row numbers
 
     old_leader = cluster.wait_for_leader(timeout=10)

@@ -237,7 +237,7 @@ class LiveMocks(mocks.Mocks):
         "name", "hostname", "image", "command", "entrypoints", "envs", "uploads", "volumes", "ports",
         "networksAdvanced", "labels", "memory", "memorySwap", "cpus", "user", "logDriver", "logOpts", "restart",
         "mustRun", "attach", "logs", "start", "healthcheck", "wait", "waitTimeout", "shmSize", "destroyGraceSeconds",
-        "stopSignal", "stopTimeout", "init", "workingDir", "groupAdds", "rm",
+        "stopSignal", "stopTimeout", "init", "workingDir", "groupAdds", "rm", "dnsOpts",
     })
 
     def _container(self, args: mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
@@ -300,6 +300,7 @@ class LiveMocks(mocks.Mocks):
             init=bool(inputs.get("init", False)),
             group_add=inputs.get("groupAdds"),
             auto_remove=bool(inputs.get("rm", False)),
+            dns_opt=inputs.get("dnsOpts"),
         )
 
     def _wait_healthy(self, ident: str, name: str, timeout: int) -> None:

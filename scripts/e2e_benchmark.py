@@ -23,9 +23,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scripts.offline import Deployment, Registered, stack_config  # noqa: E402
-from tests.live.dockerd import TestDaemon  # noqa: E402
-from tests.live.engine import ContainerTiming, LiveDeployment, deploy  # noqa: E402
+from scripts.offline import Deployment, Registered, stack_config
+from tests.live.dockerd import TestDaemon
+from tests.live.engine import ContainerTiming, LiveDeployment, deploy
 
 CONTAINER = "docker:index/container:Container"
 

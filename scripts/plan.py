@@ -22,10 +22,10 @@ from urllib.parse import urlsplit
 if __package__ in (None, ""):  # run as a file: scripts/plan.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from components import catalog  # noqa: E402
-from components.service import SERVICE_TYPE  # noqa: E402
-from components.settings import Settings, SettingsError, config_from_engine, format_size, load_settings  # noqa: E402
-from scripts.offline import ROOT, Deployment, Registered, run_program, stack_config  # noqa: E402
+from components import catalog
+from components.service import SERVICE_TYPE
+from components.settings import Settings, SettingsError, config_from_engine, format_size, load_settings
+from scripts.offline import ROOT, Deployment, Registered, run_program, stack_config
 
 CONTAINER = "docker:index/container:Container"
 NETWORK = "docker:index/network:Network"

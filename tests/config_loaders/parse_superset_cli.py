@@ -18,8 +18,8 @@ if importlib.util.find_spec("rich") is None:
     console.Console = object
     sys.modules.update({"rich": types.ModuleType("rich"), "rich.console": console})
 
-import click  # noqa: E402
-from superset.cli.main import superset  # noqa: E402
+import click
+from superset.cli.main import superset
 
 parsed = []
 for line in open(sys.argv[1]).read().splitlines():

@@ -466,7 +466,7 @@ class Writer:
                 self._next_seq += 1  # a failed attempt's number is never reused: it may have committed
                 connection.execute("INSERT INTO writes (writer, seq) VALUES (%s, %s)", (self.writer_id, seq))
                 self.acknowledged.append(seq)
-            except Exception:  # noqa: BLE001 - any failure means "not acknowledged"; reconnect and go on
+            except Exception:  # any failure means "not acknowledged"; reconnect and go on
                 self.errors += 1
                 if connection is not None:
                     _close_quietly(connection)
@@ -479,7 +479,7 @@ class Writer:
 def _close_quietly(connection) -> None:
     try:
         connection.close()
-    except Exception:  # noqa: BLE001
+    except Exception:
         pass
 
 
@@ -584,7 +584,7 @@ def _first_write_after(cluster: PatroniQueries, timeout: float) -> tuple[str, in
                     "RETURNING host(inet_server_addr()), inet_server_port()"
                 ).fetchone()
                 return row[0], row[1]
-        except Exception:  # noqa: BLE001 - not yet
+        except Exception:  # not yet
             return None
 
     return wait_for(attempt, timeout=timeout, what="a write through HAProxy after the crash", interval=0.1)
@@ -597,6 +597,6 @@ def _missing_on_replica_port(cluster: PatroniQueries, acknowledged: set[tuple[in
             if not connection.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
                 return -1
             present = set(connection.execute("SELECT writer, seq FROM writes").fetchall())
-    except Exception:  # noqa: BLE001
+    except Exception:
         return -1
     return len(acknowledged - present)

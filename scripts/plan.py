@@ -118,7 +118,7 @@ def read_plan(stack: str, settings: Settings, deployment: Deployment) -> Plan:
         [container] = [r for r in deployment.children(component) if r.type == CONTAINER]
         service_of_container[container.urn] = component.name
         services.append(_planned(component.name, container, image_names, protected, urls))
-    for service, component in zip(services, deployment.of_type(SERVICE_TYPE)):
+    for service, component in zip(services, deployment.of_type(SERVICE_TYPE), strict=True):
         [container] = [r for r in deployment.children(component) if r.type == CONTAINER]
         service.waits_for = {service_of_container[urn] for urn in _containers_reached(container, by_urn)}
     internal = {n.inputs["name"] for n in deployment.of_type(NETWORK) if n.inputs.get("internal")}

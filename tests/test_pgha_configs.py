@@ -192,7 +192,7 @@ def test_patroni_check_still_catches_real_mistakes(credentials, tmp_path):
 
 def test_etcd_command_forms_one_cluster_of_three():
     command = pgha.etcd_command(TOPOLOGY, TOPOLOGY.etcd[1], data_dir="/etcd-data")
-    options = dict(zip(command[1::2], command[2::2]))
+    options = dict(zip(command[1::2], command[2::2], strict=True))
 
     assert command[0] == "etcd"
     assert options["--name"] == "etcd-2"

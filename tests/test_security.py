@@ -1,6 +1,7 @@
 """The security layer (Keycloak, realm, OIDC clients) and the UIs' SSO wiring, under mocks."""
 
 import json
+import re
 
 import pulumi
 import pytest
@@ -74,7 +75,7 @@ def test_clients_exist_only_for_enabled_layers(deploy):
 
 
 def test_security_without_a_published_keycloak_port_is_refused():
-    with pytest.raises(pulumi.RunError, match="datalyptica:ports.keycloak"):
+    with pytest.raises(pulumi.RunError, match=re.escape("datalyptica:ports.keycloak")):
         run_program(engine_config({"layers": ["storage", "security"], "ports": {"keycloak": None}}))
 
 

@@ -10,6 +10,7 @@ import json
 import shlex
 import sys
 import types
+from pathlib import Path
 
 # superset.cli.test_db imports `rich`, which the lean install here may lack; the commands checked
 # here do not use it.
@@ -22,7 +23,7 @@ import click
 from superset.cli.main import superset
 
 parsed = []
-for line in open(sys.argv[1]).read().splitlines():
+for line in Path(sys.argv[1]).read_text().splitlines():
     argv = shlex.split(line, comments=True)
     if argv[:1] != ["superset"]:
         continue

@@ -8,6 +8,7 @@ ends every process the cluster started and removes its directory, whatever happe
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
@@ -368,10 +369,8 @@ class PgHaCluster(PatroniQueries):
         process = self._processes.get(node.name)
         if process and process.poll() is None:
             process.terminate()
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                pass
         postmaster = self._postmaster(node)
         self._kill(node.name)
         if postmaster:
@@ -427,10 +426,8 @@ def _with_descendants(roots: set[int]) -> set[int]:
 def _kill_all(pids: set[int]) -> None:
     """SIGKILL each process, then wait (bounded) until none is left but zombies."""
     for pid in sorted(pids):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     wait_for(lambda: all(_is_zombie(pid) for pid in pids), timeout=10, what="killed processes to exit",
              interval=0.05)
 
@@ -477,10 +474,8 @@ class Writer:
 
 
 def _close_quietly(connection) -> None:
-    try:
+    with contextlib.suppress(Exception):
         connection.close()
-    except Exception:
-        pass
 
 
 # ----------------------------------------------------------------------------- scenario

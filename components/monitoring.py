@@ -302,7 +302,8 @@ class MonitoringLayer(pulumi.ComponentResource):
 def grafana_oauth_env(sso: OidcClient, client_secret_file: str) -> dict[str, str]:
     """Grafana's generic OAuth against Keycloak: the browser goes to the published issuer, Grafana
     itself talks to Keycloak over the Docker network. The local admin login stays."""
-    browser, internal = f"{sso.issuer_url}/protocol/openid-connect", f"{sso.internal_issuer_url}/protocol/openid-connect"
+    browser = f"{sso.issuer_url}/protocol/openid-connect"
+    internal = f"{sso.internal_issuer_url}/protocol/openid-connect"
     grafana_url = sso.redirect_uri.removesuffix("/login/generic_oauth")
     return {
         "GF_AUTH_GENERIC_OAUTH_ENABLED": "true",
@@ -317,5 +318,7 @@ def grafana_oauth_env(sso: OidcClient, client_secret_file: str) -> dict[str, str
         "GF_AUTH_GENERIC_OAUTH_ALLOW_SIGN_UP": "true",
         "GF_AUTH_GENERIC_OAUTH_LOGIN_ATTRIBUTE_PATH": "preferred_username",
         "GF_AUTH_GENERIC_OAUTH_ROLE_ATTRIBUTE_PATH": f"contains(roles[*], '{ADMIN_ROLE}') && 'Admin' || 'Viewer'",
-        "GF_AUTH_SIGNOUT_REDIRECT_URL": f"{browser}/logout?client_id={sso.client_id}&post_logout_redirect_uri={grafana_url}/login",
+        "GF_AUTH_SIGNOUT_REDIRECT_URL": (
+            f"{browser}/logout?client_id={sso.client_id}&post_logout_redirect_uri={grafana_url}/login"
+        ),
     }

@@ -420,7 +420,9 @@ class Service(pulumi.ComponentResource):
         settings = platform.settings
 
         mounts = [
-            docker.ContainerVolumeArgs(volume_name=platform.volume(f"{name}-{volume}", parent=self).name, container_path=path)
+            docker.ContainerVolumeArgs(
+                volume_name=platform.volume(f"{name}-{volume}", parent=self).name, container_path=path
+            )
             for volume, path in (volumes or {}).items()
         ]
         mounts += [

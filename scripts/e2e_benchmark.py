@@ -62,7 +62,9 @@ def container_dependencies(deployment: Deployment) -> dict[str, set[str]]:
     return {r.inputs["name"]: containers_under(r.urn) for r in deployment.of_type(CONTAINER)}
 
 
-def critical_path(dependencies: Mapping[str, set[str]], timings: Mapping[str, ContainerTiming]) -> tuple[float, list[str]]:
+def critical_path(
+    dependencies: Mapping[str, set[str]], timings: Mapping[str, ContainerTiming]
+) -> tuple[float, list[str]]:
     """The chain of health-gated starts whose create-to-ready times add up the most."""
     best: dict[str, tuple[float, list[str]]] = {}
 

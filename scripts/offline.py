@@ -238,7 +238,9 @@ class Deployment:
 
     def health_checks(self) -> dict[str, list[str]]:
         """The health check command of every container that has one (jobs have none), by service."""
-        return {name: c.inputs["healthcheck"]["tests"] for name, c in self.containers().items() if "healthcheck" in c.inputs}
+        return {
+            name: c.inputs["healthcheck"]["tests"] for name, c in self.containers().items() if "healthcheck" in c.inputs
+        }
 
     def children(self, parent: Registered) -> list[Registered]:
         return [r for r in self.registered if r.parent == parent.urn]

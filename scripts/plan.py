@@ -222,8 +222,8 @@ def _services_table(plan: Plan) -> list[str]:
         ]) + " |")
     for spawned in plan.spawned():
         lines.append(
-            f"| {spawned.layer} | {spawned.name} (spawned, up to {spawned.replicas}) | `{_image(plan, spawned)}` | – | – | "
-            f"{spawned.cpus:g} each | {format_size(spawned.memory_bytes)} each | – | – |"
+            f"| {spawned.layer} | {spawned.name} (spawned, up to {spawned.replicas}) | `{_image(plan, spawned)}` "
+            f"| – | – | {spawned.cpus:g} each | {format_size(spawned.memory_bytes)} each | – | – |"
         )
     return [*lines, ""]
 

@@ -83,7 +83,8 @@ def test_limits_and_totals_match_the_settings(stack):
     host = rows["host (`datalyptica:host`)"]
     assert host[1:] == [f"{settings.host.cpus:g}", format_size(settings.host.memory_bytes)]
     notebook = settings.service("notebook")
-    assert rows[f"notebook, up to {notebook.replicas} at once"][2] == format_size(notebook.memory_bytes * notebook.replicas)
+    spawned = rows[f"notebook, up to {notebook.replicas} at once"]
+    assert spawned[2] == format_size(notebook.memory_bytes * notebook.replicas)
 
 
 def test_each_service_row_has_its_container_limits_image_volumes_and_networks(dev):

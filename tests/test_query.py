@@ -245,7 +245,8 @@ def test_dbt_parses_the_project_with_the_rendered_profile(rendered_profile_dir, 
         env={"PATH": str(Path(dbt).parent), "HOME": str(tmp_path), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    nodes = {n["name"]: n for n in map(json.loads, (line for line in result.stdout.splitlines() if line.startswith("{")))}
+    listed = (json.loads(line) for line in result.stdout.splitlines() if line.startswith("{"))
+    nodes = {n["name"]: n for n in listed}
     assert nodes["stg_orders"]["resource_type"] == "model" and nodes["stg_orders"]["config"]["materialized"] == "table"
     assert nodes["stg_orders"]["database"] == "iceberg" and nodes["stg_orders"]["schema"] == "analytics_staging"
     assert nodes["raw_orders"]["resource_type"] == "seed"

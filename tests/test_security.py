@@ -148,7 +148,8 @@ def test_grafana_logs_in_through_keycloak_and_keeps_its_admin(dev):
 def test_minio_console_logs_in_through_keycloak_and_starts_after_it(dev):
     minio = dev.containers()["minio"]
     config = upload(minio, "/etc/minio/config.env")["content"]
-    assert "MINIO_IDENTITY_OPENID_CONFIG_URL=http://keycloak:8080/realms/datalyptica/.well-known/openid-configuration" in config
+    discovery = "http://keycloak:8080/realms/datalyptica/.well-known/openid-configuration"
+    assert f"MINIO_IDENTITY_OPENID_CONFIG_URL={discovery}" in config
     assert "MINIO_IDENTITY_OPENID_CLIENT_ID=minio-console" in config
     assert "MINIO_IDENTITY_OPENID_REDIRECT_URI=http://localhost:9001/oauth_callback" in config
     assert "MINIO_IDENTITY_OPENID_ROLE_POLICY=readwrite" in config

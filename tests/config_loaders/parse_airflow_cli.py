@@ -18,6 +18,6 @@ for line in Path(sys.argv[1]).read_text().splitlines():
     argv = shlex.split(line, comments=True)
     if argv[:1] == ["airflow"]:
         args = parser.parse_args(argv[1:])
-        parsed.append({"command": argv[1:3],
-                       "options": {k: v for k, v in vars(args).items() if k in ("username", "password", "role", "email")}})
+        options = {k: v for k, v in vars(args).items() if k in ("username", "password", "role", "email")}
+        parsed.append({"command": argv[1:3], "options": options})
 print(json.dumps(parsed))

@@ -9,7 +9,9 @@ to Loki and serves container and host metrics.
 
 import json
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_docker as docker
@@ -132,7 +134,7 @@ class MonitoringLayer(pulumi.ComponentResource):
                             "grafana_admin_password": self.grafana_admin_password}
         self.register_outputs({**{name: url for name, url in self.urls.items() if url}, **self.credentials})
 
-    def _service(self, name: str, **kwargs) -> Service:
+    def _service(self, name: str, **kwargs: Any) -> Service:
         return Service(name, platform=self._platform, spec=self._platform.settings.service(name),
                        opts=pulumi.ResourceOptions(parent=self), **kwargs)
 
@@ -267,7 +269,10 @@ class MonitoringLayer(pulumi.ComponentResource):
             files=[File(password_file, access.password, secret=True, owner=EXPORTER_UID)],
         )
 
-    def _exporter(self, name: str, networks, port: int, depends_on, **kwargs) -> Service:
+    def _exporter(
+        self, name: str, networks: Iterable[docker.Network], port: int, depends_on: Sequence[pulumi.Resource],
+        **kwargs: Any,
+    ) -> Service:
         """An exporter on exactly the networks of the service it watches (Prometheus joins them)."""
         return self._service(
             name, networks=list(networks), depends_on=depends_on, metrics=Metrics(port),

@@ -14,9 +14,10 @@ import contextlib
 import io
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 if __package__ in (None, ""):  # run as a file: scripts/plan.py
@@ -24,7 +25,14 @@ if __package__ in (None, ""):  # run as a file: scripts/plan.py
 
 from components import catalog
 from components.service import SERVICE_TYPE
-from components.settings import Settings, SettingsError, config_from_engine, format_size, load_settings
+from components.settings import (
+    ServiceSettings,
+    Settings,
+    SettingsError,
+    config_from_engine,
+    format_size,
+    load_settings,
+)
 from scripts.offline import ROOT, Deployment, Registered, run_program, stack_config
 
 CONTAINER = "docker:index/container:Container"
@@ -61,7 +69,7 @@ class Plan:
     def networks(self) -> list[str]:
         return sorted({network for service in self.services for network in service.networks})
 
-    def spawned(self) -> list:
+    def spawned(self) -> list[ServiceSettings]:
         """Containers a service starts at run time (notebooks), counted at their most."""
         return [s for s in self.settings.deployed_services() if s.name in catalog.SPAWNED_SERVICES]
 
@@ -228,7 +236,7 @@ def _services_table(plan: Plan) -> list[str]:
     return [*lines, ""]
 
 
-def _image(plan: Plan, service) -> str:
+def _image(plan: Plan, service: ServiceSettings) -> str:
     if folder := service.built_image:
         return f"{catalog.BUILT_IMAGE_REGISTRY}/{folder}:{plan.settings.image_version}"
     return service.image
@@ -271,7 +279,10 @@ def _capacity(plan: Plan) -> list[str]:
     return lines
 
 
-def _room(room: float, show) -> str:
+Amount = TypeVar("Amount", int, float)  # CPUs (float) or bytes (int)
+
+
+def _room(room: Amount, show: Callable[[Amount], str]) -> str:
     return show(room) if room >= 0 else f"**{show(-room)} over**"
 
 

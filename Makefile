@@ -77,16 +77,30 @@ actionlint:
 	echo "== actionlint $(ACTIONLINT_VERSION)"
 	GOBIN=$(CURDIR)/build/bin GOTOOLCHAIN=local go install "github.com/rhysd/actionlint/cmd/actionlint@v$(ACTIONLINT_VERSION)"
 
+# lint, typecheck and check run every checker they name and fail at the end if any failed, so one
+# CI run lists all the findings.
 lint: venv
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
+	@status=0
+	echo "== ruff check"
+	$(VENV)/bin/ruff check . || status=1
+	echo "== ruff format --check"
+	$(VENV)/bin/ruff format --check . || status=1
+	exit $$status
 
 # policy/ is a program of its own (Pulumi runs it from its folder, as `__main__`), so it is checked on its own.
 typecheck: venv
-	$(VENV)/bin/mypy components scripts __main__.py
-	cd policy && ../$(VENV)/bin/mypy --config-file ../pyproject.toml __main__.py datalyptica_policies.py
+	@status=0
+	echo "== mypy components scripts __main__.py"
+	$(VENV)/bin/mypy components scripts __main__.py || status=1
+	echo "== mypy policy/"
+	(cd policy && ../$(VENV)/bin/mypy --config-file ../pyproject.toml __main__.py datalyptica_policies.py) || status=1
+	exit $$status
 
-check: lint typecheck
+check: venv
+	@status=0
+	$(MAKE) lint || status=1
+	$(MAKE) typecheck || status=1
+	exit $$status
 
 lock: $(UV)
 	$(UV) lock

@@ -4,6 +4,9 @@ Reads the stack's config, refuses it before anything is registered if it cannot 
 builds the enabled layers in dependency order and exports their endpoints.
 """
 
+from collections.abc import Mapping
+from typing import Protocol, TypeVar
+
 import pulumi
 
 from components.analytics import AnalyticsLayer, AnalyticsLinks
@@ -15,9 +18,19 @@ from components.query import QueryLayer
 from components.security import SecurityLayer
 from components.service import Platform
 from components.settings import SettingsError, config_from_engine, load_settings, stack_config
-from components.sso import SsoClients
+from components.sso import OidcClient, SsoClients
 from components.storage import StorageLayer
 from components.streaming import CDC_SLOT, StreamingLayer
+
+Layer = TypeVar("Layer")
+
+
+class Exported(Protocol):
+    @property
+    def urls(self) -> Mapping[str, str | None]: ...
+
+    @property
+    def credentials(self) -> Mapping[str, pulumi.Input[str]]: ...
 
 
 def main() -> None:
@@ -34,21 +47,21 @@ def main() -> None:
     # realm that holds them is imported when Keycloak starts, after storage.
     sso = SsoClients(platform) if settings.enabled("security") else None
 
-    def client(ui: str):
+    def client(ui: str) -> OidcClient | None:
         return sso.client(ui) if sso else None
 
     cdc_slots = (CDC_SLOT,) if settings.enabled("streaming") else ()  # Debezium's slot survives failovers
     storage = (StorageLayer(platform, sso=client("minio-console"), logical_slots=cdc_slots)
                if settings.enabled("storage") else None)
-    security = SecurityLayer(platform, storage=storage, clients=sso) if sso else None
-    streaming = StreamingLayer(platform, storage) if settings.enabled("streaming") else None
-    processing = (ProcessingLayer(platform, storage, streaming=streaming.endpoints if streaming else None)
+    security = SecurityLayer(platform, storage=needed(storage), clients=sso) if sso else None
+    streaming = StreamingLayer(platform, needed(storage)) if settings.enabled("streaming") else None
+    processing = (ProcessingLayer(platform, needed(storage), streaming=streaming.endpoints if streaming else None)
                   if settings.enabled("processing") else None)
     olap = OlapLayer(platform) if settings.enabled("olap") else None
-    query = (QueryLayer(platform, storage, clickhouse=olap.endpoint if olap else None)
+    query = (QueryLayer(platform, needed(storage), clickhouse=olap.endpoint if olap else None)
              if settings.enabled("query") else None)
-    quality = QualityLayer(platform, query.endpoint) if settings.enabled("quality") else None
-    analytics = (AnalyticsLayer(platform, storage, AnalyticsLinks.from_layers(
+    quality = QualityLayer(platform, needed(query).endpoint) if settings.enabled("quality") else None
+    analytics = (AnalyticsLayer(platform, needed(storage), AnalyticsLinks.from_layers(
                      query=query, olap=olap, processing=processing, sso=sso))
                  if settings.enabled("analytics") else None)
     # Monitoring last: Prometheus scrapes every service deployed before it.
@@ -60,7 +73,13 @@ def main() -> None:
             export(layer)
 
 
-def export(layer) -> None:
+def needed(layer: Layer | None) -> Layer:
+    """A layer that an enabled one builds on; the settings refuse a stack that lacks it."""
+    assert layer is not None, "the settings let a layer through without one it needs (catalog.LAYER_REQUIRES)"
+    return layer
+
+
+def export(layer: Exported) -> None:
     """Every layer exposes `urls` (None where a port is not published) and secret `credentials`."""
     for name, url in layer.urls.items():
         if url:

@@ -52,7 +52,8 @@ HEALTH_CHECK_TOOLS: dict[str, ImageTools] = {
     "spark-worker": _tools("curl", evidence="as spark-master (same image)"),
     "flink-jobmanager": _tools("curl", evidence="apache/flink-docker 2.2/scala_2.12-java17-ubuntu/Dockerfile @ "
                                                 "983be34 (Update Dockerfiles for 2.2.1 release): FROM "
-                                                "eclipse-temurin:17-jre-noble (adoptium 17/jre/ubuntu/noble: curl, wget)"),
+                                                "eclipse-temurin:17-jre-noble "
+                                                "(adoptium 17/jre/ubuntu/noble: curl, wget)"),
     "flink-taskmanager": _tools("curl", evidence="as flink-jobmanager (same image)"),
     "trino": _tools("/usr/lib/trino/bin/health-check",
                     evidence="trinodb/trino core/docker/Dockerfile: the image's own HEALTHCHECK runs "

@@ -9,7 +9,9 @@ to Loki and serves container and host metrics.
 
 import json
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_docker as docker
@@ -132,7 +134,7 @@ class MonitoringLayer(pulumi.ComponentResource):
                             "grafana_admin_password": self.grafana_admin_password}
         self.register_outputs({**{name: url for name, url in self.urls.items() if url}, **self.credentials})
 
-    def _service(self, name: str, **kwargs) -> Service:
+    def _service(self, name: str, **kwargs: Any) -> Service:
         return Service(name, platform=self._platform, spec=self._platform.settings.service(name),
                        opts=pulumi.ResourceOptions(parent=self), **kwargs)
 
@@ -267,7 +269,10 @@ class MonitoringLayer(pulumi.ComponentResource):
             files=[File(password_file, access.password, secret=True, owner=EXPORTER_UID)],
         )
 
-    def _exporter(self, name: str, networks, port: int, depends_on, **kwargs) -> Service:
+    def _exporter(
+        self, name: str, networks: Iterable[docker.Network], port: int, depends_on: Sequence[pulumi.Resource],
+        **kwargs: Any,
+    ) -> Service:
         """An exporter on exactly the networks of the service it watches (Prometheus joins them)."""
         return self._service(
             name, networks=list(networks), depends_on=depends_on, metrics=Metrics(port),
@@ -302,7 +307,8 @@ class MonitoringLayer(pulumi.ComponentResource):
 def grafana_oauth_env(sso: OidcClient, client_secret_file: str) -> dict[str, str]:
     """Grafana's generic OAuth against Keycloak: the browser goes to the published issuer, Grafana
     itself talks to Keycloak over the Docker network. The local admin login stays."""
-    browser, internal = f"{sso.issuer_url}/protocol/openid-connect", f"{sso.internal_issuer_url}/protocol/openid-connect"
+    browser = f"{sso.issuer_url}/protocol/openid-connect"
+    internal = f"{sso.internal_issuer_url}/protocol/openid-connect"
     grafana_url = sso.redirect_uri.removesuffix("/login/generic_oauth")
     return {
         "GF_AUTH_GENERIC_OAUTH_ENABLED": "true",
@@ -317,5 +323,7 @@ def grafana_oauth_env(sso: OidcClient, client_secret_file: str) -> dict[str, str
         "GF_AUTH_GENERIC_OAUTH_ALLOW_SIGN_UP": "true",
         "GF_AUTH_GENERIC_OAUTH_LOGIN_ATTRIBUTE_PATH": "preferred_username",
         "GF_AUTH_GENERIC_OAUTH_ROLE_ATTRIBUTE_PATH": f"contains(roles[*], '{ADMIN_ROLE}') && 'Admin' || 'Viewer'",
-        "GF_AUTH_SIGNOUT_REDIRECT_URL": f"{browser}/logout?client_id={sso.client_id}&post_logout_redirect_uri={grafana_url}/login",
+        "GF_AUTH_SIGNOUT_REDIRECT_URL": (
+            f"{browser}/logout?client_id={sso.client_id}&post_logout_redirect_uri={grafana_url}/login"
+        ),
     }

@@ -56,7 +56,8 @@ def bucket_policy(buckets: Sequence[str]) -> str:
         "Statement": [
             {"Effect": "Allow", "Action": ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
              "Resource": [f"arn:aws:s3:::{bucket}" for bucket in buckets]},
-            {"Effect": "Allow", "Action": ["s3:*Object", "s3:*ObjectTagging", "s3:*MultipartUpload", "s3:ListMultipartUploadParts"],
+            {"Effect": "Allow",
+             "Action": ["s3:*Object", "s3:*ObjectTagging", "s3:*MultipartUpload", "s3:ListMultipartUploadParts"],
              "Resource": [f"arn:aws:s3:::{bucket}/*" for bucket in buckets]},
         ],
     }, sort_keys=True)

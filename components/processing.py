@@ -99,8 +99,9 @@ class ProcessingLayer(pulumi.ComponentResource):
 
     def _spark_defaults(self, storage: StorageLayer, s3: BucketAccess) -> pulumi.Output[str]:
         return render_output(
-            "spark/spark-defaults.conf.j2", packages=list(SPARK_PACKAGES), catalog_uri=storage.endpoints.iceberg_rest_uri,
-            warehouse=storage.endpoints.warehouse_bucket, s3=s3.template_values(),
+            "spark/spark-defaults.conf.j2", packages=list(SPARK_PACKAGES),
+            catalog_uri=storage.endpoints.iceberg_rest_uri, warehouse=storage.endpoints.warehouse_bucket,
+            s3=s3.template_values(),
             master_metrics=SPARK_MASTER_METRICS, worker_metrics=SPARK_WORKER_METRICS,
         )
 

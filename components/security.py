@@ -5,6 +5,7 @@ before the UIs; this layer imports them into the realm when Keycloak first start
 """
 
 import json
+from collections.abc import Sequence
 
 import pulumi
 
@@ -20,7 +21,7 @@ CONFIG_PATH = "/opt/keycloak/conf/keycloak.conf"
 REALM_IMPORT_PATH = f"/opt/keycloak/data/import/{REALM}-realm.json"
 
 
-def realm_document(clients: list[OidcClient], client_names: dict[str, str], client_secrets: list[str]) -> str:
+def realm_document(clients: Sequence[OidcClient], client_names: dict[str, str], client_secrets: list[str]) -> str:
     """The realm as `kc.sh start --import-realm` reads it: confidential clients, code flow only."""
     return json.dumps({
         "realm": REALM,

@@ -55,6 +55,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
+from typing import Any, TypedDict, Unpack
 
 import pulumi
 import pulumi_docker as docker
@@ -90,6 +91,15 @@ STOP_GRACE_SECONDS: dict[str, int] = {
 }
 
 
+class Timing(TypedDict, total=False):
+    """The optional fields of a HealthCheck, as its constructors take them by name."""
+
+    interval: str
+    timeout: str
+    retries: int
+    start_period: str
+
+
 @dataclass(frozen=True)
 class HealthCheck:
     """A Docker health check; build it with the constructor that matches the image's tools."""
@@ -101,23 +111,23 @@ class HealthCheck:
     start_period: str = "30s"
 
     @classmethod
-    def command(cls, *argv: str, **timing: str | int) -> "HealthCheck":
+    def command(cls, *argv: str, **timing: Unpack[Timing]) -> "HealthCheck":
         return cls(("CMD", *argv), **timing)
 
     @classmethod
-    def shell(cls, script: str, **timing: str | int) -> "HealthCheck":
+    def shell(cls, script: str, **timing: Unpack[Timing]) -> "HealthCheck":
         return cls(("CMD-SHELL", script), **timing)
 
     @classmethod
-    def curl(cls, url: str, **timing: str | int) -> "HealthCheck":
+    def curl(cls, url: str, **timing: Unpack[Timing]) -> "HealthCheck":
         return cls.command("curl", "--fail", "--silent", "--show-error", "--output", "/dev/null", url, **timing)
 
     @classmethod
-    def wget(cls, url: str, **timing: str | int) -> "HealthCheck":
+    def wget(cls, url: str, **timing: Unpack[Timing]) -> "HealthCheck":
         return cls.command("wget", "--quiet", "--spider", url, **timing)
 
     @classmethod
-    def http_via_bash(cls, port: int, path: str, **timing: str | int) -> "HealthCheck":
+    def http_via_bash(cls, port: int, path: str, **timing: Unpack[Timing]) -> "HealthCheck":
         """For images with bash but neither curl nor wget: a bare HTTP/1.0 GET over /dev/tcp."""
         script = (
             f"exec 3<>/dev/tcp/127.0.0.1/{port} && "
@@ -271,9 +281,9 @@ def docker_provider() -> docker.Provider:
     falls back to DOCKER_HOST only), so the keys that say where the Docker host is are handed over:
     `docker:host` (else DOCKER_HOST), `docker:context`, `docker:certPath`.
     """
-    return docker.Provider(
-        "docker", host=docker.config.host, context=docker.config.context, cert_path=docker.config.cert_path,
-    )
+    # pulumi_docker's config stub names the key (certPath); the module's attribute is cert_path.
+    cert_path = docker.config.cert_path  # type: ignore[attr-defined]
+    return docker.Provider("docker", host=docker.config.host, context=docker.config.context, cert_path=cert_path)
 
 
 class Platform:
@@ -399,12 +409,12 @@ class Service(pulumi.ComponentResource):
         ports: Sequence[Port] = (),
         user: str | None = None,
         metrics: Metrics | None = None,
-        depends_on: Sequence[pulumi.Resource] = (),
+        depends_on: Sequence[pulumi.Input[pulumi.Resource]] = (),
         run_once: bool = False,
         after: Sequence["Service"] = (),
         opts: pulumi.ResourceOptions | None = None,
-        **container_args,
-    ):
+        **container_args: Any,
+    ) -> None:
         """`volumes`: this service's own named volumes (volume name -> container path);
         `shared_volumes`: container path -> a volume several services mount (platform.volume);
         `host_paths`: host path -> container path, bind-mounted (e.g. the Docker socket);
@@ -422,11 +432,13 @@ class Service(pulumi.ComponentResource):
             raise ValueError(f"{name}: `after` names services that run once; use depends_on for the others")
         self.name = name
         self.host = name
-        self.run_once = run_once
+        self.run_once: bool = run_once
         settings = platform.settings
 
         mounts = [
-            docker.ContainerVolumeArgs(volume_name=platform.volume(f"{name}-{volume}", parent=self).name, container_path=path)
+            docker.ContainerVolumeArgs(
+                volume_name=platform.volume(f"{name}-{volume}", parent=self).name, container_path=path
+            )
             for volume, path in (volumes or {}).items()
         ]
         mounts += [
@@ -449,7 +461,7 @@ class Service(pulumi.ComponentResource):
             if (host_port := settings.host_port(port.name, port.replica)) is not None
         ]
         grace = STOP_GRACE_SECONDS.get(spec.name, DEFAULT_STOP_GRACE_SECONDS)
-        self.container = docker.Container(
+        self.container: docker.Container = docker.Container(
             f"{name}-container",
             name=platform.container_name(name),
             hostname=name,

@@ -6,10 +6,11 @@ user writes it in `Pulumi.<stack>.yaml`, the value found, and what would be acce
 
 import json
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
@@ -340,7 +341,9 @@ class Settings(_Model):
         cpus = sum(demand.values())
         if cpus <= self.host.cpus:
             return []
-        largest = ", ".join(_consumer(self.service(name), "cpus", lambda cpus: f"{cpus:g}") for name in _largest(demand))
+        largest = ", ".join(
+            _consumer(self.service(name), "cpus", lambda cpus: f"{cpus:g}") for name in _largest(demand)
+        )
         return [
             f"{NAMESPACE}:host.cpus: CPU limits add up to {cpus:g} on a host of {self.host.cpus:g}; services will "
             f"compete for CPU under load; largest: {largest}. To stop this warning lower those, or raise "
@@ -419,7 +422,8 @@ def _describe(detail: Mapping[str, Any]) -> str:
     if detail["type"] == "extra_forbidden":
         message = "unknown key"
         if len(detail["loc"]) == 1:
-            message += "; known keys: " + ", ".join(field.alias or name for name, field in Settings.model_fields.items())
+            known = (field.alias or name for name, field in Settings.model_fields.items())
+            message += "; known keys: " + ", ".join(known)
     return f"{NAMESPACE}:{location}: {message} (got {detail.get('input')!r})"
 
 

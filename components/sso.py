@@ -76,13 +76,14 @@ class SsoClients(pulumi.ComponentResource):
     def __init__(self, platform: Platform, *, opts: pulumi.ResourceOptions | None = None):
         super().__init__("datalyptica:security:SsoClients", "sso-clients", None, opts)
         settings = platform.settings
-        browser_base = platform.url("keycloak")  # settings refuse a stack that does not publish it
+        browser_base = platform.url("keycloak")
+        assert browser_base is not None, "the settings refuse a stack that does not publish ports.keycloak"
         self.keycloak_url = browser_base
         self.issuer_url = f"{browser_base}/realms/{REALM}"
         self.internal_issuer_url = f"http://{KEYCLOAK_HOST}:{KEYCLOAK_HTTP_PORT}/realms/{REALM}"
         # Resolved by keycloak_started; Output.from_input takes any awaitable (public API).
-        self._started: asyncio.Future = asyncio.get_event_loop().create_future()
-        started = pulumi.Output.from_input(self._started)
+        self._started: asyncio.Future[pulumi.Resource] = asyncio.get_event_loop().create_future()
+        started: pulumi.Output[pulumi.Resource] = pulumi.Output.from_input(self._started)
 
         self.logins: dict[str, UiLogin] = {}
         self._clients: dict[str, OidcClient] = {}

@@ -48,7 +48,8 @@ class DatabaseAccess:
         """A secret connection URL, e.g. scheme 'postgresql+psycopg2' for SQLAlchemy."""
         return pulumi.Output.secret(
             pulumi.Output.concat(
-                scheme, "://", self.username, ":", self.password, "@", self.host, ":", str(self.port), "/", self.database
+                scheme, "://", self.username, ":", self.password, "@", self.host, ":", str(self.port), "/",
+                self.database,
             )
         )
 
@@ -204,7 +205,8 @@ class StorageLayer(pulumi.ComponentResource):
         )
         return ReplicationAccess(
             host=database.host, port=database.port, database=database.database, username=name, password=password,
-            publication=publication, resources=(*database.resources, role, connect, read_tables, read_future_tables, created),
+            publication=publication,
+            resources=(*database.resources, role, connect, read_tables, read_future_tables, created),
         )
 
     def buckets(self, consumer: str, buckets: Sequence[str], *, parent: pulumi.Resource) -> BucketAccess:
@@ -256,7 +258,8 @@ class StorageLayer(pulumi.ComponentResource):
                 topology, node,
                 pgha.PgCredentials(superuser_password=passwords[0], replication_password=passwords[1],
                                    rest_password=passwords[2]),
-                data_dir=pgha.IMAGE_DATA_DIR, bin_dir=pgha.image_bin_dir(self._platform.settings.postgres_major), socket_dir=pgha.IMAGE_SOCKET_DIR,
+                data_dir=pgha.IMAGE_DATA_DIR, bin_dir=pgha.image_bin_dir(self._platform.settings.postgres_major),
+                socket_dir=pgha.IMAGE_SOCKET_DIR,
                 logical_slots=self._logical_slots,
             )
         )
@@ -320,7 +323,8 @@ class StorageLayer(pulumi.ComponentResource):
         """Connects through HAProxy's primary port as published on the Docker host."""
         settings = self._platform.settings
         return postgresql.Provider(
-            "postgres-admin", host=settings.endpoint_host, port=settings.host_port("postgres-primary"), username="postgres",
-            password=self.postgres_superuser_password, sslmode="disable", superuser=True, connect_timeout=180,
+            "postgres-admin", host=settings.endpoint_host, port=settings.host_port("postgres-primary"),
+            username="postgres", password=self.postgres_superuser_password, sslmode="disable", superuser=True,
+            connect_timeout=180,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.haproxy.container]),
         )

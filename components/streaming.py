@@ -7,6 +7,7 @@ the connector through Kafka's FileConfigProvider, as a file.
 """
 
 import base64
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -148,8 +149,9 @@ class StreamingLayer(pulumi.ComponentResource):
             kafka_connect_url=f"http://kafka-connect:{KAFKA_CONNECT_PORT}",
         )
         external = [self._external_address(node_id) for node_id in self.cluster.node_ids]
+        published = [address for address in external if address]
         self.urls = {
-            "kafka_bootstrap": ",".join(external) if all(external) else None,
+            "kafka_bootstrap": ",".join(published) if len(published) == len(external) else None,
             "schema_registry": platform.url("schema-registry"),
             "kafka_connect": platform.url("kafka-connect"),
         }
@@ -183,7 +185,7 @@ class StreamingLayer(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
-    def _schema_registry(self, *, depends_on: list[pulumi.Resource]) -> Service:
+    def _schema_registry(self, *, depends_on: Sequence[pulumi.Resource]) -> Service:
         spec = self._platform.settings.service("schema-registry")
         return Service(
             "schema-registry", platform=self._platform, spec=spec,
@@ -203,7 +205,7 @@ class StreamingLayer(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
-    def _kafka_connect(self, storage: StorageLayer, *, depends_on: list[pulumi.Resource]) -> Service:
+    def _kafka_connect(self, storage: StorageLayer, *, depends_on: Sequence[pulumi.Resource]) -> Service:
         spec = self._platform.settings.service("kafka-connect")
         replication = str(self.cluster.replication_factor)
         return Service(

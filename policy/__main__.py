@@ -10,6 +10,6 @@ from pulumi_policy import EnforcementLevel, PolicyPack
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from datalyptica_policies import PACK_NAME, policies  # noqa: E402
+from datalyptica_policies import PACK_NAME, policies
 
 PolicyPack(name=PACK_NAME, policies=policies(), enforcement_level=EnforcementLevel.MANDATORY)

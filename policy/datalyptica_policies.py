@@ -16,13 +16,16 @@ What a policy sees, and what it cannot:
 """
 
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import pulumi
 from pulumi_policy import (
     EnforcementLevel,
+    PolicyResource,
+    ResourceValidationArgs,
     ResourceValidationPolicy,
+    StackValidationArgs,
     StackValidationPolicy,
 )
 from pulumi_policy.proxy import UnknownValueError
@@ -66,15 +69,16 @@ def is_job(props: Mapping[str, Any]) -> bool:
 def _service(props: Mapping[str, Any]) -> str | None:
     for label in props.get("labels") or []:
         if label.get("label") == SERVICE_LABEL:
-            return label.get("value")
+            value: str | None = label.get("value")
+            return value
     return None
 
 
-def _container_name(args) -> str:
+def _container_name(args: ResourceValidationArgs) -> str:
     return args.props.get("name") or args.name
 
 
-def long_running_containers_have_health_checks(args, report_violation: ReportViolation) -> None:
+def long_running_containers_have_health_checks(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     if args.resource_type != CONTAINER or is_job(args.props):
         return
     tests = (args.props.get("healthcheck") or {}).get("tests") or []
@@ -85,7 +89,7 @@ def long_running_containers_have_health_checks(args, report_violation: ReportVio
         )
 
 
-def long_running_containers_restart(args, report_violation: ReportViolation) -> None:
+def long_running_containers_restart(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     if args.resource_type != CONTAINER or is_job(args.props):
         return
     restart = args.props.get("restart", "no")
@@ -96,7 +100,7 @@ def long_running_containers_restart(args, report_violation: ReportViolation) -> 
         )
 
 
-def containers_have_memory_and_cpu_limits(args, report_violation: ReportViolation) -> None:
+def containers_have_memory_and_cpu_limits(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     if args.resource_type != CONTAINER:
         return
     missing = []
@@ -115,7 +119,7 @@ def containers_have_memory_and_cpu_limits(args, report_violation: ReportViolatio
         )
 
 
-def no_privileged_containers(args, report_violation: ReportViolation) -> None:
+def no_privileged_containers(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     if args.resource_type == CONTAINER and args.props.get("privileged"):
         report_violation(
             f"container {_container_name(args)} is privileged: it could take over the Docker host; "
@@ -140,7 +144,7 @@ def _exposes_docker_socket(host_path: str) -> bool:
     return any(path == socket or socket.startswith(folder) for socket in (DOCKER_SOCKET, "/run/docker.sock"))
 
 
-def docker_socket_only_where_allowed(args, report_violation: ReportViolation) -> None:
+def docker_socket_only_where_allowed(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     if args.resource_type != CONTAINER:
         return
     service = _service(args.props)
@@ -175,7 +179,7 @@ def image_reference_problem(reference: str, *, image_id_allowed: bool = False) -
     return None
 
 
-def images_are_pinned(args, report_violation: ReportViolation) -> None:
+def images_are_pinned(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     if args.resource_type == REMOTE_IMAGE:
         reference, field = args.props.get("name"), "name"
     elif args.resource_type == BUILT_IMAGE:
@@ -211,7 +215,7 @@ def env_credential_problem(entry: str) -> str | None:
     return f"{name} looks like a credential"
 
 
-def no_credentials_in_env(args, report_violation: ReportViolation) -> None:
+def no_credentials_in_env(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     if args.resource_type != CONTAINER:
         return
     envs = args.props.get("envs") or []
@@ -231,7 +235,7 @@ def no_credentials_in_env(args, report_violation: ReportViolation) -> None:
         raise unknown
 
 
-def _generated_secrets(resources) -> set[str]:
+def _generated_secrets(resources: Iterable[PolicyResource]) -> set[str]:
     """The values of every pulumi-random resource (and the URL-safe form of random bytes)."""
     values = set()
     for resource in resources:
@@ -251,7 +255,7 @@ def _generated_secrets(resources) -> set[str]:
 
 def _visible_strings(props: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     """(field, text) of what `docker inspect` shows of a container, uploads excepted."""
-    fields = {
+    fields: dict[str, Any] = {  # lists of the engine's values, any of which may be unknown
         "envs": props.get("envs"),
         "command": props.get("command"),
         "entrypoints": props.get("entrypoints"),
@@ -268,7 +272,7 @@ def _visible_strings(props: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
                 yield field, value
 
 
-def generated_secrets_stay_in_files(args, report_violation: ReportViolation) -> None:
+def generated_secrets_stay_in_files(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     """Stack policy: no generated credential shows in a container's env, command or labels."""
     secrets = _generated_secrets(args.resources)
     if not secrets:
@@ -300,7 +304,7 @@ def stack_protects_data() -> bool:
     return True if protect is None else protect
 
 
-def data_volumes_protected(args, report_violation: ReportViolation) -> None:
+def data_volumes_protected(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     if args.resource_type != VOLUME or args.opts.protect:
         return
     stack = stack_of(args.urn)

@@ -23,9 +23,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scripts.offline import Deployment, Registered, stack_config  # noqa: E402
-from tests.live.dockerd import TestDaemon  # noqa: E402
-from tests.live.engine import ContainerTiming, LiveDeployment, deploy  # noqa: E402
+from scripts.offline import Deployment, Registered, stack_config
+from tests.live.dockerd import TestDaemon
+from tests.live.engine import ContainerTiming, LiveDeployment, deploy
 
 CONTAINER = "docker:index/container:Container"
 
@@ -62,7 +62,9 @@ def container_dependencies(deployment: Deployment) -> dict[str, set[str]]:
     return {r.inputs["name"]: containers_under(r.urn) for r in deployment.of_type(CONTAINER)}
 
 
-def critical_path(dependencies: Mapping[str, set[str]], timings: Mapping[str, ContainerTiming]) -> tuple[float, list[str]]:
+def critical_path(
+    dependencies: Mapping[str, set[str]], timings: Mapping[str, ContainerTiming]
+) -> tuple[float, list[str]]:
     """The chain of health-gated starts whose create-to-ready times add up the most."""
     best: dict[str, tuple[float, list[str]]] = {}
 

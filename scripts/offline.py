@@ -14,14 +14,17 @@ import runpy
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import pulumi
 import yaml
 from google.protobuf import json_format
 from pulumi.runtime import mocks, rpc
-from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.stack import Stack, run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
+
+if TYPE_CHECKING:
+    from components.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET_SIG = rpc._special_secret_sig
@@ -34,7 +37,7 @@ def stack_config(stack: str) -> dict[str, Any]:
     return {key: value if isinstance(value, str) else json.dumps(value) for key, value in raw.items()}
 
 
-def settings_of(stack: str):
+def settings_of(stack: str) -> "Settings":
     """The validated settings of Pulumi.<stack>.yaml, as the program would load them."""
     from components.settings import config_from_engine, load_settings
 
@@ -117,17 +120,17 @@ def _strip_secrets(value: Any) -> Any:
 
 
 class RecordingMonitor(mocks.MockMonitor):
-    def __init__(self, mocks_: "PlatformMocks"):
+    def __init__(self, mocks_: mocks.Mocks):
         super().__init__(mocks_)
         self.registered: list[Registered] = []
         self.stack_outputs: dict[str, Any] = {}
 
-    def RegisterResource(self, request):
+    def RegisterResource(self, request: Any) -> Any:
         # Registrations run concurrently: PlatformMocks find each one's URN by its type and name
         # (other mocks, e.g. the live test engine's, have no `urns`).
         if isinstance(urns := getattr(self.mocks, "urns", None), dict):
             urns[(request.type, request.name)] = self.make_urn(request.parent, request.type, request.name)
-        response = super().RegisterResource(request)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]  # pulumi's MockMonitor is untyped
         if request.type != "pulumi:pulumi:Stack":
             self.registered.append(Registered(
                 type=request.type,
@@ -172,7 +175,7 @@ class PlatformMocks(mocks.Mocks):
         self.state = state if state is not None else MockState()
         self.urns: dict[tuple[str, str], str] = {}  # (type, name) -> URN, set by the RecordingMonitor
 
-    def new_resource(self, args: mocks.MockResourceArgs):
+    def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         outputs = dict(args.inputs)
         token = hashlib.sha256(f"{args.typ}/{args.name}".encode()).hexdigest()
         if args.typ in ("random:index/randomPassword:RandomPassword", "random:index/randomString:RandomString"):
@@ -203,8 +206,15 @@ class PlatformMocks(mocks.Mocks):
         self.state.jobs[urn] = (inputs, outputs)
         return outputs
 
-    def call(self, args: mocks.MockCallArgs):
-        return {}
+    def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        return {}, []  # no result and no failures
+
+
+@runtime_checkable
+class KeepsSecrets(Protocol):
+    """Mocks that note every secret they generate (PlatformMocks, the live test engine's)."""
+
+    generated_secrets: set[str]
 
 
 @dataclass
@@ -238,7 +248,9 @@ class Deployment:
 
     def health_checks(self) -> dict[str, list[str]]:
         """The health check command of every container that has one (jobs have none), by service."""
-        return {name: c.inputs["healthcheck"]["tests"] for name, c in self.containers().items() if "healthcheck" in c.inputs}
+        return {
+            name: c.inputs["healthcheck"]["tests"] for name, c in self.containers().items() if "healthcheck" in c.inputs
+        }
 
     def children(self, parent: Registered) -> list[Registered]:
         return [r for r in self.registered if r.parent == parent.urn]
@@ -284,13 +296,17 @@ def run_function(program: Callable[[], Any], config: dict[str, str], *, stack: s
     One-shot jobs exit 0 unless `job_exit_codes` (container name -> code) says otherwise. Pass the
     same `state` to several runs to model successive `pulumi up`s of one stack (see MockState).
     """
-    monitor = RecordingMonitor(live_mocks or PlatformMocks(job_exit_codes, state))
+    program_mocks = live_mocks or PlatformMocks(job_exit_codes, state)
+    assert isinstance(program_mocks, KeepsSecrets), "the mocks must note the secrets they generate"
+    monitor = RecordingMonitor(program_mocks)
     pulumi.runtime.set_mocks(monitor.mocks, project="datalyptica", stack=stack, preview=False, monitor=monitor)
     pulumi.runtime.set_all_config(config)
     with _engine_config_env(config):
         _sync_await(run_pulumi_func(program))
-    deployment = Deployment(monitor.registered, monitor.mocks.generated_secrets)
-    for name, value in pulumi.runtime.get_root_resource().outputs.items():
+    deployment = Deployment(monitor.registered, program_mocks.generated_secrets)
+    root = pulumi.runtime.get_root_resource()
+    assert isinstance(root, Stack), "run_pulumi_func registers the program's stack as the root"
+    for name, value in root.outputs.items():
         output = pulumi.Output.from_input(value)
         deployment.outputs[name] = _sync_await(output.future())
         if _sync_await(output.is_secret()):

@@ -14,18 +14,26 @@ import contextlib
 import io
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 if __package__ in (None, ""):  # run as a file: scripts/plan.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from components import catalog  # noqa: E402
-from components.service import SERVICE_TYPE  # noqa: E402
-from components.settings import Settings, SettingsError, config_from_engine, format_size, load_settings  # noqa: E402
-from scripts.offline import ROOT, Deployment, Registered, run_program, stack_config  # noqa: E402
+from components import catalog
+from components.service import SERVICE_TYPE
+from components.settings import (
+    ServiceSettings,
+    Settings,
+    SettingsError,
+    config_from_engine,
+    format_size,
+    load_settings,
+)
+from scripts.offline import ROOT, Deployment, Registered, run_program, stack_config
 
 CONTAINER = "docker:index/container:Container"
 NETWORK = "docker:index/network:Network"
@@ -61,7 +69,7 @@ class Plan:
     def networks(self) -> list[str]:
         return sorted({network for service in self.services for network in service.networks})
 
-    def spawned(self) -> list:
+    def spawned(self) -> list[ServiceSettings]:
         """Containers a service starts at run time (notebooks), counted at their most."""
         return [s for s in self.settings.deployed_services() if s.name in catalog.SPAWNED_SERVICES]
 
@@ -118,7 +126,7 @@ def read_plan(stack: str, settings: Settings, deployment: Deployment) -> Plan:
         [container] = [r for r in deployment.children(component) if r.type == CONTAINER]
         service_of_container[container.urn] = component.name
         services.append(_planned(component.name, container, image_names, protected, urls))
-    for service, component in zip(services, deployment.of_type(SERVICE_TYPE)):
+    for service, component in zip(services, deployment.of_type(SERVICE_TYPE), strict=True):
         [container] = [r for r in deployment.children(component) if r.type == CONTAINER]
         service.waits_for = {service_of_container[urn] for urn in _containers_reached(container, by_urn)}
     internal = {n.inputs["name"] for n in deployment.of_type(NETWORK) if n.inputs.get("internal")}
@@ -222,13 +230,13 @@ def _services_table(plan: Plan) -> list[str]:
         ]) + " |")
     for spawned in plan.spawned():
         lines.append(
-            f"| {spawned.layer} | {spawned.name} (spawned, up to {spawned.replicas}) | `{_image(plan, spawned)}` | – | – | "
-            f"{spawned.cpus:g} each | {format_size(spawned.memory_bytes)} each | – | – |"
+            f"| {spawned.layer} | {spawned.name} (spawned, up to {spawned.replicas}) | `{_image(plan, spawned)}` "
+            f"| – | – | {spawned.cpus:g} each | {format_size(spawned.memory_bytes)} each | – | – |"
         )
     return [*lines, ""]
 
 
-def _image(plan: Plan, service) -> str:
+def _image(plan: Plan, service: ServiceSettings) -> str:
     if folder := service.built_image:
         return f"{catalog.BUILT_IMAGE_REGISTRY}/{folder}:{plan.settings.image_version}"
     return service.image
@@ -271,7 +279,10 @@ def _capacity(plan: Plan) -> list[str]:
     return lines
 
 
-def _room(room: float, show) -> str:
+Amount = TypeVar("Amount", int, float)  # CPUs (float) or bytes (int)
+
+
+def _room(room: Amount, show: Callable[[Amount], str]) -> str:
     return show(room) if room >= 0 else f"**{show(-room)} over**"
 
 

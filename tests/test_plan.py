@@ -37,7 +37,7 @@ def mermaid_block(markdown: str) -> list[str]:
 
 
 def test_every_registered_container_appears_once(stack):
-    name, deployment, markdown = stack
+    _name, deployment, markdown = stack
     services = [row[1].removesuffix(" (job)") for row in table_rows(markdown, "Services")]
     containers = deployment.containers()
     assert containers
@@ -63,7 +63,7 @@ def test_host_ports_are_the_settings_ports(stack):
 
 
 def test_urls_come_from_the_stack_outputs(stack):
-    name, deployment, markdown = stack
+    _name, deployment, markdown = stack
     for output, url in deployment.outputs.items():
         if output.endswith("_url"):
             for address in url.split(","):  # one broker per entry of a Kafka bootstrap list
@@ -83,7 +83,8 @@ def test_limits_and_totals_match_the_settings(stack):
     host = rows["host (`datalyptica:host`)"]
     assert host[1:] == [f"{settings.host.cpus:g}", format_size(settings.host.memory_bytes)]
     notebook = settings.service("notebook")
-    assert rows[f"notebook, up to {notebook.replicas} at once"][2] == format_size(notebook.memory_bytes * notebook.replicas)
+    spawned = rows[f"notebook, up to {notebook.replicas} at once"]
+    assert spawned[2] == format_size(notebook.memory_bytes * notebook.replicas)
 
 
 def test_each_service_row_has_its_container_limits_image_volumes_and_networks(dev):
@@ -106,7 +107,7 @@ def test_prod_marks_protected_volumes(prod):
 
 
 def test_the_mermaid_diagram_is_well_formed(stack):
-    name, deployment, markdown = stack
+    _name, deployment, markdown = stack
     lines = mermaid_block(markdown)
     assert lines[0] == "flowchart LR"
     depth = 0

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from pulumi.runtime import config as pulumi_config
 
 from scripts.offline import ROOT, stack_config
@@ -29,7 +28,7 @@ except ImportError:
     missing_tool("python package pulumi-policy not installed (make venv)")
 
 sys.path.insert(0, str(ROOT / "policy"))
-import datalyptica_policies as rules  # noqa: E402
+import datalyptica_policies as rules
 
 CONTAINER = rules.CONTAINER
 

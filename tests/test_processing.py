@@ -33,7 +33,8 @@ def s3_user(deployment, consumer: str):
 def test_dev_and_prod_run_the_configured_number_of_workers_inside_the_layer(dev, prod):
     for deployment, workers, taskmanagers in ((dev, 1, 1), (prod, 2, 2)):
         containers = deployment.containers()
-        assert {f"spark-worker-{i}" for i in range(1, workers + 1)} == {n for n in containers if n.startswith("spark-worker")}
+        spark_workers = {n for n in containers if n.startswith("spark-worker")}
+        assert {f"spark-worker-{i}" for i in range(1, workers + 1)} == spark_workers
         assert {f"flink-taskmanager-{i}" for i in range(1, taskmanagers + 1)} == {
             n for n in containers if n.startswith("flink-taskmanager")}
         for name in ("spark-master", "spark-worker-1", "flink-jobmanager", "flink-taskmanager-1"):
@@ -53,7 +54,8 @@ def test_spark_runs_pass_through_spark_class_commands(prod):
     assert worker[worker.index("--cores") + 1] == "4"  # prod: 4 CPUs a worker
     executors_mb = int(worker[worker.index("--memory") + 1].removesuffix("m"))
     assert 512 <= executors_mb < containers["spark-worker-2"].inputs["memory"]
-    assert containers["spark-master"].dependencies and containers["spark-master"].urn in containers["spark-worker-2"].dependencies
+    assert containers["spark-master"].dependencies
+    assert containers["spark-master"].urn in containers["spark-worker-2"].dependencies
 
 
 def test_health_checks_and_metrics(dev):
@@ -119,15 +121,17 @@ def test_spark_defaults_parsed_by_java_point_iceberg_at_nessie_and_s3a_at_minio(
     assert conf["spark.sql.extensions"] == "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions"
     assert (conf["spark.sql.catalog.nessie.s3.endpoint"], conf["spark.sql.catalog.nessie.s3.path-style-access"]) == (
         "http://minio:9000", "true")
-    assert (conf["spark.sql.catalog.nessie.s3.access-key-id"], conf["spark.sql.catalog.nessie.s3.secret-access-key"]) == (
-        access_key, secret_key)
+    assert conf["spark.sql.catalog.nessie.s3.access-key-id"] == access_key
+    assert conf["spark.sql.catalog.nessie.s3.secret-access-key"] == secret_key
     assert (conf["spark.hadoop.fs.s3a.endpoint"], conf["spark.hadoop.fs.s3a.path.style.access"]) == (
         "http://minio:9000", "true")
     assert (conf["spark.hadoop.fs.s3a.access.key"], conf["spark.hadoop.fs.s3a.secret.key"]) == (access_key, secret_key)
     packages = conf["spark.jars.packages"].split(",")
     assert any(p.startswith("org.apache.iceberg:iceberg-spark-runtime-4.1_2.13:") for p in packages)
     assert any(p.startswith("org.apache.hadoop:hadoop-aws:") for p in packages)
-    assert conf["spark.metrics.conf.*.sink.prometheusServlet.class"] == "org.apache.spark.metrics.sink.PrometheusServlet"
+    assert conf["spark.metrics.conf.*.sink.prometheusServlet.class"] == (
+        "org.apache.spark.metrics.sink.PrometheusServlet"
+    )
     assert conf["spark.metrics.conf.master.sink.prometheusServlet.path"] == "/metrics/master/prometheus"
     assert all(key.startswith("spark.") for key in conf)
     assert upload(dev.containers()["spark-master"], SPARK_CONF)["content"] == conf_file["content"]
@@ -147,8 +151,10 @@ def test_flink_config_yaml_keeps_checkpoints_and_savepoints_on_minio(dev, prod):
         assert config["jobmanager.rpc.address"] == config["rest.address"] == "flink-jobmanager"
         assert config["rest.port"] == 8081 and config["metrics.reporter.prom.port"] == 9249
         assert config["metrics.reporter.prom.factory.class"].endswith("PrometheusReporterFactory")
-        assert config["taskmanager.memory.process.size"] == f"{int(containers['flink-taskmanager-1'].inputs['memory']) * 9 // 10}m"
-        assert config["jobmanager.memory.process.size"] == f"{int(containers['flink-jobmanager'].inputs['memory']) * 9 // 10}m"
+        taskmanager_mb = int(containers["flink-taskmanager-1"].inputs["memory"])
+        jobmanager_mb = int(containers["flink-jobmanager"].inputs["memory"])
+        assert config["taskmanager.memory.process.size"] == f"{taskmanager_mb * 9 // 10}m"
+        assert config["jobmanager.memory.process.size"] == f"{jobmanager_mb * 9 // 10}m"
         assert all(isinstance(key, str) and "." in key for key in config)  # flat keys, none nested by mistake
         assert upload(containers["flink-jobmanager"], FLINK_CONF)["content"] == config_file["content"]
     assert yaml.safe_load(upload(prod.containers()["flink-taskmanager-1"], FLINK_CONF)["content"])[

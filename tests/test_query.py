@@ -2,6 +2,7 @@
 
 import functools
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -165,7 +166,7 @@ def test_s3_switch_follows_the_pinned_release(image, switch):
 
 
 def test_an_unnumbered_trino_image_is_refused():
-    with pytest.raises(pulumi.RunError, match="services.trino.image"):
+    with pytest.raises(pulumi.RunError, match=re.escape("services.trino.image")):
         query.s3_switch("trinodb/trino:latest")
 
 
@@ -244,7 +245,8 @@ def test_dbt_parses_the_project_with_the_rendered_profile(rendered_profile_dir, 
         env={"PATH": str(Path(dbt).parent), "HOME": str(tmp_path), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    nodes = {n["name"]: n for n in map(json.loads, (line for line in result.stdout.splitlines() if line.startswith("{")))}
+    listed = (json.loads(line) for line in result.stdout.splitlines() if line.startswith("{"))
+    nodes = {n["name"]: n for n in listed}
     assert nodes["stg_orders"]["resource_type"] == "model" and nodes["stg_orders"]["config"]["materialized"] == "table"
     assert nodes["stg_orders"]["database"] == "iceberg" and nodes["stg_orders"]["schema"] == "analytics_staging"
     assert nodes["raw_orders"]["resource_type"] == "seed"

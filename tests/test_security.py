@@ -1,6 +1,7 @@
 """The security layer (Keycloak, realm, OIDC clients) and the UIs' SSO wiring, under mocks."""
 
 import json
+import re
 
 import pulumi
 import pytest
@@ -74,7 +75,7 @@ def test_clients_exist_only_for_enabled_layers(deploy):
 
 
 def test_security_without_a_published_keycloak_port_is_refused():
-    with pytest.raises(pulumi.RunError, match="datalyptica:ports.keycloak"):
+    with pytest.raises(pulumi.RunError, match=re.escape("datalyptica:ports.keycloak")):
         run_program(engine_config({"layers": ["storage", "security"], "ports": {"keycloak": None}}))
 
 
@@ -147,7 +148,8 @@ def test_grafana_logs_in_through_keycloak_and_keeps_its_admin(dev):
 def test_minio_console_logs_in_through_keycloak_and_starts_after_it(dev):
     minio = dev.containers()["minio"]
     config = upload(minio, "/etc/minio/config.env")["content"]
-    assert "MINIO_IDENTITY_OPENID_CONFIG_URL=http://keycloak:8080/realms/datalyptica/.well-known/openid-configuration" in config
+    discovery = "http://keycloak:8080/realms/datalyptica/.well-known/openid-configuration"
+    assert f"MINIO_IDENTITY_OPENID_CONFIG_URL={discovery}" in config
     assert "MINIO_IDENTITY_OPENID_CLIENT_ID=minio-console" in config
     assert "MINIO_IDENTITY_OPENID_REDIRECT_URI=http://localhost:9001/oauth_callback" in config
     assert "MINIO_IDENTITY_OPENID_ROLE_POLICY=readwrite" in config

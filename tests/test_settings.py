@@ -115,7 +115,8 @@ def test_unknown_port_name_and_out_of_range_port_are_refused():
 
 def test_memory_beyond_the_host_is_refused_naming_the_largest_consumers():
     message = refusal(host={"cpus": 8, "memory": "8g"})
-    assert "datalyptica:host.memory" in message and "largest: " in message and "raise datalyptica:host.memory" in message
+    assert "datalyptica:host.memory" in message and "largest: " in message
+    assert "raise datalyptica:host.memory" in message
 
 
 def test_cpu_overcommit_only_warns():

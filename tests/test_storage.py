@@ -26,7 +26,7 @@ def labels(container) -> dict:
 def test_dev_registers_the_storage_layer(dev):
     layer = dev.named("storage", "datalyptica:storage:StorageLayer")
     containers = dev.containers()
-    assert STORAGE_SERVICES <= set(containers)
+    assert set(containers) >= STORAGE_SERVICES
     for name in STORAGE_SERVICES:
         container = containers[name]
         chain = [r.type for r in dev.ancestors(container)]

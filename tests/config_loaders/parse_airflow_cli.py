@@ -8,15 +8,16 @@ Run with the Python of a venv holding apache-airflow and its FAB provider: `pyth
 import json
 import shlex
 import sys
+from pathlib import Path
 
 from airflow.cli.cli_parser import get_parser
 
 parser = get_parser()
 parsed = []
-for line in open(sys.argv[1]).read().splitlines():
+for line in Path(sys.argv[1]).read_text().splitlines():
     argv = shlex.split(line, comments=True)
     if argv[:1] == ["airflow"]:
         args = parser.parse_args(argv[1:])
-        parsed.append({"command": argv[1:3],
-                       "options": {k: v for k, v in vars(args).items() if k in ("username", "password", "role", "email")}})
+        options = {k: v for k, v in vars(args).items() if k in ("username", "password", "role", "email")}
+        parsed.append({"command": argv[1:3], "options": options})
 print(json.dumps(parsed))

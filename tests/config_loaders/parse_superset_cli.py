@@ -10,6 +10,7 @@ import json
 import shlex
 import sys
 import types
+from pathlib import Path
 
 # superset.cli.test_db imports `rich`, which the lean install here may lack; the commands checked
 # here do not use it.
@@ -18,11 +19,11 @@ if importlib.util.find_spec("rich") is None:
     console.Console = object
     sys.modules.update({"rich": types.ModuleType("rich"), "rich.console": console})
 
-import click  # noqa: E402
-from superset.cli.main import superset  # noqa: E402
+import click
+from superset.cli.main import superset
 
 parsed = []
-for line in open(sys.argv[1]).read().splitlines():
+for line in Path(sys.argv[1]).read_text().splitlines():
     argv = shlex.split(line, comments=True)
     if argv[:1] != ["superset"]:
         continue

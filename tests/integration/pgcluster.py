@@ -8,6 +8,7 @@ ends every process the cluster started and removes its directory, whatever happe
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
@@ -368,10 +369,8 @@ class PgHaCluster(PatroniQueries):
         process = self._processes.get(node.name)
         if process and process.poll() is None:
             process.terminate()
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                pass
         postmaster = self._postmaster(node)
         self._kill(node.name)
         if postmaster:
@@ -427,10 +426,8 @@ def _with_descendants(roots: set[int]) -> set[int]:
 def _kill_all(pids: set[int]) -> None:
     """SIGKILL each process, then wait (bounded) until none is left but zombies."""
     for pid in sorted(pids):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     wait_for(lambda: all(_is_zombie(pid) for pid in pids), timeout=10, what="killed processes to exit",
              interval=0.05)
 
@@ -466,7 +463,7 @@ class Writer:
                 self._next_seq += 1  # a failed attempt's number is never reused: it may have committed
                 connection.execute("INSERT INTO writes (writer, seq) VALUES (%s, %s)", (self.writer_id, seq))
                 self.acknowledged.append(seq)
-            except Exception:  # noqa: BLE001 - any failure means "not acknowledged"; reconnect and go on
+            except Exception:  # any failure means "not acknowledged"; reconnect and go on
                 self.errors += 1
                 if connection is not None:
                     _close_quietly(connection)
@@ -477,10 +474,8 @@ class Writer:
 
 
 def _close_quietly(connection) -> None:
-    try:
+    with contextlib.suppress(Exception):
         connection.close()
-    except Exception:  # noqa: BLE001
-        pass
 
 
 # ----------------------------------------------------------------------------- scenario
@@ -586,7 +581,7 @@ def _first_write_after(cluster: PatroniQueries, timeout: float) -> tuple[str, in
                     "RETURNING host(inet_server_addr()), inet_server_port()"
                 ).fetchone()
                 return row[0], row[1]
-        except Exception:  # noqa: BLE001 - not yet
+        except Exception:  # not yet
             return None
 
     return wait_for(attempt, timeout=timeout, what="a write through HAProxy after the crash", interval=0.1)
@@ -599,6 +594,6 @@ def _missing_on_replica_port(cluster: PatroniQueries, acknowledged: set[tuple[in
             if not connection.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
                 return -1
             present = set(connection.execute("SELECT writer, seq FROM writes").fetchall())
-    except Exception:  # noqa: BLE001
+    except Exception:
         return -1
     return len(acknowledged - present)

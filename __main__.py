@@ -51,23 +51,45 @@ def main() -> None:
         return sso.client(ui) if sso else None
 
     cdc_slots = (CDC_SLOT,) if settings.enabled("streaming") else ()  # Debezium's slot survives failovers
-    storage = (StorageLayer(platform, sso=client("minio-console"), logical_slots=cdc_slots)
-               if settings.enabled("storage") else None)
+    storage = (
+        StorageLayer(platform, sso=client("minio-console"), logical_slots=cdc_slots)
+        if settings.enabled("storage")
+        else None
+    )
     security = SecurityLayer(platform, storage=needed(storage), clients=sso) if sso else None
     streaming = StreamingLayer(platform, needed(storage)) if settings.enabled("streaming") else None
-    processing = (ProcessingLayer(platform, needed(storage), streaming=streaming.endpoints if streaming else None)
-                  if settings.enabled("processing") else None)
+    processing = (
+        ProcessingLayer(platform, needed(storage), streaming=streaming.endpoints if streaming else None)
+        if settings.enabled("processing")
+        else None
+    )
     olap = OlapLayer(platform) if settings.enabled("olap") else None
-    query = (QueryLayer(platform, needed(storage), clickhouse=olap.endpoint if olap else None)
-             if settings.enabled("query") else None)
+    query = (
+        QueryLayer(platform, needed(storage), clickhouse=olap.endpoint if olap else None)
+        if settings.enabled("query")
+        else None
+    )
     quality = QualityLayer(platform, needed(query).endpoint) if settings.enabled("quality") else None
-    analytics = (AnalyticsLayer(platform, needed(storage), AnalyticsLinks.from_layers(
-                     query=query, olap=olap, processing=processing, sso=sso))
-                 if settings.enabled("analytics") else None)
+    analytics = (
+        AnalyticsLayer(
+            platform,
+            needed(storage),
+            AnalyticsLinks.from_layers(query=query, olap=olap, processing=processing, sso=sso),
+        )
+        if settings.enabled("analytics")
+        else None
+    )
     # Monitoring last: Prometheus scrapes every service deployed before it.
-    monitoring = (MonitoringLayer(platform, storage=storage, sso=client("grafana"),
-                                  redis_password=analytics.redis_password if analytics else None)
-                  if settings.enabled("monitoring") else None)
+    monitoring = (
+        MonitoringLayer(
+            platform,
+            storage=storage,
+            sso=client("grafana"),
+            redis_password=analytics.redis_password if analytics else None,
+        )
+        if settings.enabled("monitoring")
+        else None
+    )
     for layer in (storage, security, streaming, processing, olap, query, quality, analytics, monitoring):
         if layer is not None:
             export(layer)

@@ -11,6 +11,7 @@ Superset and Airflow init jobs (migrations, admin) run to completion before thei
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import pulumi
@@ -19,8 +20,15 @@ import pulumi_docker as docker
 from components import analytics_configs as configs
 from components import secrets
 from components.service import File, HealthCheck, Metrics, Platform, Port, Service
+from components.settings import ServiceSettings
 from components.sso import OidcClient
 from components.storage import DatabaseAccess, StorageLayer
+
+if TYPE_CHECKING:  # the layers this one links to, by type only (they import nothing of it)
+    from components.olap import OlapLayer
+    from components.processing import ProcessingLayer
+    from components.query import QueryLayer
+    from components.sso import SsoClients
 
 REDIS_PORT = 6379
 JUPYTERHUB_PORT = 8000
@@ -89,6 +97,7 @@ class ClickHouseLink:
 
     def sqlalchemy_uri(self) -> pulumi.Output[str]:
         """clickhouse-connect's SQLAlchemy URI (secret: it carries the password)."""
+
         def uri(login: list[str]) -> str:
             username, password = login
             auth = quote(username, safe="") + (f":{quote(password, safe='')}" if password else "")
@@ -117,14 +126,34 @@ class AnalyticsLinks:
     sso: Mapping[str, OidcClient] | None = None
 
     @classmethod
-    def from_layers(cls, *, query=None, olap=None, processing=None, sso=None) -> "AnalyticsLinks":
+    def from_layers(
+        cls,
+        *,
+        query: "QueryLayer | None" = None,
+        olap: "OlapLayer | None" = None,
+        processing: "ProcessingLayer | None" = None,
+        sso: "SsoClients | None" = None,
+    ) -> "AnalyticsLinks":
         """What this layer uses of the QueryLayer, OlapLayer, ProcessingLayer and SsoClients that
         are deployed (pass None for those that are not)."""
         return cls(
-            trino=TrinoLink(host=query.endpoint.host, port=query.endpoint.port, catalog=query.endpoint.iceberg_catalog,
-                            network=query.endpoint.network) if query else None,
-            clickhouse=ClickHouseLink(host=olap.endpoint.host, port=olap.endpoint.http_port, username=olap.endpoint.user,
-                                      password=olap.endpoint.password, network=olap.endpoint.network) if olap else None,
+            trino=TrinoLink(
+                host=query.endpoint.host,
+                port=query.endpoint.port,
+                catalog=query.endpoint.iceberg_catalog,
+                network=query.endpoint.network,
+            )
+            if query
+            else None,
+            clickhouse=ClickHouseLink(
+                host=olap.endpoint.host,
+                port=olap.endpoint.http_port,
+                username=olap.endpoint.user,
+                password=olap.endpoint.password,
+                network=olap.endpoint.network,
+            )
+            if olap
+            else None,
             spark=SparkLink(network=processing.network) if processing else None,
             sso={ui: client for ui in SSO_UIS if (client := sso.client(ui))} if sso else None,
         )
@@ -137,8 +166,13 @@ class AnalyticsLinks:
 
 
 class AnalyticsLayer(pulumi.ComponentResource):
-    def __init__(self, platform: Platform, storage: StorageLayer, links: AnalyticsLinks,
-                 opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self,
+        platform: Platform,
+        storage: StorageLayer,
+        links: AnalyticsLinks,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
         super().__init__("datalyptica:analytics:AnalyticsLayer", "analytics", None, opts)
         self._platform = platform
         self._storage = storage
@@ -180,14 +214,17 @@ class AnalyticsLayer(pulumi.ComponentResource):
 
     # ---- helpers ---------------------------------------------------------------------------------
 
-    def _spec(self, service: str, name: str | None = None):
+    def _spec(self, service: str, name: str | None = None) -> ServiceSettings:
         spec = self._platform.settings.service(service)
         return dataclasses.replace(spec, name=name) if name else spec
 
     def _database(self, consumer: str) -> tuple[DatabaseAccess, pulumi.Output[configs.PostgresDatabase]]:
         access = self._storage.database(consumer, parent=self)
-        plain = access.password.apply(lambda pw: configs.PostgresDatabase(
-            database=access.database, user=access.username, password=pw, host=access.host, port=access.port))
+        plain = access.password.apply(
+            lambda pw: configs.PostgresDatabase(
+                database=access.database, user=access.username, password=pw, host=access.host, port=access.port
+            )
+        )
         return access, plain
 
     def _redis_server(self) -> pulumi.Output[configs.RedisServer]:
@@ -197,11 +234,16 @@ class AnalyticsLayer(pulumi.ComponentResource):
         client = self._sso.get(ui)
         if client is None:
             return pulumi.Output.from_input(None)
-        return pulumi.Output.from_input(client.client_secret).apply(lambda secret: configs.OidcClient(
-            realm_url=client.internal_issuer_url, browser_realm_url=client.issuer_url,
-            client_id=client.client_id, client_secret=secret))
+        return pulumi.Output.from_input(client.client_secret).apply(
+            lambda secret: configs.OidcClient(
+                realm_url=client.internal_issuer_url,
+                browser_realm_url=client.issuer_url,
+                client_id=client.client_id,
+                client_secret=secret,
+            )
+        )
 
-    def _service(self, name: str, **kwargs) -> Service:
+    def _service(self, name: str, **kwargs: Any) -> Service:
         if "spec" not in kwargs:
             kwargs["spec"] = self._spec(name)
         return Service(name, platform=self._platform, opts=pulumi.ResourceOptions(parent=self), **kwargs)
@@ -216,8 +258,9 @@ class AnalyticsLayer(pulumi.ComponentResource):
             "redis",
             networks=[self.network],
             command=["redis-server", REDIS_CONFIG, "--appendonly", "yes"],
-            files=[File(REDIS_CONFIG, self.redis_password.apply(configs.render_redis_config), secret=True,
-                        owner=REDIS_UID)],
+            files=[
+                File(REDIS_CONFIG, self.redis_password.apply(configs.render_redis_config), secret=True, owner=REDIS_UID)
+            ],
             volumes={"data": "/data"},
             ports=[Port("redis", REDIS_PORT)],
             healthcheck=HealthCheck.shell(auth_then_ping, start_period="10s"),
@@ -228,7 +271,8 @@ class AnalyticsLayer(pulumi.ComponentResource):
         database, plain_database = self._database("mlflow")
         bucket = self._storage.buckets("mlflow", [MLFLOW_ARTIFACTS_BUCKET], parent=self)
         aws_credentials = pulumi.Output.all(bucket.access_key, bucket.secret_key).apply(
-            lambda keys: configs.render_aws_credentials(*keys))
+            lambda keys: configs.render_aws_credentials(*keys)
+        )
         # MLflow >= 3.5 answers only requests whose Host it knows: its name on the networks, its own
         # health check, and the address users browse to.
         allowed_hosts = ["mlflow", f"mlflow:{MLFLOW_PORT}", "localhost", f"localhost:{MLFLOW_PORT}"]
@@ -238,14 +282,24 @@ class AnalyticsLayer(pulumi.ComponentResource):
             "mlflow",
             networks=[self.network, self._storage.endpoints.network],
             command=[
-                "mlflow", "server", "--host", "0.0.0.0", "--port", str(MLFLOW_PORT),
+                "mlflow",
+                "server",
+                "--host",
+                "0.0.0.0",
+                "--port",
+                str(MLFLOW_PORT),
                 # No password here: libpq reads it from PGPASSFILE.
-                "--backend-store-uri", f"postgresql://{database.username}@{database.host}:{database.port}/{database.database}",
-                "--serve-artifacts", "--artifacts-destination", f"s3://{MLFLOW_ARTIFACTS_BUCKET}",
-                "--allowed-hosts", ",".join(dict.fromkeys(allowed_hosts)),
+                "--backend-store-uri",
+                f"postgresql://{database.username}@{database.host}:{database.port}/{database.database}",
+                "--serve-artifacts",
+                "--artifacts-destination",
+                f"s3://{MLFLOW_ARTIFACTS_BUCKET}",
+                "--allowed-hosts",
+                ",".join(dict.fromkeys(allowed_hosts)),
                 # Each worker holds about 180 MiB at idle: 4 (MLflow's default) measured 921 MiB on
                 # the stand-in, past dev's 768m; 2 measured 546 MiB.
-                "--workers", str(MLFLOW_WORKERS),
+                "--workers",
+                str(MLFLOW_WORKERS),
             ],
             env={
                 "PGPASSFILE": f"{MLFLOW_DIR}/pgpass",
@@ -254,12 +308,17 @@ class AnalyticsLayer(pulumi.ComponentResource):
                 "AWS_DEFAULT_REGION": bucket.region,
             },
             files=[
-                File(f"{MLFLOW_DIR}/pgpass", plain_database.apply(configs.render_pgpass), secret=True, owner=MLFLOW_UID),
+                File(
+                    f"{MLFLOW_DIR}/pgpass", plain_database.apply(configs.render_pgpass), secret=True, owner=MLFLOW_UID
+                ),
                 File(f"{MLFLOW_DIR}/aws-credentials", aws_credentials, secret=True, owner=MLFLOW_UID),
             ],
             ports=[Port("mlflow", MLFLOW_PORT)],
             healthcheck=HealthCheck.command(
-                "python", "-c", f"import urllib.request; urllib.request.urlopen('http://localhost:{MLFLOW_PORT}/health')"),
+                "python",
+                "-c",
+                f"import urllib.request; urllib.request.urlopen('http://localhost:{MLFLOW_PORT}/health')",
+            ),
             depends_on=[*database.resources, *bucket.resources],
         )
 
@@ -272,43 +331,59 @@ class AnalyticsLayer(pulumi.ComponentResource):
         env = pulumi.Output.all(self.shared_data.password, bucket.access_key, bucket.secret_key).apply(
             lambda values: configs.notebook_environment(
                 postgres=configs.PostgresDatabase(
-                    database=self.shared_data.database, user=self.shared_data.username, password=values[0],
-                    host=self.shared_data.host, port=self.shared_data.port),
+                    database=self.shared_data.database,
+                    user=self.shared_data.username,
+                    password=values[0],
+                    host=self.shared_data.host,
+                    port=self.shared_data.port,
+                ),
                 trino_url=links.trino.url if links.trino else None,
-                s3_endpoint=storage.s3_endpoint, s3_access_key=values[1], s3_secret_key=values[2],
+                s3_endpoint=storage.s3_endpoint,
+                s3_access_key=values[1],
+                s3_secret_key=values[2],
                 s3_region=storage.s3_region,
                 nessie_url=storage.nessie_uri.removesuffix("/api/v2"),
                 mlflow_tracking_uri=f"http://mlflow:{MLFLOW_PORT}",
                 spark_master_url=links.spark.master_url if links.spark else None,
-            ))
+            )
+        )
         return env, (*self.shared_data.resources, *bucket.resources)
 
     def _jupyterhub(self) -> Service:
         platform = self._platform
         notebook = platform.settings.service("notebook")
+        # Built from images/jupyterlab-notebook, unless the stack pins another image for notebooks.
+        notebook_image_name = (
+            platform.built_image_name(notebook.built_image) if notebook.built_image else notebook.image
+        )
         notebook_image = platform.image(notebook, parent=self)  # built here, run by DockerSpawner
         database, plain_database = self._database("jupyterhub")
-        token_file, cookie_file, admin_file = (f"{HUB_DIR}/secrets/{n}" for n in ("proxy_auth_token", "cookie_secret", "admin_password"))
+        token_file, cookie_file, admin_file = (
+            f"{HUB_DIR}/secrets/{n}" for n in ("proxy_auth_token", "cookie_secret", "admin_password")
+        )
         public_url = platform.url("jupyterhub")
         notebook_env, notebook_resources = self._notebook_environment()
         config = pulumi.Output.all(plain_database, notebook_env, self._oidc("jupyterhub")).apply(
-            lambda values: configs.render_jupyterhub_config(configs.JupyterHubConfig(
-                network_name=platform.container_name("notebooks"),
-                notebook_image=platform.built_image_name(notebook.built_image),
-                notebook_cpu_limit=notebook.cpus,
-                notebook_mem_limit=f"{notebook.memory_mb}M",
-                admin_user=ADMIN_USER,
-                database=values[0],
-                proxy_auth_token_file=token_file,
-                cookie_secret_file=cookie_file,
-                hub_connect_host="jupyterhub",
-                hub_port=JUPYTERHUB_HUB_PORT,
-                notebook_environment=values[1],
-                oidc=values[2] if public_url else None,
-                public_url=public_url,
-                admin_password_file=admin_file,
-                active_server_limit=notebook.replicas,
-            )))
+            lambda values: configs.render_jupyterhub_config(
+                configs.JupyterHubConfig(
+                    network_name=platform.container_name("notebooks"),
+                    notebook_image=notebook_image_name,
+                    notebook_cpu_limit=notebook.cpus,
+                    notebook_mem_limit=f"{notebook.memory_mb}M",
+                    admin_user=ADMIN_USER,
+                    database=values[0],
+                    proxy_auth_token_file=token_file,
+                    cookie_secret_file=cookie_file,
+                    hub_connect_host="jupyterhub",
+                    hub_port=JUPYTERHUB_HUB_PORT,
+                    notebook_environment=values[1],
+                    oidc=values[2] if public_url else None,
+                    public_url=public_url,
+                    admin_password_file=admin_file,
+                    active_server_limit=notebook.replicas,
+                )
+            )
+        )
         return self._service(
             "jupyterhub",
             # The notebooks network comes with the catalog's shared networks (catalog.SHARED_NETWORKS).
@@ -316,10 +391,18 @@ class AnalyticsLayer(pulumi.ComponentResource):
             env={"NOTEBOOK_IMAGE_ID": notebook_image},  # a rebuilt notebook image restarts the hub on it
             files=[
                 File(f"{HUB_DIR}/jupyterhub_config.py", config, secret=True, owner=JUPYTERHUB_UID),
-                File(token_file, secrets.hex_token("jupyterhub-proxy-auth-token", parent=self), secret=True,
-                     owner=JUPYTERHUB_UID),
-                File(cookie_file, secrets.hex_token("jupyterhub-cookie-secret", parent=self), secret=True,
-                     owner=JUPYTERHUB_UID),
+                File(
+                    token_file,
+                    secrets.hex_token("jupyterhub-proxy-auth-token", parent=self),
+                    secret=True,
+                    owner=JUPYTERHUB_UID,
+                ),
+                File(
+                    cookie_file,
+                    secrets.hex_token("jupyterhub-cookie-secret", parent=self),
+                    secret=True,
+                    owner=JUPYTERHUB_UID,
+                ),
                 File(admin_file, self.jupyterhub_admin_password, secret=True, owner=JUPYTERHUB_UID),
             ],
             # DockerSpawner starts each user's notebook (and its volume, which Pulumi does not manage).
@@ -344,23 +427,37 @@ class AnalyticsLayer(pulumi.ComponentResource):
     def _superset(self) -> tuple[Service, Service]:
         database, plain_database = self._database("superset")
         config = pulumi.Output.all(
-            secrets.hex_token("superset-secret-key", parent=self), plain_database, self._redis_server(),
+            secrets.hex_token("superset-secret-key", parent=self),
+            plain_database,
+            self._redis_server(),
             self._oidc("superset"),
-        ).apply(lambda v: configs.render_superset_config(configs.SupersetConfig(
-            secret_key=v[0], database=v[1], redis=v[2], oidc=v[3])))
+        ).apply(
+            lambda v: configs.render_superset_config(
+                configs.SupersetConfig(secret_key=v[0], database=v[1], redis=v[2], oidc=v[3])
+            )
+        )
         init_script = pulumi.Output.all(self.superset_admin_password, self._superset_databases()).apply(
-            lambda v: configs.render_superset_init(configs.AdminUser(ADMIN_USER, v[0], ADMIN_EMAIL), v[1]))
+            lambda v: configs.render_superset_init(configs.AdminUser(ADMIN_USER, v[0], ADMIN_EMAIL), v[1])
+        )
         config_file = File(SUPERSET_CONFIG, config, secret=True, owner=SUPERSET_UID)
         networks = [self.network, self._storage.endpoints.network, *self._links.networks()]
         env = {"SUPERSET_CONFIG_PATH": SUPERSET_CONFIG}
         init = self._service(
-            "superset-init", spec=self._spec("superset", "superset-init"), run_once=True, healthcheck=None,
-            networks=networks, env=env, command=["bash", SUPERSET_INIT],
+            "superset-init",
+            spec=self._spec("superset", "superset-init"),
+            run_once=True,
+            healthcheck=None,
+            networks=networks,
+            env=env,
+            command=["bash", SUPERSET_INIT],
             files=[config_file, File(SUPERSET_INIT, init_script, secret=True, owner=SUPERSET_UID)],
             depends_on=[*database.resources, *self.shared_data.resources, self.redis.container],
         )
         web = self._service(
-            "superset", networks=networks, env=env, files=[config_file],
+            "superset",
+            networks=networks,
+            env=env,
+            files=[config_file],
             volumes={"home": "/app/superset_home"},
             ports=[Port("superset", SUPERSET_PORT)],
             healthcheck=HealthCheck.curl(f"http://localhost:{SUPERSET_PORT}/health", start_period="60s"),
@@ -376,15 +473,29 @@ class AnalyticsLayer(pulumi.ComponentResource):
         bucket = self._storage.buckets("airflow", [storage.warehouse_bucket, storage.landing_bucket], parent=self)
         fixed: dict[str, dict] = {"mlflow_default": {"conn_type": "http", "host": "mlflow", "port": MLFLOW_PORT}}
         if links.trino:
-            fixed["trino_default"] = {"conn_type": "trino", "host": links.trino.host, "port": links.trino.port,
-                                      "login": "airflow", "schema": links.trino.catalog}
+            fixed["trino_default"] = {
+                "conn_type": "trino",
+                "host": links.trino.host,
+                "port": links.trino.port,
+                "login": "airflow",
+                "schema": links.trino.catalog,
+            }
         if links.spark:
             host, _, port = links.spark.master_url.rpartition(":")
             fixed["spark_default"] = {"conn_type": "spark", "host": host, "port": int(port)}
         connections = pulumi.Output.all(bucket.access_key, bucket.secret_key).apply(
-            lambda keys: configs.render_airflow_connections({**fixed, "aws_default": {
-                "conn_type": "aws", "login": keys[0], "password": keys[1],
-                "extra": {"endpoint_url": storage.s3_endpoint, "region_name": storage.s3_region}}}))
+            lambda keys: configs.render_airflow_connections(
+                {
+                    **fixed,
+                    "aws_default": {
+                        "conn_type": "aws",
+                        "login": keys[0],
+                        "password": keys[1],
+                        "extra": {"endpoint_url": storage.s3_endpoint, "region_name": storage.s3_region},
+                    },
+                }
+            )
+        )
         return connections, bucket.resources
 
     def _airflow(self) -> tuple[Service, list[Service]]:
@@ -393,21 +504,36 @@ class AnalyticsLayer(pulumi.ComponentResource):
             secrets.fernet_key("airflow-fernet-key", parent=self),
             secrets.hex_token("airflow-secret-key", parent=self),
             secrets.hex_token("airflow-jwt-secret", parent=self),
-            plain_database, self._redis_server(), self._oidc("airflow"),
+            plain_database,
+            self._redis_server(),
+            self._oidc("airflow"),
         )
-        cfg = values.apply(lambda v: configs.AirflowConfig(
-            fernet_key=v[0], secret_key=v[1], jwt_secret=v[2], database=v[3], redis=v[4], oidc=v[5],
-            api_port=AIRFLOW_API_PORT, scheduler_health_port=AIRFLOW_SCHEDULER_HEALTH_PORT,
-            execution_api_server_url=f"http://airflow-apiserver:{AIRFLOW_API_PORT}/execution/",
-            airflow_home=AIRFLOW_HOME, webserver_config_path=AIRFLOW_WEBSERVER_CONFIG,
-            connections_file=AIRFLOW_CONNECTIONS,
-        ))
+        cfg = values.apply(
+            lambda v: configs.AirflowConfig(
+                fernet_key=v[0],
+                secret_key=v[1],
+                jwt_secret=v[2],
+                database=v[3],
+                redis=v[4],
+                oidc=v[5],
+                api_port=AIRFLOW_API_PORT,
+                scheduler_health_port=AIRFLOW_SCHEDULER_HEALTH_PORT,
+                execution_api_server_url=f"http://airflow-apiserver:{AIRFLOW_API_PORT}/execution/",
+                airflow_home=AIRFLOW_HOME,
+                webserver_config_path=AIRFLOW_WEBSERVER_CONFIG,
+                connections_file=AIRFLOW_CONNECTIONS,
+            )
+        )
         connections, bucket_resources = self._airflow_connections()
         # One config, one JWT secret, one Fernet key for every Airflow container.
         files = [
             File(AIRFLOW_CONFIG, cfg.apply(configs.render_airflow_config), secret=True, owner=AIRFLOW_UID),
-            File(AIRFLOW_WEBSERVER_CONFIG, cfg.apply(configs.render_airflow_webserver_config), secret=True,
-                 owner=AIRFLOW_UID),
+            File(
+                AIRFLOW_WEBSERVER_CONFIG,
+                cfg.apply(configs.render_airflow_webserver_config),
+                secret=True,
+                owner=AIRFLOW_UID,
+            ),
             File(AIRFLOW_CONNECTIONS, connections, secret=True, owner=AIRFLOW_UID),
         ]
         shared_volumes = {
@@ -415,36 +541,67 @@ class AnalyticsLayer(pulumi.ComponentResource):
             for folder in ("dags", "logs", "plugins")
         }
         networks = [self.network, self._storage.endpoints.network, *self._links.networks()]
-        common = dict(networks=networks, env={"AIRFLOW_CONFIG": AIRFLOW_CONFIG}, files=files,
-                      shared_volumes=shared_volumes)
+        common: dict[str, Any] = {
+            "networks": networks,
+            "env": {"AIRFLOW_CONFIG": AIRFLOW_CONFIG},
+            "files": files,
+            "shared_volumes": shared_volumes,
+        }
         init_script = self.airflow_admin_password.apply(
-            lambda pw: configs.render_airflow_init(configs.AdminUser(ADMIN_USER, pw, ADMIN_EMAIL)))
+            lambda pw: configs.render_airflow_init(configs.AdminUser(ADMIN_USER, pw, ADMIN_EMAIL))
+        )
         init = self._service(
-            "airflow-init", spec=self._spec("airflow-apiserver", "airflow-init"), run_once=True, healthcheck=None,
+            "airflow-init",
+            spec=self._spec("airflow-apiserver", "airflow-init"),
+            run_once=True,
+            healthcheck=None,
             command=["bash", AIRFLOW_INIT],
             **{**common, "files": [*files, File(AIRFLOW_INIT, init_script, secret=True, owner=AIRFLOW_UID)]},
             depends_on=[*database.resources, *bucket_resources, self.redis.container],
         )
         jobs_check = 'airflow jobs check --job-type {} --hostname "$HOSTNAME"'
         components = [
-            self._service("airflow-apiserver", command=["api-server"], ports=[Port("airflow", AIRFLOW_API_PORT)],
-                          healthcheck=HealthCheck.curl(f"http://localhost:{AIRFLOW_API_PORT}/api/v2/version"),
-                          after=[init], **common),
-            self._service("airflow-scheduler", command=["scheduler"], after=[init], **common,
-                          healthcheck=HealthCheck.curl(f"http://localhost:{AIRFLOW_SCHEDULER_HEALTH_PORT}/health")),
-            self._service("airflow-dag-processor", command=["dag-processor"], after=[init], **common,
-                          healthcheck=HealthCheck.shell(jobs_check.format("DagProcessorJob"))),
-            self._service("airflow-triggerer", command=["triggerer"], after=[init], **common,
-                          healthcheck=HealthCheck.shell(jobs_check.format("TriggererJob"))),
+            self._service(
+                "airflow-apiserver",
+                command=["api-server"],
+                ports=[Port("airflow", AIRFLOW_API_PORT)],
+                healthcheck=HealthCheck.curl(f"http://localhost:{AIRFLOW_API_PORT}/api/v2/version"),
+                after=[init],
+                **common,
+            ),
+            self._service(
+                "airflow-scheduler",
+                command=["scheduler"],
+                after=[init],
+                **common,
+                healthcheck=HealthCheck.curl(f"http://localhost:{AIRFLOW_SCHEDULER_HEALTH_PORT}/health"),
+            ),
+            self._service(
+                "airflow-dag-processor",
+                command=["dag-processor"],
+                after=[init],
+                **common,
+                healthcheck=HealthCheck.shell(jobs_check.format("DagProcessorJob")),
+            ),
+            self._service(
+                "airflow-triggerer",
+                command=["triggerer"],
+                after=[init],
+                **common,
+                healthcheck=HealthCheck.shell(jobs_check.format("TriggererJob")),
+            ),
         ]
         worker = self._spec("airflow-worker")
-        ping = ('celery --app airflow.providers.celery.executors.celery_executor.app inspect ping '
-                '-d "celery@$HOSTNAME"')
+        ping = 'celery --app airflow.providers.celery.executors.celery_executor.app inspect ping -d "celery@$HOSTNAME"'
         components += [
-            self._service(f"airflow-worker-{i}", spec=worker, command=["celery", "worker"], after=[init],
-                          healthcheck=HealthCheck.shell(ping, start_period="60s"),
-                          **{**common, "env": {**common["env"], "DUMB_INIT_SETSID": "0"}})
+            self._service(
+                f"airflow-worker-{i}",
+                spec=worker,
+                command=["celery", "worker"],
+                after=[init],
+                healthcheck=HealthCheck.shell(ping, start_period="60s"),
+                **{**common, "env": {**common["env"], "DUMB_INIT_SETSID": "0"}},
+            )
             for i in range(1, worker.replicas + 1)
         ]
         return init, components
-

@@ -199,21 +199,26 @@ def notebook_environment(
     """
     env: dict[str, str] = {}
     if postgres:  # libpq / psycopg
-        env |= {"PGHOST": postgres.host, "PGPORT": str(postgres.port),
-                "PGDATABASE": postgres.database, "PGUSER": postgres.user,
-                "PGPASSWORD": postgres.password}
+        env |= {
+            "PGHOST": postgres.host,
+            "PGPORT": str(postgres.port),
+            "PGDATABASE": postgres.database,
+            "PGUSER": postgres.user,
+            "PGPASSWORD": postgres.password,
+        }
     if trino_url:
         env["TRINO_URL"] = trino_url
     if s3_endpoint:  # boto3, s3fs and pyiceberg read the AWS_* names
-        env |= {"AWS_ENDPOINT_URL": s3_endpoint, "AWS_DEFAULT_REGION": s3_region,
-                "AWS_REGION": s3_region}
+        env |= {"AWS_ENDPOINT_URL": s3_endpoint, "AWS_DEFAULT_REGION": s3_region, "AWS_REGION": s3_region}
         if s3_access_key and s3_secret_key:
             env |= {"AWS_ACCESS_KEY_ID": s3_access_key, "AWS_SECRET_ACCESS_KEY": s3_secret_key}
     if nessie_url:
         base = nessie_url.rstrip("/")
-        env |= {"NESSIE_URI": f"{base}/api/v2",
-                "PYICEBERG_CATALOG__NESSIE__TYPE": "rest",
-                "PYICEBERG_CATALOG__NESSIE__URI": f"{base}/iceberg/main"}
+        env |= {
+            "NESSIE_URI": f"{base}/api/v2",
+            "PYICEBERG_CATALOG__NESSIE__TYPE": "rest",
+            "PYICEBERG_CATALOG__NESSIE__URI": f"{base}/iceberg/main",
+        }
     if mlflow_tracking_uri:
         env["MLFLOW_TRACKING_URI"] = mlflow_tracking_uri
     if spark_master_url:
@@ -230,25 +235,34 @@ def _airflow_cfg_value(value: object) -> str:
 
 
 def render_jupyterhub_config(cfg: JupyterHubConfig) -> str:
-    return render("jupyterhub/jupyterhub_config.py.j2", cfg=cfg, py=repr,
-                  db_url=cfg.database.url(),
-                  notebook_environment=dict(cfg.notebook_environment))
+    return render(
+        "jupyterhub/jupyterhub_config.py.j2",
+        cfg=cfg,
+        py=repr,
+        db_url=cfg.database.url(),
+        notebook_environment=dict(cfg.notebook_environment),
+    )
 
 
 def render_superset_config(cfg: SupersetConfig) -> str:
     return render(
-        "superset/superset_config.py.j2", cfg=cfg, py=repr,
+        "superset/superset_config.py.j2",
+        cfg=cfg,
+        py=repr,
         db_url=cfg.database.url(),
         broker_url=cfg.redis.url(SUPERSET_BROKER_DB),
         celery_results_url=cfg.redis.url(SUPERSET_CELERY_RESULTS_DB),
-        cache_db=SUPERSET_CACHE_DB, data_cache_db=SUPERSET_DATA_CACHE_DB,
+        cache_db=SUPERSET_CACHE_DB,
+        data_cache_db=SUPERSET_DATA_CACHE_DB,
         sqllab_results_db=SUPERSET_SQLLAB_RESULTS_DB,
     )
 
 
 def render_airflow_config(cfg: AirflowConfig) -> str:
     return render(
-        "airflow/airflow.cfg.j2", cfg=cfg, ini=_airflow_cfg_value,
+        "airflow/airflow.cfg.j2",
+        cfg=cfg,
+        ini=_airflow_cfg_value,
         db_url=cfg.database.url("postgresql+psycopg2"),
         result_backend=cfg.database.url("db+postgresql"),
         broker_url=cfg.redis.url(AIRFLOW_BROKER_DB),
@@ -262,7 +276,9 @@ def render_airflow_connections(connections: Mapping[str, Mapping[str, object]]) 
     for conn_id, fields in connections.items():
         if "conn_type" not in fields:
             raise ValueError(f"connection {conn_id!r} needs a conn_type")
-    return json.dumps({conn_id: dict(fields) for conn_id, fields in connections.items()}, indent=2, sort_keys=True) + "\n"
+    return (
+        json.dumps({conn_id: dict(fields) for conn_id, fields in connections.items()}, indent=2, sort_keys=True) + "\n"
+    )
 
 
 def render_superset_init(admin: AdminUser, databases: Mapping[str, str]) -> str:

@@ -54,7 +54,10 @@ def built(name: str) -> str:
 SERVICES: dict[str, ServiceDefaults] = {
     # storage
     "minio": ServiceDefaults(
-        "storage", "quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z", 1, "1g",
+        "storage",
+        "quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z",
+        1,
+        "1g",
         ports={"minio": 9000, "minio-console": 9001},
     ),
     # SeaweedFS: the maintained alternative (datalyptica:objectStore); its S3 API takes MinIO's
@@ -62,48 +65,68 @@ SERVICES: dict[str, ServiceDefaults] = {
     # Official image: docker/Dockerfile.go_build, pushed as chrislusf/seaweedfs:<release> by
     # .github/workflows/container_release_unified.yml (seaweedfs/seaweedfs).
     "seaweedfs": ServiceDefaults(
-        "storage", "chrislusf/seaweedfs:4.53", 1, "1g", ports={"seaweedfs": 9000},
+        "storage",
+        "chrislusf/seaweedfs:4.53",
+        1,
+        "1g",
+        ports={"seaweedfs": 9000},
     ),
     "etcd": ServiceDefaults("storage", "quay.io/coreos/etcd:v3.5.21", 0.5, "256m", replicas=3),
     "patroni": ServiceDefaults("storage", built("patroni"), 1, "768m", replicas=2),
     "haproxy": ServiceDefaults(
-        "storage", "haproxy:3.2.4", 0.5, "256m",
+        "storage",
+        "haproxy:3.2.4",
+        0.5,
+        "256m",
         ports={"postgres-primary": 5432, "postgres-replicas": 5433, "haproxy-stats": 7000},
     ),
-    "nessie": ServiceDefaults(
-        "storage", "ghcr.io/projectnessie/nessie:0.108.4", 1, "1g", ports={"nessie": 19120}
-    ),
+    "nessie": ServiceDefaults("storage", "ghcr.io/projectnessie/nessie:0.108.4", 1, "1g", ports={"nessie": 19120}),
     # streaming
     "kafka": ServiceDefaults(
-        "streaming", "apache/kafka:4.1.1", 1, "1g", scalable=True, ports={"kafka": 9092},
+        "streaming",
+        "apache/kafka:4.1.1",
+        1,
+        "1g",
+        scalable=True,
+        ports={"kafka": 9092},
         ports_per_replica=True,
     ),
     "schema-registry": ServiceDefaults(
-        "streaming", "confluentinc/cp-schema-registry:8.2.0", 0.5, "1g",
+        "streaming",
+        "confluentinc/cp-schema-registry:8.2.0",
+        0.5,
+        "1g",
         ports={"schema-registry": 8085},
     ),
     "kafka-connect": ServiceDefaults(
-        "streaming", "quay.io/debezium/connect:3.5.2.Final", 1, "1536m",
+        "streaming",
+        "quay.io/debezium/connect:3.5.2.Final",
+        1,
+        "1536m",
         ports={"kafka-connect": 8083},
     ),
     # processing
     "spark-master": ServiceDefaults(
-        "processing", "apache/spark:4.1.2", 1, "1g",
+        "processing",
+        "apache/spark:4.1.2",
+        1,
+        "1g",
         ports={"spark-master": 7077, "spark-master-ui": 8180},
     ),
     "spark-worker": ServiceDefaults("processing", "apache/spark:4.1.2", 1, "2g", scalable=True),
     "flink-jobmanager": ServiceDefaults(
         "processing", "flink:2.2.1-scala_2.12-java17", 1, "1600m", ports={"flink": 8181}
     ),
-    "flink-taskmanager": ServiceDefaults(
-        "processing", "flink:2.2.1-scala_2.12-java17", 1, "1728m", scalable=True
-    ),
+    "flink-taskmanager": ServiceDefaults("processing", "flink:2.2.1-scala_2.12-java17", 1, "1728m", scalable=True),
     # query
     "trino": ServiceDefaults("query", "trinodb/trino:479", 2, "3g", ports={"trino": 8080}),
     "dbt": ServiceDefaults("query", built("dbt"), 1, "1g", job=True),
     # olap
     "clickhouse": ServiceDefaults(
-        "olap", "clickhouse/clickhouse-server:25.8", 1, "2g",
+        "olap",
+        "clickhouse/clickhouse-server:25.8",
+        1,
+        "2g",
         ports={"clickhouse-http": 8123, "clickhouse-native": 19000},
     ),
     # quality
@@ -123,9 +146,7 @@ SERVICES: dict[str, ServiceDefaults] = {
     "redis-exporter": ServiceDefaults("monitoring", "oliver006/redis_exporter:v1.74.0-alpine", 0.1, "64m"),
     "kafka-exporter": ServiceDefaults("monitoring", "danielqsj/kafka-exporter:v1.9.0", 0.1, "128m"),
     # security
-    "keycloak": ServiceDefaults(
-        "security", "quay.io/keycloak/keycloak:26.7.2", 1, "1536m", ports={"keycloak": 8280}
-    ),
+    "keycloak": ServiceDefaults("security", "quay.io/keycloak/keycloak:26.7.2", 1, "1536m", ports={"keycloak": 8280}),
     # analytics (host ports from the seed's port table)
     "redis": ServiceDefaults("analytics", "redis:7.2-bookworm", 0.5, "512m", ports={"redis": 6379}),
     "jupyterhub": ServiceDefaults("analytics", built("jupyterhub"), 1, "1g", ports={"jupyterhub": 8000}),
@@ -138,6 +159,7 @@ SERVICES: dict[str, ServiceDefaults] = {
     "airflow-triggerer": ServiceDefaults("analytics", built("airflow"), 0.5, "512m"),
     "airflow-worker": ServiceDefaults("analytics", built("airflow"), 1, "1536m", scalable=True),
 }
+
 
 @dataclass(frozen=True)
 class SharedNetwork:
@@ -155,9 +177,22 @@ SHARED_NETWORKS: dict[str, SharedNetwork] = {
     # Spawned notebooks reach what the seed lets them use: PostgreSQL (haproxy), Trino, MinIO,
     # Nessie, MLflow and Spark; plus the hub, whose API every notebook calls back, and Spark's
     # workers, whose executors connect back to a notebook's PySpark driver.
-    "notebooks": SharedNetwork("analytics", frozenset({
-        "jupyterhub", "haproxy", "trino", "minio", "seaweedfs", "nessie", "mlflow", "spark-master", "spark-worker",
-    })),
+    "notebooks": SharedNetwork(
+        "analytics",
+        frozenset(
+            {
+                "jupyterhub",
+                "haproxy",
+                "trino",
+                "minio",
+                "seaweedfs",
+                "nessie",
+                "mlflow",
+                "spark-master",
+                "spark-worker",
+            }
+        ),
+    ),
 }
 
 # datalyptica:objectStore -> the service that stores the platform's objects (the others are not deployed).

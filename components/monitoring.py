@@ -37,8 +37,10 @@ EXPORTER_UID = "65534"  # nobody: the postgres-exporter image's user
 REDIS_EXPORTER_UID = "59000"  # the redis_exporter image's user
 
 # Alloy's exporters, by component label; Prometheus scrapes them through Alloy's HTTP server.
-ALLOY_EXPORTERS = {"cadvisor": ("prometheus.exporter.cadvisor", "containers"),
-                   "node": ("prometheus.exporter.unix", "host")}
+ALLOY_EXPORTERS = {
+    "cadvisor": ("prometheus.exporter.cadvisor", "containers"),
+    "node": ("prometheus.exporter.unix", "host"),
+}
 KAFKA_BROKER = re.compile(r"^kafka(-\d+)?$")
 
 
@@ -55,16 +57,28 @@ class ScrapeTarget:
 def scrape_targets(deployed: list[DeployedService]) -> list[ScrapeTarget]:
     """One job per deployed service that declares metrics, named after the service."""
     return [
-        ScrapeTarget(job=service.name, address=f"{service.host}:{service.metrics.port}", path=service.metrics.path,
-                     layer=service.layer, service=service.name, user=service.metrics.user)
-        for service in deployed if service.metrics is not None
+        ScrapeTarget(
+            job=service.name,
+            address=f"{service.host}:{service.metrics.port}",
+            path=service.metrics.path,
+            layer=service.layer,
+            service=service.name,
+            user=service.metrics.user,
+        )
+        for service in deployed
+        if service.metrics is not None
     ]
 
 
 def alloy_targets() -> list[ScrapeTarget]:
     return [
-        ScrapeTarget(job=f"alloy-{name}", address=f"alloy:{ALLOY_PORT}",
-                     path=f"/api/v0/component/{component}.{label}/metrics", layer="monitoring", service="alloy")
+        ScrapeTarget(
+            job=f"alloy-{name}",
+            address=f"alloy:{ALLOY_PORT}",
+            path=f"/api/v0/component/{component}.{label}/metrics",
+            layer="monitoring",
+            service="alloy",
+        )
         for name, (component, label) in ALLOY_EXPORTERS.items()
     ]
 
@@ -100,13 +114,24 @@ def rule_files(deployed: list[DeployedService]) -> dict[str, str]:
 
 
 def prometheus_config(platform_name: str, targets: list[ScrapeTarget]) -> str:
-    return render("prometheus/prometheus.yml.j2", platform=platform_name, targets=targets,
-                  alertmanager=f"alertmanager:{ALERTMANAGER_PORT}")
+    return render(
+        "prometheus/prometheus.yml.j2",
+        platform=platform_name,
+        targets=targets,
+        alertmanager=f"alertmanager:{ALERTMANAGER_PORT}",
+    )
 
 
 class MonitoringLayer(pulumi.ComponentResource):
-    def __init__(self, platform: Platform, *, storage: StorageLayer | None = None, sso: OidcClient | None = None,
-                 redis_password: pulumi.Input[str] | None = None, opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self,
+        platform: Platform,
+        *,
+        storage: StorageLayer | None = None,
+        sso: OidcClient | None = None,
+        redis_password: pulumi.Input[str] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
         """`storage`: to give postgres_exporter its monitoring role; `sso`: Grafana's OIDC client;
         `redis_password`: the analytics layer's Redis password, for the Redis exporter."""
         super().__init__("datalyptica:monitoring:MonitoringLayer", "monitoring", None, opts)
@@ -130,20 +155,28 @@ class MonitoringLayer(pulumi.ComponentResource):
             "loki": platform.url("loki"),
             "alloy": platform.url("alloy"),
         }
-        self.credentials = {"grafana_admin_user": self.grafana_admin_user,
-                            "grafana_admin_password": self.grafana_admin_password}
+        self.credentials = {
+            "grafana_admin_user": self.grafana_admin_user,
+            "grafana_admin_password": self.grafana_admin_password,
+        }
         self.register_outputs({**{name: url for name, url in self.urls.items() if url}, **self.credentials})
 
     def _service(self, name: str, **kwargs: Any) -> Service:
-        return Service(name, platform=self._platform, spec=self._platform.settings.service(name),
-                       opts=pulumi.ResourceOptions(parent=self), **kwargs)
+        return Service(
+            name,
+            platform=self._platform,
+            spec=self._platform.settings.service(name),
+            opts=pulumi.ResourceOptions(parent=self),
+            **kwargs,
+        )
 
     # ---- the services --------------------------------------------------------------------
 
     def _loki(self) -> Service:
         config = "/etc/loki/config.yaml"
         return self._service(
-            "loki", networks=[self.network],
+            "loki",
+            networks=[self.network],
             command=[f"-config.file={config}"],
             files=[File(config, static_config("loki/config.yaml"))],
             volumes={"data": "/loki"},
@@ -155,7 +188,8 @@ class MonitoringLayer(pulumi.ComponentResource):
     def _alertmanager(self) -> Service:
         config = "/etc/alertmanager/alertmanager.yml"
         return self._service(
-            "alertmanager", networks=[self.network],
+            "alertmanager",
+            networks=[self.network],
             command=[f"--config.file={config}", "--storage.path=/alertmanager"],
             files=[File(config, static_config("alertmanager/alertmanager.yml"))],
             volumes={"data": "/alertmanager"},
@@ -167,17 +201,25 @@ class MonitoringLayer(pulumi.ComponentResource):
     def _alloy(self) -> Service:
         config = "/etc/alloy/config.alloy"
         content = render(
-            "alloy/config.alloy.j2", stack=pulumi.get_stack(), loki_push_url=f"http://loki:{LOKI_PORT}/loki/api/v1/push",
-            cadvisor=ALLOY_EXPORTERS["cadvisor"][1], host=ALLOY_EXPORTERS["node"][1],
+            "alloy/config.alloy.j2",
+            stack=pulumi.get_stack(),
+            loki_push_url=f"http://loki:{LOKI_PORT}/loki/api/v1/push",
+            cadvisor=ALLOY_EXPORTERS["cadvisor"][1],
+            host=ALLOY_EXPORTERS["node"][1],
         )
 
         def host_path(source: str, target: str) -> docker.ContainerMountArgs:
             return docker.ContainerMountArgs(type="bind", source=source, target=target, read_only=True)
 
         return self._service(
-            "alloy", networks=[self.network],
-            command=["run", f"--server.http.listen-addr=0.0.0.0:{ALLOY_PORT}", "--storage.path=/var/lib/alloy/data",
-                     config],
+            "alloy",
+            networks=[self.network],
+            command=[
+                "run",
+                f"--server.http.listen-addr=0.0.0.0:{ALLOY_PORT}",
+                "--storage.path=/var/lib/alloy/data",
+                config,
+            ],
             files=[File(config, content)],
             volumes={"data": "/var/lib/alloy/data"},
             ports=[Port("alloy", ALLOY_PORT)],
@@ -211,9 +253,14 @@ class MonitoringLayer(pulumi.ComponentResource):
         files = [
             File(f"{secrets_dir}/admin-user", self.grafana_admin_user, secret=True, owner=GRAFANA_UID),
             File(f"{secrets_dir}/admin-password", self.grafana_admin_password, secret=True, owner=GRAFANA_UID),
-            *[File(f"/etc/grafana/{path}", static_config(f"grafana/{path}")) for path in (
-                "provisioning/datasources/datasources.yaml", "provisioning/dashboards/dashboards.yaml",
-                "dashboards/platform-overview.json")],
+            *[
+                File(f"/etc/grafana/{path}", static_config(f"grafana/{path}"))
+                for path in (
+                    "provisioning/datasources/datasources.yaml",
+                    "provisioning/dashboards/dashboards.yaml",
+                    "dashboards/platform-overview.json",
+                )
+            ],
         ]
         networks = [self.network]
         if sso is not None:
@@ -222,7 +269,10 @@ class MonitoringLayer(pulumi.ComponentResource):
             if sso.network is not None:
                 networks.append(sso.network)
         return self._service(
-            "grafana", networks=networks, env=env, files=files,
+            "grafana",
+            networks=networks,
+            env=env,
+            files=files,
             volumes={"data": "/var/lib/grafana"},
             ports=[Port("grafana", GRAFANA_PORT)],
             healthcheck=HealthCheck.curl(f"http://localhost:{GRAFANA_PORT}/api/health"),
@@ -241,9 +291,15 @@ class MonitoringLayer(pulumi.ComponentResource):
             exporters.append(self._redis_exporter(redis, redis_password))
         if brokers := kafka_brokers(deployed):
             networks = tuple({id(n): n for b in brokers for n in b.networks}.values())
-            exporters.append(self._exporter(
-                "kafka-exporter", networks, KAFKA_EXPORTER_PORT, [b.container for b in brokers],
-                command=[f"--kafka.server={b.host}:{KAFKA_INTERNAL_PORT}" for b in brokers]))
+            exporters.append(
+                self._exporter(
+                    "kafka-exporter",
+                    networks,
+                    KAFKA_EXPORTER_PORT,
+                    [b.container for b in brokers],
+                    command=[f"--kafka.server={b.host}:{KAFKA_INTERNAL_PORT}" for b in brokers],
+                )
+            )
         return exporters
 
     def _redis_exporter(self, redis: DeployedService, password: pulumi.Input[str]) -> Service:
@@ -251,7 +307,10 @@ class MonitoringLayer(pulumi.ComponentResource):
         password_file = "/etc/redis-exporter/passwords.json"  # redis_exporter's form: {address: password}
         passwords = pulumi.Output.from_input(password).apply(lambda value: json.dumps({address: value}))
         return self._exporter(
-            "redis-exporter", redis.networks, REDIS_EXPORTER_PORT, [redis.container],
+            "redis-exporter",
+            redis.networks,
+            REDIS_EXPORTER_PORT,
+            [redis.container],
             command=[f"--redis.addr={address}", f"--redis.password-file={password_file}"],
             files=[File(password_file, passwords, secret=True, owner=REDIS_EXPORTER_UID)],
         )
@@ -260,7 +319,10 @@ class MonitoringLayer(pulumi.ComponentResource):
         access = storage.monitoring_role("postgres-exporter", parent=self)
         password_file = "/etc/postgres-exporter/password"
         return self._exporter(
-            "postgres-exporter", (storage.network,), POSTGRES_EXPORTER_PORT, list(access.resources),
+            "postgres-exporter",
+            (storage.network,),
+            POSTGRES_EXPORTER_PORT,
+            list(access.resources),
             env={
                 "DATA_SOURCE_URI": f"{access.host}:{access.port}/{access.database}?sslmode=disable",
                 "DATA_SOURCE_USER": access.username,
@@ -270,13 +332,21 @@ class MonitoringLayer(pulumi.ComponentResource):
         )
 
     def _exporter(
-        self, name: str, networks: Iterable[docker.Network], port: int, depends_on: Sequence[pulumi.Resource],
+        self,
+        name: str,
+        networks: Iterable[docker.Network],
+        port: int,
+        depends_on: Sequence[pulumi.Resource],
         **kwargs: Any,
     ) -> Service:
         """An exporter on exactly the networks of the service it watches (Prometheus joins them)."""
         return self._service(
-            name, networks=list(networks), depends_on=depends_on, metrics=Metrics(port),
-            healthcheck=HealthCheck.wget(f"http://localhost:{port}/metrics"), **kwargs,
+            name,
+            networks=list(networks),
+            depends_on=depends_on,
+            metrics=Metrics(port),
+            healthcheck=HealthCheck.wget(f"http://localhost:{port}/metrics"),
+            **kwargs,
         )
 
     # ---- Prometheus, last ----------------------------------------------------------------
@@ -290,13 +360,18 @@ class MonitoringLayer(pulumi.ComponentResource):
         ]
         networks = networks_to_reach([s for s in deployed if s.metrics is not None])
         config_dir = "/etc/prometheus"
-        files = [File(f"{config_dir}/prometheus.yml", prometheus_config(self._platform.settings.prefix,
-                                                                        self.scrape_targets))]
+        files = [
+            File(f"{config_dir}/prometheus.yml", prometheus_config(self._platform.settings.prefix, self.scrape_targets))
+        ]
         files += [File(f"{config_dir}/rules/{name}", content) for name, content in rule_files(deployed).items()]
         return self._service(
-            "prometheus", networks=networks,
-            command=[f"--config.file={config_dir}/prometheus.yml", "--storage.tsdb.path=/prometheus",
-                     "--storage.tsdb.retention.time=15d"],
+            "prometheus",
+            networks=networks,
+            command=[
+                f"--config.file={config_dir}/prometheus.yml",
+                "--storage.tsdb.path=/prometheus",
+                "--storage.tsdb.retention.time=15d",
+            ],
             files=files,
             volumes={"data": "/prometheus"},
             ports=[Port("prometheus", PROMETHEUS_PORT)],

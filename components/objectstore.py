@@ -44,23 +44,34 @@ class BucketAccess:
 
     def template_values(self) -> dict:
         return {
-            "endpoint": self.endpoint, "region": self.region, "buckets": list(self.buckets),
-            "access_key": self.access_key, "secret_key": self.secret_key,
+            "endpoint": self.endpoint,
+            "region": self.region,
+            "buckets": list(self.buckets),
+            "access_key": self.access_key,
+            "secret_key": self.secret_key,
         }
 
 
 def bucket_policy(buckets: Sequence[str]) -> str:
     """An IAM policy that allows everything on these buckets and their objects, nothing else (MinIO)."""
-    return json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Action": ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
-             "Resource": [f"arn:aws:s3:::{bucket}" for bucket in buckets]},
-            {"Effect": "Allow",
-             "Action": ["s3:*Object", "s3:*ObjectTagging", "s3:*MultipartUpload", "s3:ListMultipartUploadParts"],
-             "Resource": [f"arn:aws:s3:::{bucket}/*" for bucket in buckets]},
-        ],
-    }, sort_keys=True)
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
+                    "Resource": [f"arn:aws:s3:::{bucket}" for bucket in buckets],
+                },
+                {
+                    "Effect": "Allow",
+                    "Action": ["s3:*Object", "s3:*ObjectTagging", "s3:*MultipartUpload", "s3:ListMultipartUploadParts"],
+                    "Resource": [f"arn:aws:s3:::{bucket}/*" for bucket in buckets],
+                },
+            ],
+        },
+        sort_keys=True,
+    )
 
 
 class ObjectStore:
@@ -85,8 +96,9 @@ class ObjectStore:
         raise NotImplementedError
 
 
-def object_store(platform: Platform, *, networks: Sequence[docker.Network], sso: OidcClient | None,
-                 parent: pulumi.Resource) -> ObjectStore:
+def object_store(
+    platform: Platform, *, networks: Sequence[docker.Network], sso: OidcClient | None, parent: pulumi.Resource
+) -> ObjectStore:
     """The object store the stack chose; `sso` is the MinIO console's client (SeaweedFS has no console)."""
     if platform.settings.object_store == "seaweedfs":
         return SeaweedStore(platform, networks=networks, parent=parent)
@@ -100,8 +112,9 @@ class MinioStore(ObjectStore):
     host = "minio"
     port = MINIO_API_PORT
 
-    def __init__(self, platform: Platform, *, networks: Sequence[docker.Network], sso: OidcClient | None,
-                 parent: pulumi.Resource):
+    def __init__(
+        self, platform: Platform, *, networks: Sequence[docker.Network], sso: OidcClient | None, parent: pulumi.Resource
+    ):
         self._platform = platform
         self._parent = parent
         self.root_user = secrets.username("minio-root-user", parent=parent, prefix="root")
@@ -119,15 +132,23 @@ class MinioStore(ObjectStore):
         secret_key = secrets.password(f"{consumer}-s3-secret-key", parent=parent, length=40)
         user = minio.IamUser(f"{consumer}-s3-user", name=f"{consumer}-s3", secret=secret_key, opts=options)
         policy = minio.IamPolicy(
-            f"{consumer}-s3-policy", name=f"{consumer}-buckets", policy=bucket_policy(buckets),
+            f"{consumer}-s3-policy",
+            name=f"{consumer}-buckets",
+            policy=bucket_policy(buckets),
             opts=pulumi.ResourceOptions.merge(options, pulumi.ResourceOptions(depends_on=bucket_resources)),
         )
         attachment = minio.IamUserPolicyAttachment(
-            f"{consumer}-s3-policy-attachment", user_name=user.name, policy_name=policy.name, opts=options,
+            f"{consumer}-s3-policy-attachment",
+            user_name=user.name,
+            policy_name=policy.name,
+            opts=options,
         )
         return BucketAccess(
-            endpoint=self.endpoint, region=self.region, buckets=tuple(buckets),
-            access_key=pulumi.Output.secret(user.name), secret_key=secret_key,
+            endpoint=self.endpoint,
+            region=self.region,
+            buckets=tuple(buckets),
+            access_key=pulumi.Output.secret(user.name),
+            secret_key=secret_key,
             resources=(*bucket_resources, user, policy, attachment),
         )
 
@@ -138,14 +159,18 @@ class MinioStore(ObjectStore):
     def _container(self, networks: Sequence[docker.Network], sso: OidcClient | None) -> Service:
         env_file = "/etc/minio/config.env"
         config = render_output(
-            "minio/config.env.j2", root_user=self.root_user, root_password=self.root_password,
+            "minio/config.env.j2",
+            root_user=self.root_user,
+            root_password=self.root_password,
             sso=_minio_sso_values(sso),
         )
         # MinIO's IAM waits at start until the OpenID discovery document answers: with SSO,
         # MinIO starts after Keycloak, or the users provisioned below would fail meanwhile.
         waits_for = [sso.provider_started] if sso and sso.provider_started is not None else []
         return Service(
-            "minio", platform=self._platform, spec=self._platform.settings.service("minio"),
+            "minio",
+            platform=self._platform,
+            spec=self._platform.settings.service("minio"),
             networks=[*networks, *([sso.network] if sso and sso.network else [])],
             command=["server", "/data", "--console-address", f":{MINIO_CONSOLE_PORT}"],
             env={"MINIO_CONFIG_ENV_FILE": env_file},
@@ -162,8 +187,12 @@ class MinioStore(ObjectStore):
         """Connects through the API port as published on the Docker host."""
         settings = self._platform.settings
         return minio.Provider(
-            "minio-admin", minio_server=f"{settings.endpoint_host}:{settings.host_port('minio')}",
-            minio_user=self.root_user, minio_password=self.root_password, minio_region=S3_REGION, minio_ssl=False,
+            "minio-admin",
+            minio_server=f"{settings.endpoint_host}:{settings.host_port('minio')}",
+            minio_user=self.root_user,
+            minio_password=self.root_password,
+            minio_region=S3_REGION,
+            minio_ssl=False,
             opts=pulumi.ResourceOptions(parent=self._parent, depends_on=[self.service.container]),
         )
 
@@ -171,9 +200,13 @@ class MinioStore(ObjectStore):
         if name not in self._buckets:
             protect = self._platform.settings.protect_data
             self._buckets[name] = minio.S3Bucket(
-                f"{name}-bucket", bucket=name, acl="private", force_destroy=not protect,
-                opts=pulumi.ResourceOptions(parent=parent, provider=self._provider,
-                                            protect=protect, retain_on_delete=protect),
+                f"{name}-bucket",
+                bucket=name,
+                acl="private",
+                force_destroy=not protect,
+                opts=pulumi.ResourceOptions(
+                    parent=parent, provider=self._provider, protect=protect, retain_on_delete=protect
+                ),
             )
         return self._buckets[name]
 
@@ -181,10 +214,15 @@ class MinioStore(ObjectStore):
 def _minio_sso_values(sso: OidcClient | None) -> pulumi.Input[dict] | None:
     if sso is None:
         return None
-    return pulumi.Output.all(client_secret=sso.client_secret).apply(lambda values: {
-        "config_url": sso.discovery_url, "client_id": sso.client_id, "client_secret": values["client_secret"],
-        "redirect_uri": sso.redirect_uri, "role_policy": MINIO_SSO_POLICY,
-    })
+    return pulumi.Output.all(client_secret=sso.client_secret).apply(
+        lambda values: {
+            "config_url": sso.discovery_url,
+            "client_id": sso.client_id,
+            "client_secret": values["client_secret"],
+            "redirect_uri": sso.redirect_uri,
+            "role_policy": MINIO_SSO_POLICY,
+        }
+    )
 
 
 # ---- SeaweedFS ----------------------------------------------------------------------------------
@@ -198,9 +236,17 @@ PROVISION_SCRIPT = "configs/seaweedfs/provision.sh"
 # Per-bucket actions an identity gets (SeaweedFS's IAM maps each to Read, Write, List, Tagging,
 # ListBucketMultipartUploads or ListMultipartUploadParts on the bucket: weed/iam/helpers.go).
 SEAWEEDFS_BUCKET_ACTIONS = (
-    "s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads", "s3:ListMultipartUploadParts",
-    "s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload",
-    "s3:GetObjectTagging", "s3:PutObjectTagging", "s3:DeleteObjectTagging",
+    "s3:GetBucketLocation",
+    "s3:ListBucket",
+    "s3:ListBucketMultipartUploads",
+    "s3:ListMultipartUploadParts",
+    "s3:GetObject",
+    "s3:PutObject",
+    "s3:DeleteObject",
+    "s3:AbortMultipartUpload",
+    "s3:GetObjectTagging",
+    "s3:PutObjectTagging",
+    "s3:DeleteObjectTagging",
 )
 JOB_CPUS = 0.25
 JOB_MEMORY = 64 * catalog.MiB
@@ -213,10 +259,13 @@ def seaweedfs_identity_policy(buckets: Sequence[str]) -> str:
     getActions in weed/s3api/s3api_embedded_iam.go); it knows exact action names, no wildcards.
     """
     resources = [arn for bucket in buckets for arn in (f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*")]
-    return json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": list(SEAWEEDFS_BUCKET_ACTIONS), "Resource": resources}],
-    }, sort_keys=True)
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": list(SEAWEEDFS_BUCKET_ACTIONS), "Resource": resources}],
+        },
+        sort_keys=True,
+    )
 
 
 def seaweedfs_admin_identities(access_key: str, secret_key: str) -> str:
@@ -227,11 +276,19 @@ def seaweedfs_admin_identities(access_key: str, secret_key: str) -> str:
     Consumers' identities are added through the IAM API and kept by the filer in the data volume;
     the gateway merges them with the static ones at start and on every change (same file).
     """
-    return json.dumps({"identities": [{
-        "name": "datalyptica-admin",
-        "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
-        "actions": ["Admin", "Read", "List", "Tagging", "Write"],
-    }]}, indent=2, sort_keys=True)
+    return json.dumps(
+        {
+            "identities": [
+                {
+                    "name": "datalyptica-admin",
+                    "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
+                    "actions": ["Admin", "Read", "List", "Tagging", "Write"],
+                }
+            ]
+        },
+        indent=2,
+        sort_keys=True,
+    )
 
 
 def seaweedfs_access_key(consumer: str) -> str:
@@ -273,8 +330,10 @@ class SeaweedStore(ObjectStore):
         self.service = self._container()
         self._access_keys: dict[str, str] = {}
         self.urls = {"seaweedfs_s3": platform.url("seaweedfs", "http")}
-        self.credentials = {"seaweedfs_admin_access_key": self.admin_access_key,
-                            "seaweedfs_admin_secret_key": self.admin_secret_key}
+        self.credentials = {
+            "seaweedfs_admin_access_key": self.admin_access_key,
+            "seaweedfs_admin_secret_key": self.admin_secret_key,
+        }
 
     def buckets(self, consumer: str, buckets: Sequence[str], *, parent: pulumi.Resource) -> BucketAccess:
         """The consumer's own SeaweedFS identity, allowed on these buckets only (created when missing)."""
@@ -282,13 +341,16 @@ class SeaweedStore(ObjectStore):
         if self._access_keys.setdefault(access_key, consumer) != consumer:
             raise ValueError(f"{consumer} and {self._access_keys[access_key]} would share the access key {access_key}")
         secret_key = secrets.password(f"{consumer}-s3-secret-key", parent=parent, length=40)
-        job = self._provision(f"{consumer}-s3-identity", buckets, parent=parent,
-                              identity=(f"{consumer}-s3", access_key, secret_key))
+        job = self._provision(
+            f"{consumer}-s3-identity", buckets, parent=parent, identity=(f"{consumer}-s3", access_key, secret_key)
+        )
         # The key pair is usable once the job has made it: a consumer's files that hold it can
         # only be written after the job succeeded (and never when it failed).
         made = job.succeeded
         return BucketAccess(
-            endpoint=self.endpoint, region=self.region, buckets=tuple(buckets),
+            endpoint=self.endpoint,
+            region=self.region,
+            buckets=tuple(buckets),
             access_key=pulumi.Output.secret(made.apply(lambda _: access_key)),
             secret_key=pulumi.Output.secret(pulumi.Output.all(made, secret_key).apply(lambda values: values[1])),
             resources=(job.container,),
@@ -300,20 +362,32 @@ class SeaweedStore(ObjectStore):
     def _container(self) -> Service:
         settings = self._platform.settings
         identities = pulumi.Output.all(self.admin_access_key, self.admin_secret_key).apply(
-            lambda keys: seaweedfs_admin_identities(keys[0], keys[1]))
+            lambda keys: seaweedfs_admin_identities(keys[0], keys[1])
+        )
         return Service(
-            self.host, platform=self._platform, spec=settings.service("seaweedfs"),
+            self.host,
+            platform=self._platform,
+            spec=settings.service("seaweedfs"),
             networks=self._networks,
             # The image's entrypoint adds -dir=/data (the volume) for `server` and drops to the
             # seaweed user (docker/entrypoint.sh).
             command=[
-                "server", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-filer", "-s3",
-                f"-s3.port={SEAWEEDFS_S3_PORT}", "-s3.ip.bind=0.0.0.0", f"-s3.config={SEAWEEDFS_IDENTITIES}",
+                "server",
+                "-ip=127.0.0.1",
+                "-ip.bind=127.0.0.1",
+                "-filer",
+                "-s3",
+                f"-s3.port={SEAWEEDFS_S3_PORT}",
+                "-s3.ip.bind=0.0.0.0",
+                f"-s3.config={SEAWEEDFS_IDENTITIES}",
                 "-s3.iam.readOnly=false",
                 # Off: the S3 gateway's Iceberg REST and Lance servers (the platform's catalog is
                 # Nessie), and the master's anonymous usage report to telemetry.seaweedfs.com.
-                "-s3.port.iceberg=0", "-s3.port.lance=0", "-master.telemetry=false",
-                f"-metricsPort={SEAWEEDFS_METRICS_PORT}", "-metricsIp=0.0.0.0",
+                "-s3.port.iceberg=0",
+                "-s3.port.lance=0",
+                "-master.telemetry=false",
+                f"-metricsPort={SEAWEEDFS_METRICS_PORT}",
+                "-metricsIp=0.0.0.0",
             ],
             files=[File(SEAWEEDFS_IDENTITIES, identities, secret=True, owner=SEAWEEDFS_UID)],
             volumes={"data": "/data"},
@@ -324,17 +398,29 @@ class SeaweedStore(ObjectStore):
             opts=pulumi.ResourceOptions(parent=self._parent),
         )
 
-    def _provision(self, name: str, buckets: Sequence[str], *, parent: pulumi.Resource,
-                   identity: tuple[str, str, pulumi.Output[str]] | None = None) -> Service:
+    def _provision(
+        self,
+        name: str,
+        buckets: Sequence[str],
+        *,
+        parent: pulumi.Resource,
+        identity: tuple[str, str, pulumi.Output[str]] | None = None,
+    ) -> Service:
         """A job that makes `buckets` and, with `identity` (user, access key, secret key), that
         identity allowed on them only; it waits for the store to be healthy."""
-        spec = dataclasses.replace(self._platform.settings.service("seaweedfs"), name=name, cpus=JOB_CPUS,
-                                   memory_bytes=JOB_MEMORY)
+        spec = dataclasses.replace(
+            self._platform.settings.service("seaweedfs"), name=name, cpus=JOB_CPUS, memory_bytes=JOB_MEMORY
+        )
         admin_login = pulumi.Output.all(self.admin_access_key, self.admin_secret_key).apply(
-            lambda keys: f'user = "{keys[0]}:{keys[1]}"\n')
+            lambda keys: f'user = "{keys[0]}:{keys[1]}"\n'
+        )
         files = [
-            File(f"{PROVISION_DIR}/provision.sh", (CONFIGS_DIR / "seaweedfs/provision.sh").read_text(),
-                 owner=SEAWEEDFS_UID, executable=True),
+            File(
+                f"{PROVISION_DIR}/provision.sh",
+                (CONFIGS_DIR / "seaweedfs/provision.sh").read_text(),
+                owner=SEAWEEDFS_UID,
+                executable=True,
+            ),
             File(f"{PROVISION_DIR}/admin.curlrc", admin_login, secret=True, owner=SEAWEEDFS_UID),
         ]
         command = [f"{PROVISION_DIR}/provision.sh", self.endpoint, self.region, ",".join(buckets)]
@@ -346,8 +432,16 @@ class SeaweedStore(ObjectStore):
             ]
             command += [user, access_key]
         return Service(
-            name, platform=self._platform, spec=spec, networks=self._networks, healthcheck=None, run_once=True,
-            entrypoint=["/bin/sh"], command=command, files=files, user=SEAWEEDFS_UID,
+            name,
+            platform=self._platform,
+            spec=spec,
+            networks=self._networks,
+            healthcheck=None,
+            run_once=True,
+            entrypoint=["/bin/sh"],
+            command=command,
+            files=files,
+            user=SEAWEEDFS_UID,
             depends_on=[self.service.container],
             opts=pulumi.ResourceOptions(parent=parent),
         )

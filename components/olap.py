@@ -56,12 +56,15 @@ class OlapLayer(pulumi.ComponentResource):
         self.admin_password = secrets.password("clickhouse-admin-password", parent=self)
 
         users = render_output(
-            "clickhouse/users.xml.j2", user=self.admin_user,
+            "clickhouse/users.xml.j2",
+            user=self.admin_user,
             password_sha256_hex=self.admin_password.apply(sha256_hex),
         )
         server = render("clickhouse/server.xml.j2", metrics_port=METRICS_PORT, metrics_path=METRICS_PATH)
         self.clickhouse = Service(
-            "clickhouse", platform=platform, spec=platform.settings.service("clickhouse"),
+            "clickhouse",
+            platform=platform,
+            spec=platform.settings.service("clickhouse"),
             networks=[self.network],
             # Users come from our users.d file only: without this the entrypoint writes its own
             # default-user.xml (and would put a CLICKHOUSE_PASSWORD there in plain text).
@@ -76,8 +79,13 @@ class OlapLayer(pulumi.ComponentResource):
         )
 
         self.endpoint = ClickHouseEndpoint(
-            network=self.network, host="clickhouse", http_port=HTTP_PORT, native_port=NATIVE_PORT,
-            user=self.admin_user, password=self.admin_password, resources=(self.clickhouse.container,),
+            network=self.network,
+            host="clickhouse",
+            http_port=HTTP_PORT,
+            native_port=NATIVE_PORT,
+            user=self.admin_user,
+            password=self.admin_password,
+            resources=(self.clickhouse.container,),
         )
         self.urls = {
             "clickhouse_http": platform.url("clickhouse-http", "http"),

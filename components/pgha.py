@@ -23,6 +23,7 @@ def image_bin_dir(pg_major: int) -> str:
     """The server binaries of the image's PostgreSQL (the Debian layout of the official image)."""
     return f"/usr/lib/postgresql/{pg_major}/bin"
 
+
 # Upload patroni.yml here readable by the image's user (uid 999): Docker writes uploads as root.
 IMAGE_CONFIG_PATH = "/etc/patroni/patroni.yml"
 IMAGE_REST_PORT = 8008  # the image's HEALTHCHECK asks this port
@@ -105,8 +106,10 @@ class PgHaTopology:
     def __post_init__(self) -> None:
         if not self.etcd or not self.nodes:
             raise ValueError("a PostgreSQL HA topology needs etcd members and Patroni nodes")
-        for kind, names in (("etcd member", [m.name for m in self.etcd]),
-                            ("Patroni node", [n.name for n in self.nodes])):
+        for kind, names in (
+            ("etcd member", [m.name for m in self.etcd]),
+            ("Patroni node", [n.name for n in self.nodes]),
+        ):
             duplicates = sorted({name for name in names if names.count(name) > 1})
             if duplicates:
                 raise ValueError(f"{kind} names must be unique, repeated: {', '.join(duplicates)}")
@@ -131,15 +134,24 @@ def etcd_command(
     initial_cluster = ",".join(f"{m.name}={m.peer_url}" for m in topology.etcd)
     return [
         executable,
-        "--name", member.name,
-        "--data-dir", data_dir,
-        "--listen-client-urls", f"http://{listen_host}:{member.client_port}",
-        "--advertise-client-urls", member.client_url,
-        "--listen-peer-urls", f"http://{listen_host}:{member.peer_port}",
-        "--initial-advertise-peer-urls", member.peer_url,
-        "--initial-cluster", initial_cluster,
-        "--initial-cluster-state", "new",
-        "--initial-cluster-token", cluster_token or f"{topology.scope}-etcd",
+        "--name",
+        member.name,
+        "--data-dir",
+        data_dir,
+        "--listen-client-urls",
+        f"http://{listen_host}:{member.client_port}",
+        "--advertise-client-urls",
+        member.client_url,
+        "--listen-peer-urls",
+        f"http://{listen_host}:{member.peer_port}",
+        "--initial-advertise-peer-urls",
+        member.peer_url,
+        "--initial-cluster",
+        initial_cluster,
+        "--initial-cluster-state",
+        "new",
+        "--initial-cluster-token",
+        cluster_token or f"{topology.scope}-etcd",
     ]
 
 

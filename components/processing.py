@@ -59,8 +59,14 @@ def process_memory_mb(spec: ServiceSettings) -> int:
 
 
 class ProcessingLayer(pulumi.ComponentResource):
-    def __init__(self, platform: Platform, storage: StorageLayer, *, streaming: StreamingEndpoints | None = None,
-                 opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self,
+        platform: Platform,
+        storage: StorageLayer,
+        *,
+        streaming: StreamingEndpoints | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
         super().__init__("datalyptica:processing:ProcessingLayer", "processing", None, opts)
         self._platform = platform
         self.network = platform.network("processing", parent=self)
@@ -68,7 +74,9 @@ class ProcessingLayer(pulumi.ComponentResource):
         self._lake = [self.network, storage.endpoints.network, *([streaming.network] if streaming else [])]
 
         spark_s3 = storage.buckets(
-            "spark", [storage.endpoints.warehouse_bucket, storage.endpoints.landing_bucket], parent=self,
+            "spark",
+            [storage.endpoints.warehouse_bucket, storage.endpoints.landing_bucket],
+            parent=self,
         )
         spark_conf = File(SPARK_CONF, self._spark_defaults(storage, spark_s3), secret=True, owner=SPARK_UID)
         self.spark_master = self._spark_master(spark_conf)
@@ -78,12 +86,17 @@ class ProcessingLayer(pulumi.ComponentResource):
         ]
 
         flink_s3 = storage.buckets("flink", [FLINK_BUCKET], parent=self)
-        flink_conf = File(FLINK_CONF, self._flink_config(flink_s3), secret=True, owner=FLINK_UID,
-                          rewritten_at_start=True)
+        flink_conf = File(
+            FLINK_CONF, self._flink_config(flink_s3), secret=True, owner=FLINK_UID, rewritten_at_start=True
+        )
         self.flink_jobmanager = self._flink("flink-jobmanager", "jobmanager", flink_conf, depends_on=flink_s3.resources)
         self.flink_taskmanagers = [
-            self._flink(f"flink-taskmanager-{i}", "taskmanager", flink_conf,
-                        depends_on=[self.flink_jobmanager.container, *flink_s3.resources])
+            self._flink(
+                f"flink-taskmanager-{i}",
+                "taskmanager",
+                flink_conf,
+                depends_on=[self.flink_jobmanager.container, *flink_s3.resources],
+            )
             for i in range(1, platform.settings.service("flink-taskmanager").replicas + 1)
         ]
 
@@ -99,19 +112,32 @@ class ProcessingLayer(pulumi.ComponentResource):
 
     def _spark_defaults(self, storage: StorageLayer, s3: BucketAccess) -> pulumi.Output[str]:
         return render_output(
-            "spark/spark-defaults.conf.j2", packages=list(SPARK_PACKAGES),
-            catalog_uri=storage.endpoints.iceberg_rest_uri, warehouse=storage.endpoints.warehouse_bucket,
+            "spark/spark-defaults.conf.j2",
+            packages=list(SPARK_PACKAGES),
+            catalog_uri=storage.endpoints.iceberg_rest_uri,
+            warehouse=storage.endpoints.warehouse_bucket,
             s3=s3.template_values(),
-            master_metrics=SPARK_MASTER_METRICS, worker_metrics=SPARK_WORKER_METRICS,
+            master_metrics=SPARK_MASTER_METRICS,
+            worker_metrics=SPARK_WORKER_METRICS,
         )
 
     def _spark_master(self, conf: File) -> Service:
         return Service(
-            "spark-master", platform=self._platform, spec=self._platform.settings.service("spark-master"),
+            "spark-master",
+            platform=self._platform,
+            spec=self._platform.settings.service("spark-master"),
             networks=[self.network],
             # The image's entrypoint runs any command but its Kubernetes ones as given (pass-through).
-            command=[SPARK_CLASS, "org.apache.spark.deploy.master.Master", "--host", "spark-master",
-                     "--port", str(SPARK_MASTER_PORT), "--webui-port", str(SPARK_MASTER_UI_PORT)],
+            command=[
+                SPARK_CLASS,
+                "org.apache.spark.deploy.master.Master",
+                "--host",
+                "spark-master",
+                "--port",
+                str(SPARK_MASTER_PORT),
+                "--webui-port",
+                str(SPARK_MASTER_UI_PORT),
+            ],
             env={"SPARK_DAEMON_MEMORY": f"{SPARK_DAEMON_MEMORY_MB}m"},
             files=[conf],
             ports=[Port("spark-master", SPARK_MASTER_PORT), Port("spark-master-ui", SPARK_MASTER_UI_PORT)],
@@ -125,11 +151,23 @@ class ProcessingLayer(pulumi.ComponentResource):
         name = f"spark-worker-{index}"
         executors_mb = max(512, spec.memory_mb - SPARK_DAEMON_MEMORY_MB - 256)
         return Service(
-            name, platform=self._platform, spec=spec,
+            name,
+            platform=self._platform,
+            spec=spec,
             networks=self._lake,  # processing first: the worker's own name resolves to that address
-            command=[SPARK_CLASS, "org.apache.spark.deploy.worker.Worker", "--host", name,
-                     "--webui-port", str(SPARK_WORKER_UI_PORT), "--cores", str(max(1, int(spec.cpus))),
-                     "--memory", f"{executors_mb}m", f"spark://spark-master:{SPARK_MASTER_PORT}"],
+            command=[
+                SPARK_CLASS,
+                "org.apache.spark.deploy.worker.Worker",
+                "--host",
+                name,
+                "--webui-port",
+                str(SPARK_WORKER_UI_PORT),
+                "--cores",
+                str(max(1, int(spec.cpus))),
+                "--memory",
+                f"{executors_mb}m",
+                f"spark://spark-master:{SPARK_MASTER_PORT}",
+            ],
             env={"SPARK_DAEMON_MEMORY": f"{SPARK_DAEMON_MEMORY_MB}m"},
             files=[conf],
             healthcheck=HealthCheck.curl(f"http://localhost:{SPARK_WORKER_UI_PORT}/json/"),
@@ -144,11 +182,17 @@ class ProcessingLayer(pulumi.ComponentResource):
         settings = self._platform.settings
         taskmanager = settings.service("flink-taskmanager")
         return render_output(
-            "flink/config.yaml.j2", jobmanager="flink-jobmanager", rpc_port=FLINK_RPC_PORT, blob_port=FLINK_BLOB_PORT,
-            rest_port=FLINK_REST_PORT, metrics_port=FLINK_METRICS_PORT,
+            "flink/config.yaml.j2",
+            jobmanager="flink-jobmanager",
+            rpc_port=FLINK_RPC_PORT,
+            blob_port=FLINK_BLOB_PORT,
+            rest_port=FLINK_REST_PORT,
+            metrics_port=FLINK_METRICS_PORT,
             jobmanager_memory_mb=process_memory_mb(settings.service("flink-jobmanager")),
-            taskmanager_memory_mb=process_memory_mb(taskmanager), task_slots=max(1, int(taskmanager.cpus)),
-            checkpoints=f"s3://{FLINK_BUCKET}/checkpoints", savepoints=f"s3://{FLINK_BUCKET}/savepoints",
+            taskmanager_memory_mb=process_memory_mb(taskmanager),
+            task_slots=max(1, int(taskmanager.cpus)),
+            checkpoints=f"s3://{FLINK_BUCKET}/checkpoints",
+            savepoints=f"s3://{FLINK_BUCKET}/savepoints",
             s3=s3.template_values(),
         )
 
@@ -156,7 +200,9 @@ class ProcessingLayer(pulumi.ComponentResource):
         spec = self._platform.settings.service("flink-jobmanager" if role == "jobmanager" else "flink-taskmanager")
         is_jobmanager = role == "jobmanager"
         return Service(
-            name, platform=self._platform, spec=spec,
+            name,
+            platform=self._platform,
+            spec=spec,
             networks=self._lake,
             command=[role],
             env={
@@ -167,7 +213,9 @@ class ProcessingLayer(pulumi.ComponentResource):
             ports=[Port("flink", FLINK_REST_PORT)] if is_jobmanager else [],
             # A TaskManager serves no HTTP but its Prometheus reporter: up means the JVM runs with our config.
             healthcheck=HealthCheck.curl(
-                f"http://localhost:{FLINK_REST_PORT}/overview" if is_jobmanager else f"http://localhost:{FLINK_METRICS_PORT}/",
+                f"http://localhost:{FLINK_REST_PORT}/overview"
+                if is_jobmanager
+                else f"http://localhost:{FLINK_METRICS_PORT}/",
                 start_period="40s",
             ),
             metrics=Metrics(FLINK_METRICS_PORT),

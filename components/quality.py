@@ -24,7 +24,8 @@ def gx_project_files() -> list[File]:
     return [
         File(f"{GX_PROJECT_DIR}/{path.relative_to(GX_PROJECT_SOURCE).as_posix()}", path.read_text())
         for path in sorted(GX_PROJECT_SOURCE.rglob("*"))
-        if path.is_file() and not path.name.startswith(".")
+        if path.is_file()
+        and not path.name.startswith(".")
         and not GX_SKIPPED & set(path.relative_to(GX_PROJECT_SOURCE).parts)
         and "__pycache__" not in path.parts
     ]
@@ -34,7 +35,9 @@ class QualityLayer(pulumi.ComponentResource):
     def __init__(self, platform: Platform, trino: TrinoEndpoint, *, opts: pulumi.ResourceOptions | None = None):
         super().__init__("datalyptica:quality:QualityLayer", "quality", None, opts)
         self.great_expectations = Service(
-            "great-expectations", platform=platform, spec=platform.settings.service("great-expectations"),
+            "great-expectations",
+            platform=platform,
+            spec=platform.settings.service("great-expectations"),
             networks=[trino.network],
             command=["python", f"{GX_PROJECT_DIR}/run_checkpoint.py", CHECKPOINT],
             # great_expectations.yml reads ${GX_TRINO_URL}; it holds no password (Trino has none here).

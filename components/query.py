@@ -68,27 +68,44 @@ def dbt_project_files() -> list[File]:
     return [
         File(f"{DBT_PROJECT_DIR}/{path.relative_to(DBT_PROJECT_SOURCE).as_posix()}", path.read_text())
         for path in sorted(DBT_PROJECT_SOURCE.rglob("*"))
-        if path.is_file() and not path.name.startswith(".")
+        if path.is_file()
+        and not path.name.startswith(".")
         and not DBT_SKIPPED & set(path.relative_to(DBT_PROJECT_SOURCE).parts)
     ]
 
 
 def dbt_profile(*, host: str = "trino", port: int = TRINO_PORT, threads: int = 4) -> str:
     return render(
-        "dbt/profiles.yml.j2", profile=DBT_PROFILE, target="platform", user=DBT_TRINO_USER, host=host, port=port,
-        catalog=ICEBERG_CATALOG, schema=DBT_SCHEMA, threads=threads,
+        "dbt/profiles.yml.j2",
+        profile=DBT_PROFILE,
+        target="platform",
+        user=DBT_TRINO_USER,
+        host=host,
+        port=port,
+        catalog=ICEBERG_CATALOG,
+        schema=DBT_SCHEMA,
+        threads=threads,
     )
 
 
 class QueryLayer(pulumi.ComponentResource):
-    def __init__(self, platform: Platform, storage: StorageLayer, *, clickhouse: ClickHouseEndpoint | None = None,
-                 opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self,
+        platform: Platform,
+        storage: StorageLayer,
+        *,
+        clickhouse: ClickHouseEndpoint | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
         super().__init__("datalyptica:query:QueryLayer", "query", None, opts)
         self._platform = platform
         self.network = platform.network("query", parent=self)
         self.trino = self._trino(storage, clickhouse)
         self.endpoint = TrinoEndpoint(
-            network=self.network, host="trino", port=TRINO_PORT, iceberg_catalog=ICEBERG_CATALOG,
+            network=self.network,
+            host="trino",
+            port=TRINO_PORT,
+            iceberg_catalog=ICEBERG_CATALOG,
             resources=(self.trino.container,),
         )
         self.dbt = self._dbt()
@@ -108,26 +125,47 @@ class QueryLayer(pulumi.ComponentResource):
 
         files = [
             File(f"{TRINO_ETC}/config.properties", render("trino/config.properties.j2", http_port=TRINO_PORT)),
-            catalog(ICEBERG_CATALOG, render_output(
-                "trino/catalog/iceberg.properties.j2", nessie_uri=lake.nessie_uri, nessie_ref=NESSIE_REF,
-                warehouse_bucket=lake.warehouse_bucket, s3_switch=s3_switch(spec.image),
-                s3=bucket_access.template_values(),
-            )),
-            catalog("postgresql", render_output(
-                "trino/catalog/postgresql.properties.j2", database=database.template_values())),
+            catalog(
+                ICEBERG_CATALOG,
+                render_output(
+                    "trino/catalog/iceberg.properties.j2",
+                    nessie_uri=lake.nessie_uri,
+                    nessie_ref=NESSIE_REF,
+                    warehouse_bucket=lake.warehouse_bucket,
+                    s3_switch=s3_switch(spec.image),
+                    s3=bucket_access.template_values(),
+                ),
+            ),
+            catalog(
+                "postgresql",
+                render_output("trino/catalog/postgresql.properties.j2", database=database.template_values()),
+            ),
         ]
         networks = [self.network, lake.network]
         depends_on = [*bucket_access.resources, *database.resources]
         if clickhouse is not None:
-            files.append(catalog("clickhouse", render_output(
-                "trino/catalog/clickhouse.properties.j2",
-                clickhouse={"jdbc_url": clickhouse.jdbc_url, "user": clickhouse.user, "password": clickhouse.password},
-            )))
+            files.append(
+                catalog(
+                    "clickhouse",
+                    render_output(
+                        "trino/catalog/clickhouse.properties.j2",
+                        clickhouse={
+                            "jdbc_url": clickhouse.jdbc_url,
+                            "user": clickhouse.user,
+                            "password": clickhouse.password,
+                        },
+                    ),
+                )
+            )
             networks.append(clickhouse.network)
             depends_on.extend(clickhouse.resources)
 
         return Service(
-            "trino", platform=self._platform, spec=spec, networks=networks, files=files,
+            "trino",
+            platform=self._platform,
+            spec=spec,
+            networks=networks,
+            files=files,
             ports=[Port("trino", TRINO_PORT)],
             # The image's own check: /v1/info answers and the server is no longer starting.
             healthcheck=HealthCheck.command("/usr/lib/trino/bin/health-check", start_period="60s"),
@@ -147,7 +185,9 @@ class QueryLayer(pulumi.ComponentResource):
                          dbt debug --project-dir /usr/app/dbt --profiles-dir /etc/dbt
         """
         return Service(
-            "dbt", platform=self._platform, spec=self._platform.settings.service("dbt"),
+            "dbt",
+            platform=self._platform,
+            spec=self._platform.settings.service("dbt"),
             networks=[self.network],
             command=["dbt", "build", "--project-dir", DBT_PROJECT_DIR, "--profiles-dir", DBT_PROFILES_DIR],
             files=[File(f"{DBT_PROFILES_DIR}/profiles.yml", dbt_profile()), *dbt_project_files()],

@@ -13,7 +13,12 @@ import pulumi_random as random
 def password(name: str, *, parent: pulumi.Resource, length: int = 32) -> pulumi.Output[str]:
     """A password of letters and digits: safe unquoted in URLs, YAML, properties and shell."""
     generated = random.RandomPassword(
-        name, length=length, special=False, min_lower=2, min_upper=2, min_numeric=2,
+        name,
+        length=length,
+        special=False,
+        min_lower=2,
+        min_upper=2,
+        min_numeric=2,
         opts=pulumi.ResourceOptions(parent=parent),
     )
     return pulumi.Output.secret(generated.result)
@@ -24,7 +29,10 @@ def username(name: str, *, parent: pulumi.Resource, prefix: str = "admin") -> pu
     # RandomString's schema does not mark `result` secret (RandomPassword's does): without this its
     # state would hold the value in plain text, whatever wraps the Output below.
     suffix = random.RandomString(
-        name, length=12, special=False, upper=False,
+        name,
+        length=12,
+        special=False,
+        upper=False,
         opts=pulumi.ResourceOptions(parent=parent, additional_secret_outputs=["result"]),
     )
     return pulumi.Output.secret(suffix.result.apply(lambda value: f"{prefix}-{value}"))

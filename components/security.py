@@ -23,16 +23,22 @@ REALM_IMPORT_PATH = f"/opt/keycloak/data/import/{REALM}-realm.json"
 
 def realm_document(clients: Sequence[OidcClient], client_names: dict[str, str], client_secrets: list[str]) -> str:
     """The realm as `kc.sh start --import-realm` reads it: confidential clients, code flow only."""
-    return json.dumps({
-        "realm": REALM,
-        "enabled": True,
-        "sslRequired": "external",  # plain HTTP from private addresses only (the platform has no TLS yet)
-        "registrationAllowed": False,
-        "bruteForceProtected": True,
-        "roles": {"realm": [{"name": ADMIN_ROLE, "description": "Administers the Datalyptica UIs"}]},
-        "clients": [_client(client, client_names[client.client_id], secret)
-                    for client, secret in zip(clients, client_secrets, strict=True)],
-    }, indent=2, sort_keys=True)
+    return json.dumps(
+        {
+            "realm": REALM,
+            "enabled": True,
+            "sslRequired": "external",  # plain HTTP from private addresses only (the platform has no TLS yet)
+            "registrationAllowed": False,
+            "bruteForceProtected": True,
+            "roles": {"realm": [{"name": ADMIN_ROLE, "description": "Administers the Datalyptica UIs"}]},
+            "clients": [
+                _client(client, client_names[client.client_id], secret)
+                for client, secret in zip(clients, client_secrets, strict=True)
+            ],
+        },
+        indent=2,
+        sort_keys=True,
+    )
 
 
 def _client(client: OidcClient, name: str, secret: str) -> dict:
@@ -56,19 +62,33 @@ def _client(client: OidcClient, name: str, secret: str) -> dict:
         "attributes": {"post.logout.redirect.uris": f"{ui_origin}/*"},
         # The user's realm roles as a plain `roles` claim in the ID token and userinfo, so a UI
         # can map ADMIN_ROLE to its own admin role.
-        "protocolMappers": [{
-            "name": "realm roles",
-            "protocol": "openid-connect",
-            "protocolMapper": "oidc-usermodel-realm-role-mapper",
-            "config": {"claim.name": "roles", "multivalued": "true", "jsonType.label": "String",
-                       "id.token.claim": "true", "access.token.claim": "true", "userinfo.token.claim": "true"},
-        }],
+        "protocolMappers": [
+            {
+                "name": "realm roles",
+                "protocol": "openid-connect",
+                "protocolMapper": "oidc-usermodel-realm-role-mapper",
+                "config": {
+                    "claim.name": "roles",
+                    "multivalued": "true",
+                    "jsonType.label": "String",
+                    "id.token.claim": "true",
+                    "access.token.claim": "true",
+                    "userinfo.token.claim": "true",
+                },
+            }
+        ],
     }
 
 
 class SecurityLayer(pulumi.ComponentResource):
-    def __init__(self, platform: Platform, *, storage: StorageLayer, clients: SsoClients,
-                 opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self,
+        platform: Platform,
+        *,
+        storage: StorageLayer,
+        clients: SsoClients,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
         super().__init__("datalyptica:security:SecurityLayer", "security", None, opts)
         settings = platform.settings
         database = storage.database("keycloak", parent=self)
@@ -80,16 +100,21 @@ class SecurityLayer(pulumi.ComponentResource):
         # account" guide), so they go in this file with the database password, not in the
         # container's environment where `docker inspect` would show them.
         config = render_output(
-            "keycloak/keycloak.conf.j2", database=database.template_values(),
-            admin_user=self.admin_user, admin_password=self.admin_password,
+            "keycloak/keycloak.conf.j2",
+            database=database.template_values(),
+            admin_user=self.admin_user,
+            admin_password=self.admin_password,
         )
         oidc_clients = clients.clients()
         realm = pulumi.Output.all(*[client.client_secret for client in oidc_clients]).apply(
             lambda client_secrets: realm_document(
-                oidc_clients, {cid: login.name for cid, login in clients.logins.items()}, list(client_secrets))
+                oidc_clients, {cid: login.name for cid, login in clients.logins.items()}, list(client_secrets)
+            )
         )
         self.keycloak = Service(
-            KEYCLOAK_HOST, platform=platform, spec=settings.service("keycloak"),
+            KEYCLOAK_HOST,
+            platform=platform,
+            spec=settings.service("keycloak"),
             networks=[storage.network, *[client.network for client in oidc_clients if client.network]],
             command=["start", "--import-realm"],
             env={

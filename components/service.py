@@ -83,11 +83,32 @@ DNS_OPTIONS = ("timeout:1", "attempts:2")
 DEFAULT_STOP_GRACE_SECONDS = 10  # Docker's own default for `docker stop`
 STOP_GRACE_SECONDS: dict[str, int] = {
     # `weed server` waits 10 s after SIGTERM before it exits (seaweedfs).
-    "patroni": 120, "etcd": 30, "minio": 30, "seaweedfs": 30, "kafka": 120, "kafka-connect": 60, "clickhouse": 60,
-    "redis": 60, "prometheus": 60, "loki": 60, "alertmanager": 30, "grafana": 30, "nessie": 30,
-    "keycloak": 30, "trino": 60, "spark-master": 30, "spark-worker": 30, "flink-jobmanager": 60,
-    "flink-taskmanager": 60, "airflow-scheduler": 60, "airflow-worker": 120, "airflow-triggerer": 30,
-    "airflow-dag-processor": 30, "jupyterhub": 30, "schema-registry": 30, "haproxy": 15,
+    "patroni": 120,
+    "etcd": 30,
+    "minio": 30,
+    "seaweedfs": 30,
+    "kafka": 120,
+    "kafka-connect": 60,
+    "clickhouse": 60,
+    "redis": 60,
+    "prometheus": 60,
+    "loki": 60,
+    "alertmanager": 30,
+    "grafana": 30,
+    "nessie": 30,
+    "keycloak": 30,
+    "trino": 60,
+    "spark-master": 30,
+    "spark-worker": 30,
+    "flink-jobmanager": 60,
+    "flink-taskmanager": 60,
+    "airflow-scheduler": 60,
+    "airflow-worker": 120,
+    "airflow-triggerer": 30,
+    "airflow-dag-processor": 30,
+    "jupyterhub": 30,
+    "schema-registry": 30,
+    "haproxy": 15,
 }
 
 
@@ -140,8 +161,12 @@ class HealthCheck:
         """Durations as the provider reads them back (see `go_duration`), start_interval at its
         default, so a second `pulumi up` finds nothing to change."""
         return docker.ContainerHealthcheckArgs(
-            tests=list(self.test), interval=go_duration(self.interval), timeout=go_duration(self.timeout),
-            retries=self.retries, start_period=go_duration(self.start_period), start_interval="0s",
+            tests=list(self.test),
+            interval=go_duration(self.interval),
+            timeout=go_duration(self.timeout),
+            retries=self.retries,
+            start_period=go_duration(self.start_period),
+            start_interval="0s",
         )
 
     def wait_seconds(self) -> int:
@@ -234,7 +259,11 @@ class File:
             mode = "0400" if self.secret else ("0555" if self.executable else "0444")
         content = pulumi.Output.secret(self.content) if self.secret else self.content
         return docker.ContainerUploadArgs(
-            file=self.path, content=content, permissions=mode, owner=self.owner, executable=self.executable,
+            file=self.path,
+            content=content,
+            permissions=mode,
+            owner=self.owner,
+            executable=self.executable,
         )
 
 
@@ -324,15 +353,18 @@ class Platform:
     def shared_networks_for(self, service: str) -> list[docker.Network]:
         """The shared networks the catalog service `service` joins in this stack."""
         return [
-            self.shared_network(name) for name, shared in catalog.SHARED_NETWORKS.items()
+            self.shared_network(name)
+            for name, shared in catalog.SHARED_NETWORKS.items()
             if service in shared.members and self.settings.enabled(shared.layer)
         ]
 
     def shared_network(self, name: str) -> docker.Network:
         """The shared network `<prefix>-<name>` (catalog.SHARED_NETWORKS), created on first use."""
         if not self.settings.enabled(catalog.SHARED_NETWORKS[name].layer):
-            raise ValueError(f"the {name} network belongs to the {catalog.SHARED_NETWORKS[name].layer} layer, "
-                             "which this stack does not enable")
+            raise ValueError(
+                f"the {name} network belongs to the {catalog.SHARED_NETWORKS[name].layer} layer, "
+                "which this stack does not enable"
+            )
         if name not in self._shared_networks:
             self._shared_networks[name] = self.network(name, parent=None)
         return self._shared_networks[name]
@@ -357,7 +389,9 @@ class Platform:
                 self._images[service.image] = self._build(folder, parent=parent)
             else:
                 pulled = docker.RemoteImage(
-                    f"{service.name}-image", name=service.image, keep_locally=True,
+                    f"{service.name}-image",
+                    name=service.image,
+                    keep_locally=True,
                     opts=pulumi.ResourceOptions(parent=parent, provider=self.docker),
                 )
                 self._images[service.image] = pulled.image_id
@@ -378,7 +412,9 @@ class Platform:
             f"{folder}-image",
             image_name=self.built_image_name(folder),
             build=docker.DockerBuildArgs(
-                context=relative.as_posix(), dockerfile=(relative / "Dockerfile").as_posix(), platform=IMAGE_PLATFORM,
+                context=relative.as_posix(),
+                dockerfile=(relative / "Dockerfile").as_posix(),
+                platform=IMAGE_PLATFORM,
                 args=self.settings.image_build_args(folder) or None,
             ),
             skip_push=True,
@@ -446,8 +482,7 @@ class Service(pulumi.ComponentResource):
             for path, volume in (shared_volumes or {}).items()
         ]
         mounts += [
-            docker.ContainerVolumeArgs(host_path=host, container_path=path)
-            for host, path in (host_paths or {}).items()
+            docker.ContainerVolumeArgs(host_path=host, container_path=path) for host, path in (host_paths or {}).items()
         ]
         networks = list(networks)
         networks += [n for n in platform.shared_networks_for(spec.name) if n not in networks]
@@ -455,8 +490,9 @@ class Service(pulumi.ComponentResource):
         # (resource_docker_container_structures.go:27-58, v4.5.0) and a list in another order would
         # replace the container (`ports` forces replacement).
         published = [
-            docker.ContainerPortArgs(internal=port.internal, external=host_port, ip=settings.bind_address,
-                                     protocol="tcp")
+            docker.ContainerPortArgs(
+                internal=port.internal, external=host_port, ip=settings.bind_address, protocol="tcp"
+            )
             for port in sorted(ports, key=lambda port: port.internal)
             if (host_port := settings.host_port(port.name, port.replica)) is not None
         ]
@@ -488,7 +524,9 @@ class Service(pulumi.ComponentResource):
             **(_run_to_completion() if run_once else _lifecycle(spec, healthcheck)),
             **container_args,
             opts=pulumi.ResourceOptions(
-                parent=self, provider=platform.docker, depends_on=[*depends_on, *(job.container for job in after)],
+                parent=self,
+                provider=platform.docker,
+                depends_on=[*depends_on, *(job.container for job in after)],
                 delete_before_replace=True,
                 custom_timeouts=pulumi.CustomTimeouts(create="30m") if run_once else None,
             ),
@@ -496,11 +534,10 @@ class Service(pulumi.ComponentResource):
         if run_once:
             container_name = platform.container_name(name)
             self.succeeded = pulumi.Output.all(self.container.urn, self.container.exit_code).apply(
-                lambda urn_and_code: require_success(container_name, urn_and_code[1], urn_and_code[0]))
-        else:
-            platform.deployed.append(
-                DeployedService(name, spec.layer, name, metrics, tuple(networks), self.container)
+                lambda urn_and_code: require_success(container_name, urn_and_code[1], urn_and_code[0])
             )
+        else:
+            platform.deployed.append(DeployedService(name, spec.layer, name, metrics, tuple(networks), self.container))
         self.register_outputs({"container_name": self.container.name, "host": name})
 
 

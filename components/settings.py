@@ -29,10 +29,14 @@ MIN_MEMORY = 6 * 1024**2
 # Images whose tag the program reads a version from, and what it needs to find there.
 VERSIONED_TAGS: dict[str, tuple[str, str]] = {
     "trino": (r"\d+", "a numbered Trino release, e.g. trinodb/trino:479 (it names the S3 switch of the catalogs)"),
-    "flink-jobmanager": (r"\d+\.\d+\.\d+.*", "the Flink version first, e.g. flink:2.2.1-scala_2.12-java17 "
-                                             "(it names the S3 plugin jar)"),
-    "flink-taskmanager": (r"\d+\.\d+\.\d+.*", "the Flink version first, e.g. flink:2.2.1-scala_2.12-java17 "
-                                              "(it names the S3 plugin jar)"),
+    "flink-jobmanager": (
+        r"\d+\.\d+\.\d+.*",
+        "the Flink version first, e.g. flink:2.2.1-scala_2.12-java17 (it names the S3 plugin jar)",
+    ),
+    "flink-taskmanager": (
+        r"\d+\.\d+\.\d+.*",
+        "the Flink version first, e.g. flink:2.2.1-scala_2.12-java17 (it names the S3 plugin jar)",
+    ),
 }
 # Services that talk to each other as one cluster and must run the same image.
 SAME_IMAGE = (("flink-jobmanager", "flink-taskmanager"), ("spark-master", "spark-worker"))
@@ -135,7 +139,9 @@ class Settings(_Model):
     # The PostgreSQL major images/patroni builds on (postgres:<major>-bookworm); Patroni 4.1
     # manages 13 to 18. Changing it on a running cluster needs pg_upgrade, not `pulumi up`.
     postgres_major: int = Field(
-        default=17, ge=13, le=18,
+        default=17,
+        ge=13,
+        le=18,
         description="PostgreSQL major version the Patroni image builds on (postgres:<major>-bookworm), 13-18",
     )
     host: HostCapacity = Field(default_factory=HostCapacity)
@@ -183,10 +189,10 @@ class Settings(_Model):
                     f"{key}.replicas: 0, but {name} must run at least once; set 1 or more, or remove the "
                     f"{catalog.SERVICES[name].layer!r} layer from datalyptica:layers to run none"
                 )
-            if override.cpus is not None and (override.cpus < MIN_CPUS or
-                                              (Decimal(repr(override.cpus)) * 10**9) % 1):
-                raise ValueError(f"{key}.cpus: {override.cpus:g}; Docker takes {MIN_CPUS} or more, "
-                                 "with at most nine decimals")
+            if override.cpus is not None and (override.cpus < MIN_CPUS or (Decimal(repr(override.cpus)) * 10**9) % 1):
+                raise ValueError(
+                    f"{key}.cpus: {override.cpus:g}; Docker takes {MIN_CPUS} or more, with at most nine decimals"
+                )
             if override.memory is not None and parse_size(override.memory) < MIN_MEMORY:
                 raise ValueError(f"{key}.memory: {override.memory!r}; Docker takes 6m or more")
         for name in catalog.SERVICES:
@@ -205,8 +211,10 @@ class Settings(_Model):
         if image.startswith("build:"):
             folder = image.removeprefix("build:")
             if not (IMAGES_DIR / folder / "Dockerfile").is_file():
-                raise ValueError(f"{key}: {image!r}, but images/{folder}/Dockerfile does not exist; "
-                                 "name a folder of images/ or a pinned image such as name:1.2.3")
+                raise ValueError(
+                    f"{key}: {image!r}, but images/{folder}/Dockerfile does not exist; "
+                    "name a folder of images/ or a pinned image such as name:1.2.3"
+                )
             return
         tag = image_tag(image)
         if tag is None or tag == "latest":

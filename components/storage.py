@@ -48,15 +48,27 @@ class DatabaseAccess:
         """A secret connection URL, e.g. scheme 'postgresql+psycopg2' for SQLAlchemy."""
         return pulumi.Output.secret(
             pulumi.Output.concat(
-                scheme, "://", self.username, ":", self.password, "@", self.host, ":", str(self.port), "/",
+                scheme,
+                "://",
+                self.username,
+                ":",
+                self.password,
+                "@",
+                self.host,
+                ":",
+                str(self.port),
+                "/",
                 self.database,
             )
         )
 
     def template_values(self) -> dict:
         return {
-            "host": self.host, "port": self.port, "database": self.database,
-            "username": self.username, "password": self.password,
+            "host": self.host,
+            "port": self.port,
+            "database": self.database,
+            "username": self.username,
+            "password": self.password,
         }
 
 
@@ -90,8 +102,14 @@ class StorageEndpoints:
 
 
 class StorageLayer(pulumi.ComponentResource):
-    def __init__(self, platform: Platform, *, sso: OidcClient | None = None,
-                 logical_slots: Sequence[pgha.LogicalSlot] = (), opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self,
+        platform: Platform,
+        *,
+        sso: OidcClient | None = None,
+        logical_slots: Sequence[pgha.LogicalSlot] = (),
+        opts: pulumi.ResourceOptions | None = None,
+    ):
         """`sso`: the MinIO console's client; without it the console keeps only the root login
         (SeaweedFS has no console and takes none).
         `logical_slots`: replication slots of consumers (change data capture) kept across failovers."""
@@ -153,27 +171,44 @@ class StorageLayer(pulumi.ComponentResource):
         name = database or consumer.replace("-", "_")
         password = secrets.password(f"{consumer}-db-password", parent=parent)
         options = pulumi.ResourceOptions(parent=parent, provider=self._postgres)
-        data = pulumi.ResourceOptions(protect=self._platform.settings.protect_data,
-                                      retain_on_delete=self._platform.settings.protect_data)
+        data = pulumi.ResourceOptions(
+            protect=self._platform.settings.protect_data, retain_on_delete=self._platform.settings.protect_data
+        )
         # The owner is kept with its database: PostgreSQL cannot drop a role that owns a retained
         # database, so a destroy would stop part-way.
-        role = postgresql.Role(f"{consumer}-db-role", name=name, login=True, password=password,
-                               opts=pulumi.ResourceOptions.merge(options, data))
+        role = postgresql.Role(
+            f"{consumer}-db-role",
+            name=name,
+            login=True,
+            password=password,
+            opts=pulumi.ResourceOptions.merge(options, data),
+        )
         created = postgresql.Database(
-            f"{consumer}-database", name=name, owner=role.name,
+            f"{consumer}-database",
+            name=name,
+            owner=role.name,
             opts=pulumi.ResourceOptions.merge(options, data),
         )
         no_public_access = postgresql.Grant(
-            f"{consumer}-database-revoke-public", database=created.name, role="public",
-            object_type="database", privileges=[], opts=options,
+            f"{consumer}-database-revoke-public",
+            database=created.name,
+            role="public",
+            object_type="database",
+            privileges=[],
+            opts=options,
         )
         return DatabaseAccess(
-            host="haproxy", port=POSTGRES_PRIMARY_PORT, database=name, username=name,
-            password=password, resources=(role, created, no_public_access),
+            host="haproxy",
+            port=POSTGRES_PRIMARY_PORT,
+            database=name,
+            username=name,
+            password=password,
+            resources=(role, created, no_public_access),
         )
 
-    def replication_role(self, consumer: str, *, database: DatabaseAccess, publication: str,
-                         parent: pulumi.Resource) -> ReplicationAccess:
+    def replication_role(
+        self, consumer: str, *, database: DatabaseAccess, publication: str, parent: pulumi.Resource
+    ) -> ReplicationAccess:
         """A login role with REPLICATION that captures every change of `database` (e.g. for Debezium).
 
         The role may connect to the database and read its tables in schema public, also those its
@@ -185,26 +220,54 @@ class StorageLayer(pulumi.ComponentResource):
         options = pulumi.ResourceOptions(parent=parent, provider=self._postgres)
         in_database = pulumi.ResourceOptions.merge(options, pulumi.ResourceOptions(depends_on=list(database.resources)))
         role = postgresql.Role(
-            f"{consumer}-replication-role", name=name, login=True, replication=True, password=password, opts=options,
+            f"{consumer}-replication-role",
+            name=name,
+            login=True,
+            replication=True,
+            password=password,
+            opts=options,
         )
         connect = postgresql.Grant(
-            f"{consumer}-connect", database=database.database, role=role.name, object_type="database",
-            privileges=["CONNECT"], opts=in_database,
+            f"{consumer}-connect",
+            database=database.database,
+            role=role.name,
+            object_type="database",
+            privileges=["CONNECT"],
+            opts=in_database,
         )
         read_tables = postgresql.Grant(
-            f"{consumer}-read-tables", database=database.database, schema="public", role=role.name,
-            object_type="table", objects=[], privileges=["SELECT"], opts=in_database,
+            f"{consumer}-read-tables",
+            database=database.database,
+            schema="public",
+            role=role.name,
+            object_type="table",
+            objects=[],
+            privileges=["SELECT"],
+            opts=in_database,
         )
         read_future_tables = postgresql.DefaultPrivileges(
-            f"{consumer}-read-future-tables", database=database.database, schema="public", owner=database.username,
-            role=role.name, object_type="table", privileges=["SELECT"], opts=in_database,
+            f"{consumer}-read-future-tables",
+            database=database.database,
+            schema="public",
+            owner=database.username,
+            role=role.name,
+            object_type="table",
+            privileges=["SELECT"],
+            opts=in_database,
         )
         created = postgresql.Publication(
-            f"{consumer}-publication", name=publication, database=database.database, all_tables=True,
+            f"{consumer}-publication",
+            name=publication,
+            database=database.database,
+            all_tables=True,
             opts=in_database,
         )
         return ReplicationAccess(
-            host=database.host, port=database.port, database=database.database, username=name, password=password,
+            host=database.host,
+            port=database.port,
+            database=database.database,
+            username=name,
+            password=password,
             publication=publication,
             resources=(*database.resources, role, connect, read_tables, read_future_tables, created),
         )
@@ -221,11 +284,21 @@ class StorageLayer(pulumi.ComponentResource):
         name = consumer.replace("-", "_")
         password = secrets.password(f"{consumer}-db-password", parent=parent)
         role = postgresql.Role(
-            f"{consumer}-db-role", name=name, login=True, password=password, roles=["pg_monitor"],
+            f"{consumer}-db-role",
+            name=name,
+            login=True,
+            password=password,
+            roles=["pg_monitor"],
             opts=pulumi.ResourceOptions(parent=parent, provider=self._postgres),
         )
-        return DatabaseAccess(host="haproxy", port=POSTGRES_PRIMARY_PORT, database="postgres", username=name,
-                              password=password, resources=(role,))
+        return DatabaseAccess(
+            host="haproxy",
+            port=POSTGRES_PRIMARY_PORT,
+            database="postgres",
+            username=name,
+            password=password,
+            resources=(role,),
+        )
 
     # ---- the services --------------------------------------------------------------------
 
@@ -233,16 +306,22 @@ class StorageLayer(pulumi.ComponentResource):
         settings = self._platform.settings
         return pgha.PgHaTopology(
             scope=PATRONI_SCOPE,
-            etcd=tuple(pgha.EtcdMember(name=f"etcd-{i}", host=f"etcd-{i}")
-                       for i in range(1, settings.service("etcd").replicas + 1)),
-            nodes=tuple(pgha.PatroniNode(name=f"patroni-{i}", host=f"patroni-{i}")
-                        for i in range(1, settings.service("patroni").replicas + 1)),
+            etcd=tuple(
+                pgha.EtcdMember(name=f"etcd-{i}", host=f"etcd-{i}")
+                for i in range(1, settings.service("etcd").replicas + 1)
+            ),
+            nodes=tuple(
+                pgha.PatroniNode(name=f"patroni-{i}", host=f"patroni-{i}")
+                for i in range(1, settings.service("patroni").replicas + 1)
+            ),
         )
 
     def _etcd(self, member: pgha.EtcdMember, topology: pgha.PgHaTopology) -> Service:
         data_dir = "/var/lib/etcd"
         return Service(
-            member.name, platform=self._platform, spec=self._platform.settings.service("etcd"),
+            member.name,
+            platform=self._platform,
+            spec=self._platform.settings.service("etcd"),
             networks=[self.ha_network],
             command=pgha.etcd_command(topology, member, data_dir=data_dir),
             volumes={"data": data_dir},
@@ -251,20 +330,32 @@ class StorageLayer(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
-    def _patroni(self, node: pgha.PatroniNode, topology: pgha.PgHaTopology, replication_password: pulumi.Output[str],
-                 rest_password: pulumi.Output[str], *, depends_on: Sequence[pulumi.Resource]) -> Service:
+    def _patroni(
+        self,
+        node: pgha.PatroniNode,
+        topology: pgha.PgHaTopology,
+        replication_password: pulumi.Output[str],
+        rest_password: pulumi.Output[str],
+        *,
+        depends_on: Sequence[pulumi.Resource],
+    ) -> Service:
         config = pulumi.Output.all(self.postgres_superuser_password, replication_password, rest_password).apply(
             lambda passwords: pgha.render_patroni_config(
-                topology, node,
-                pgha.PgCredentials(superuser_password=passwords[0], replication_password=passwords[1],
-                                   rest_password=passwords[2]),
-                data_dir=pgha.IMAGE_DATA_DIR, bin_dir=pgha.image_bin_dir(self._platform.settings.postgres_major),
+                topology,
+                node,
+                pgha.PgCredentials(
+                    superuser_password=passwords[0], replication_password=passwords[1], rest_password=passwords[2]
+                ),
+                data_dir=pgha.IMAGE_DATA_DIR,
+                bin_dir=pgha.image_bin_dir(self._platform.settings.postgres_major),
                 socket_dir=pgha.IMAGE_SOCKET_DIR,
                 logical_slots=self._logical_slots,
             )
         )
         return Service(
-            node.name, platform=self._platform, spec=self._platform.settings.service("patroni"),
+            node.name,
+            platform=self._platform,
+            spec=self._platform.settings.service("patroni"),
             networks=[self.ha_network],
             files=[File(pgha.IMAGE_CONFIG_PATH, config, secret=True, owner=POSTGRES_UID)],
             volumes={"data": pgha.IMAGE_VOLUME_DIR},
@@ -275,18 +366,26 @@ class StorageLayer(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
-    def _haproxy(self, topology: pgha.PgHaTopology, front: Sequence[docker.Network], *,
-                 depends_on: Sequence[pulumi.Resource]) -> Service:
+    def _haproxy(
+        self, topology: pgha.PgHaTopology, front: Sequence[docker.Network], *, depends_on: Sequence[pulumi.Resource]
+    ) -> Service:
         config = pgha.render_haproxy_config(
-            topology, primary_port=POSTGRES_PRIMARY_PORT, replica_port=POSTGRES_REPLICAS_PORT,
+            topology,
+            primary_port=POSTGRES_PRIMARY_PORT,
+            replica_port=POSTGRES_REPLICAS_PORT,
             stats_port=HAPROXY_STATS_PORT,
         )
         return Service(
-            "haproxy", platform=self._platform, spec=self._platform.settings.service("haproxy"),
+            "haproxy",
+            platform=self._platform,
+            spec=self._platform.settings.service("haproxy"),
             networks=[self.ha_network, *front],
             files=[File(pgha.HAPROXY_CONFIG_PATH, config)],
-            ports=[Port("postgres-primary", POSTGRES_PRIMARY_PORT), Port("postgres-replicas", POSTGRES_REPLICAS_PORT),
-                   Port("haproxy-stats", HAPROXY_STATS_PORT)],
+            ports=[
+                Port("postgres-primary", POSTGRES_PRIMARY_PORT),
+                Port("postgres-replicas", POSTGRES_REPLICAS_PORT),
+                Port("haproxy-stats", HAPROXY_STATS_PORT),
+            ],
             # Healthy only while the primary has an up server, so the postgresql provider (which
             # connects once HAProxy is created) finds a primary. The image (docker-library/haproxy
             # 3.2/Dockerfile at ef134ca "Update 3.2 to 3.2.4") is debian:trixie-slim with only
@@ -302,11 +401,15 @@ class StorageLayer(pulumi.ComponentResource):
         bucket_access = self.buckets("nessie", [WAREHOUSE_BUCKET], parent=self)
         config_path = "/etc/nessie/application.properties"
         config = render_output(
-            "nessie/application.properties.j2", database=database.template_values(),
-            s3=bucket_access.template_values(), warehouse_bucket=WAREHOUSE_BUCKET,
+            "nessie/application.properties.j2",
+            database=database.template_values(),
+            s3=bucket_access.template_values(),
+            warehouse_bucket=WAREHOUSE_BUCKET,
         )
         return Service(
-            "nessie", platform=self._platform, spec=self._platform.settings.service("nessie"),
+            "nessie",
+            platform=self._platform,
+            spec=self._platform.settings.service("nessie"),
             networks=front,
             env={"QUARKUS_CONFIG_LOCATIONS": config_path},
             files=[File(config_path, config, secret=True, owner=NESSIE_UID)],
@@ -323,8 +426,13 @@ class StorageLayer(pulumi.ComponentResource):
         """Connects through HAProxy's primary port as published on the Docker host."""
         settings = self._platform.settings
         return postgresql.Provider(
-            "postgres-admin", host=settings.endpoint_host, port=settings.host_port("postgres-primary"),
-            username="postgres", password=self.postgres_superuser_password, sslmode="disable", superuser=True,
+            "postgres-admin",
+            host=settings.endpoint_host,
+            port=settings.host_port("postgres-primary"),
+            username="postgres",
+            password=self.postgres_superuser_password,
+            sslmode="disable",
+            superuser=True,
             connect_timeout=180,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.haproxy.container]),
         )

@@ -156,10 +156,13 @@ class StreamingLayer(pulumi.ComponentResource):
             "kafka_connect": platform.url("kafka-connect"),
         }
         self.credentials: dict[str, pulumi.Output[str]] = {}  # the CDC login stays in Kafka Connect's file
-        self.register_outputs({
-            "bootstrap_servers": self.cluster.bootstrap_servers, "cluster_id": self.cluster_id,
-            **{name: url for name, url in self.urls.items() if url},
-        })
+        self.register_outputs(
+            {
+                "bootstrap_servers": self.cluster.bootstrap_servers,
+                "cluster_id": self.cluster_id,
+                **{name: url for name, url in self.urls.items() if url},
+            }
+        )
 
     def _external_address(self, node_id: int) -> str | None:
         """host:port by which clients outside Docker reach this broker, if it is published."""
@@ -171,15 +174,21 @@ class StreamingLayer(pulumi.ComponentResource):
         spec = self._platform.settings.service("kafka")
         env = self.cluster.broker_env(node_id, self._external_address(node_id))
         return Service(
-            self.cluster.host(node_id), platform=self._platform, spec=spec,
+            self.cluster.host(node_id),
+            platform=self._platform,
+            spec=spec,
             networks=[self.network],
             env={**env, "CLUSTER_ID": self.cluster_id, "KAFKA_HEAP_OPTS": heap(spec.memory_mb)},
             volumes={"data": KAFKA_DATA_DIR},
             ports=[Port("kafka", KAFKA_EXTERNAL_PORT, replica=node_id)],
             # The image has neither curl nor wget; its own CLI asks the broker for its API versions.
             healthcheck=HealthCheck.command(
-                "/opt/kafka/bin/kafka-broker-api-versions.sh", "--bootstrap-server", f"localhost:{KAFKA_INTERNAL_PORT}",
-                interval="15s", timeout="10s", start_period="40s",
+                "/opt/kafka/bin/kafka-broker-api-versions.sh",
+                "--bootstrap-server",
+                f"localhost:{KAFKA_INTERNAL_PORT}",
+                interval="15s",
+                timeout="10s",
+                start_period="40s",
             ),
             metrics=None,  # Kafka serves JMX only; Prometheus would need a JMX exporter agent in the image
             opts=pulumi.ResourceOptions(parent=self),
@@ -188,7 +197,9 @@ class StreamingLayer(pulumi.ComponentResource):
     def _schema_registry(self, *, depends_on: Sequence[pulumi.Resource]) -> Service:
         spec = self._platform.settings.service("schema-registry")
         return Service(
-            "schema-registry", platform=self._platform, spec=spec,
+            "schema-registry",
+            platform=self._platform,
+            spec=spec,
             networks=[self.network],
             env={
                 "SCHEMA_REGISTRY_HOST_NAME": "schema-registry",
@@ -209,7 +220,9 @@ class StreamingLayer(pulumi.ComponentResource):
         spec = self._platform.settings.service("kafka-connect")
         replication = str(self.cluster.replication_factor)
         return Service(
-            "kafka-connect", platform=self._platform, spec=spec,
+            "kafka-connect",
+            platform=self._platform,
+            spec=spec,
             networks=[self.network, storage.endpoints.network],
             env={
                 "BOOTSTRAP_SERVERS": self.cluster.bootstrap_servers,
@@ -246,6 +259,10 @@ def cdc_secrets(cdc: ReplicationAccess) -> pulumi.Output[str]:
 def cdc_connector_config(cdc: ReplicationAccess, replication_factor: int) -> str:
     """The Debezium PostgreSQL connector, ready for PUT /connectors/<name>/config; no secret in it."""
     return render(
-        "kafka-connect/cdc-postgres.json.j2", cdc=cdc, slot=CDC_SLOT, secrets_path=CDC_SECRETS_PATH,
-        replication_factor=replication_factor, connector=CDC_CONNECTOR,
+        "kafka-connect/cdc-postgres.json.j2",
+        cdc=cdc,
+        slot=CDC_SLOT,
+        secrets_path=CDC_SECRETS_PATH,
+        replication_factor=replication_factor,
+        connector=CDC_CONNECTOR,
     )

@@ -338,13 +338,15 @@ def _description(rule: Callable) -> str:
 
 def policies() -> list:
     resource = [
-        ResourceValidationPolicy(name=name, description=_description(rule), validate=rule,
-                                 enforcement_level=EnforcementLevel.MANDATORY)
+        ResourceValidationPolicy(
+            name=name, description=_description(rule), validate=rule, enforcement_level=EnforcementLevel.MANDATORY
+        )
         for name, rule in RESOURCE_RULES.items()
     ]
     stack = [
-        StackValidationPolicy(name=name, description=_description(rule), validate=rule,
-                              enforcement_level=EnforcementLevel.MANDATORY)
+        StackValidationPolicy(
+            name=name, description=_description(rule), validate=rule, enforcement_level=EnforcementLevel.MANDATORY
+        )
         for name, rule in STACK_RULES.items()
     ]
     return resource + stack

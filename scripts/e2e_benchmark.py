@@ -102,22 +102,30 @@ def report_failovers(live: LiveDeployment, kills: int) -> None:
         return int(next(p["external"] for p in haproxy.inputs["ports"] if p["internal"] == internal))
 
     cluster = DockerPgCluster(
-        live.mocks.api, prefix=haproxy.inputs["name"].removesuffix("-haproxy"),
+        live.mocks.api,
+        prefix=haproxy.inputs["name"].removesuffix("-haproxy"),
         nodes=sorted(n for n in containers if n.startswith("patroni-")),
         etcd=sorted(n for n in containers if n.startswith("etcd-")),
         superuser_password=live.outputs["postgres_superuser_password"],
-        primary_port=port(5000), replica_port=port(5001), stats_port=port(7000),
+        primary_port=port(5000),
+        replica_port=port(5001),
+        stats_port=port(7000),
     )
     seconds, lost = [], 0
     for kill in range(1, kills + 1):
         report = run_crash_failover(cluster, writers=4)
         seconds.append(report.failover_seconds)
         lost += report.rows_lost
-        print(f"  kill {kill}: first accepted write after {report.failover_seconds:.1f} s "
-              f"({report.old_leader} -> {report.new_leader}); rows acknowledged {report.rows_acknowledged}, "
-              f"lost {report.rows_lost}; rejoined as replica {report.rejoined_as_replica}", flush=True)
-    print(f"  failover median {statistics.median(seconds):.1f} s (min {min(seconds):.1f}, max {max(seconds):.1f}) "
-          f"over {kills} kills; rows lost {lost}")
+        print(
+            f"  kill {kill}: first accepted write after {report.failover_seconds:.1f} s "
+            f"({report.old_leader} -> {report.new_leader}); rows acknowledged {report.rows_acknowledged}, "
+            f"lost {report.rows_lost}; rejoined as replica {report.rejoined_as_replica}",
+            flush=True,
+        )
+    print(
+        f"  failover median {statistics.median(seconds):.1f} s (min {min(seconds):.1f}, max {max(seconds):.1f}) "
+        f"over {kills} kills; rows lost {lost}"
+    )
 
 
 def main() -> int:

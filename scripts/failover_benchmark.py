@@ -44,14 +44,19 @@ def main() -> int:
                 raise
         failovers.append(report.failover_seconds)
         lost_total += report.rows_lost
-        print(f"run {run}: failover {report.failover_seconds:.1f} s ({report.old_leader} -> {report.new_leader}), "
-              f"rows acknowledged {report.rows_acknowledged}, rows lost {report.rows_lost}, "
-              f"writer errors {report.writer_errors}, rejoined as replica {report.rejoined_as_replica}, "
-              f"rows missing on replica port {report.replica_port_rows_missing}, "
-              f"whole run {time.monotonic() - started:.1f} s", flush=True)
+        print(
+            f"run {run}: failover {report.failover_seconds:.1f} s ({report.old_leader} -> {report.new_leader}), "
+            f"rows acknowledged {report.rows_acknowledged}, rows lost {report.rows_lost}, "
+            f"writer errors {report.writer_errors}, rejoined as replica {report.rejoined_as_replica}, "
+            f"rows missing on replica port {report.replica_port_rows_missing}, "
+            f"whole run {time.monotonic() - started:.1f} s",
+            flush=True,
+        )
 
-    print(f"failover seconds: min {min(failovers):.1f}, median {statistics.median(failovers):.1f}, "
-          f"max {max(failovers):.1f} (target {TARGET_FAILOVER_SECONDS} s); rows lost in all runs: {lost_total}")
+    print(
+        f"failover seconds: min {min(failovers):.1f}, median {statistics.median(failovers):.1f}, "
+        f"max {max(failovers):.1f} (target {TARGET_FAILOVER_SECONDS} s); rows lost in all runs: {lost_total}"
+    )
     return 0 if lost_total == 0 else 1
 
 

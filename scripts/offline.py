@@ -86,8 +86,9 @@ class Registered:
         schema's secret outputs there itself, e.g. RandomPassword's `result`).
         """
         secret = self.secret_inputs() | set(self.additional_secret_outputs)
-        return json.dumps({key: value for key, value in self.outputs.items() if key not in secret},
-                          sort_keys=True, default=str)
+        return json.dumps(
+            {key: value for key, value in self.outputs.items() if key not in secret}, sort_keys=True, default=str
+        )
 
 
 def _has_secret(value: Any) -> bool:
@@ -132,21 +133,23 @@ class RecordingMonitor(mocks.MockMonitor):
             urns[(request.type, request.name)] = self.make_urn(request.parent, request.type, request.name)
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]  # pulumi's MockMonitor is untyped
         if request.type != "pulumi:pulumi:Stack":
-            self.registered.append(Registered(
-                type=request.type,
-                name=request.name,
-                urn=response.urn,
-                parent=request.parent,
-                inputs=_reveal(rpc.deserialize_properties(request.object)),
-                raw_inputs=json_format.MessageToDict(request.object),
-                outputs=_reveal(rpc.deserialize_properties(response.object)),
-                dependencies=list(request.dependencies),
-                protect=request.protect,
-                retain_on_delete=request.retainOnDelete,
-                delete_before_replace=request.deleteBeforeReplace,
-                provider=request.provider,
-                additional_secret_outputs=list(request.additionalSecretOutputs),
-            ))
+            self.registered.append(
+                Registered(
+                    type=request.type,
+                    name=request.name,
+                    urn=response.urn,
+                    parent=request.parent,
+                    inputs=_reveal(rpc.deserialize_properties(request.object)),
+                    raw_inputs=json_format.MessageToDict(request.object),
+                    outputs=_reveal(rpc.deserialize_properties(response.object)),
+                    dependencies=list(request.dependencies),
+                    protect=request.protect,
+                    retain_on_delete=request.retainOnDelete,
+                    delete_before_replace=request.deleteBeforeReplace,
+                    provider=request.provider,
+                    additional_secret_outputs=list(request.additionalSecretOutputs),
+                )
+            )
         return response
 
 
@@ -279,18 +282,36 @@ def _engine_config_env(config: dict[str, str]) -> Iterator[None]:
             os.environ["PULUMI_CONFIG"] = before
 
 
-def run_program(config: dict[str, str], *, stack: str = "test", job_exit_codes: dict[str, int] | None = None,
-                state: MockState | None = None, live_mocks: mocks.Mocks | None = None) -> Deployment:
+def run_program(
+    config: dict[str, str],
+    *,
+    stack: str = "test",
+    job_exit_codes: dict[str, int] | None = None,
+    state: MockState | None = None,
+    live_mocks: mocks.Mocks | None = None,
+) -> Deployment:
     """Run __main__.py under mocks with `config` (engine form) and return what it registered.
 
     `live_mocks` replace the offline PlatformMocks (the live test engine passes its own)."""
-    return run_function(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"), config, stack=stack,
-                        job_exit_codes=job_exit_codes, state=state, live_mocks=live_mocks)
+    return run_function(
+        lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"),
+        config,
+        stack=stack,
+        job_exit_codes=job_exit_codes,
+        state=state,
+        live_mocks=live_mocks,
+    )
 
 
-def run_function(program: Callable[[], Any], config: dict[str, str], *, stack: str = "test",
-                 job_exit_codes: dict[str, int] | None = None, state: MockState | None = None,
-                 live_mocks: mocks.Mocks | None = None) -> Deployment:
+def run_function(
+    program: Callable[[], Any],
+    config: dict[str, str],
+    *,
+    stack: str = "test",
+    job_exit_codes: dict[str, int] | None = None,
+    state: MockState | None = None,
+    live_mocks: mocks.Mocks | None = None,
+) -> Deployment:
     """Run any Pulumi program function under mocks (e.g. one layer with a made-up consumer).
 
     One-shot jobs exit 0 unless `job_exit_codes` (container name -> code) says otherwise. Pass the

@@ -76,8 +76,11 @@ class Plan:
     def not_built(self) -> list[str]:
         """Services of enabled layers that the capacity check counts but the program does not register."""
         registered = {label(s) for s in self.services}
-        return [s.name for s in self.settings.deployed_services()
-                if s.name not in registered and s.name not in catalog.SPAWNED_SERVICES]
+        return [
+            s.name
+            for s in self.settings.deployed_services()
+            if s.name not in registered and s.name not in catalog.SPAWNED_SERVICES
+        ]
 
 
 def label(service: PlannedService) -> str:
@@ -139,7 +142,8 @@ def _planned(name: str, container: Registered, image_names: dict, protected: set
     ports = inputs.get("ports", [])
     volumes = [
         f"{v['volumeName']}:{v['containerPath']}" + (" (protected)" if v["volumeName"] in protected else "")
-        for v in inputs.get("volumes", []) if v.get("volumeName")
+        for v in inputs.get("volumes", [])
+        if v.get("volumeName")
     ]
     return PlannedService(
         name=name,
@@ -221,13 +225,28 @@ def _services_table(plan: Plan) -> list[str]:
         "| layer | service | image | host ports | URL | CPU | memory | volumes | networks |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for service in sorted(plan.services, key=lambda s: (plan.settings.layers.index(s.layer)
-                                                        if s.layer in plan.settings.layers else 99, s.name)):
+    for service in sorted(
+        plan.services,
+        key=lambda s: (plan.settings.layers.index(s.layer) if s.layer in plan.settings.layers else 99, s.name),
+    ):
         name = f"{service.name} (job)" if service.job else service.name
-        lines.append("| " + " | ".join([
-            service.layer, name, f"`{service.image}`", _cell(service.ports), _cell(service.urls),
-            f"{service.cpus:g}", format_size(service.memory), _cell(service.volumes), _cell(service.networks),
-        ]) + " |")
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    service.layer,
+                    name,
+                    f"`{service.image}`",
+                    _cell(service.ports),
+                    _cell(service.urls),
+                    f"{service.cpus:g}",
+                    format_size(service.memory),
+                    _cell(service.volumes),
+                    _cell(service.networks),
+                ]
+            )
+            + " |"
+        )
     for spawned in plan.spawned():
         lines.append(
             f"| {spawned.layer} | {spawned.name} (spawned, up to {spawned.replicas}) | `{_image(plan, spawned)}` "
@@ -263,8 +282,10 @@ def _capacity(plan: Plan) -> list[str]:
         f"| registered containers ({len(plan.services)}) | {registered_cpus:g} | {format_size(registered_memory)} |",
     ]
     for s in spawned:
-        lines.append(f"| {s.name}, up to {s.replicas} at once | {s.cpus * s.replicas:g} | "
-                     f"{format_size(s.memory_bytes * s.replicas)} |")
+        lines.append(
+            f"| {s.name}, up to {s.replicas} at once | {s.cpus * s.replicas:g} | "
+            f"{format_size(s.memory_bytes * s.replicas)} |"
+        )
     lines += [
         f"| **counted by the capacity check** | **{counted_cpus:g}** | **{format_size(counted_memory)}** |",
         f"| host (`datalyptica:host`) | {settings.host.cpus:g} | {format_size(settings.host.memory_bytes)} |",
@@ -272,8 +293,11 @@ def _capacity(plan: Plan) -> list[str]:
         "",
     ]
     if not_built := plan.not_built():
-        lines += [f"Counted but not registered by the program yet (their layers are enabled, their components "
-                  f"not built): {', '.join(not_built)}.", ""]
+        lines += [
+            f"Counted but not registered by the program yet (their layers are enabled, their components "
+            f"not built): {', '.join(not_built)}.",
+            "",
+        ]
     for warning in settings.capacity_warnings():
         lines += [f"> **Warning:** {warning}", ""]
     return lines
@@ -325,8 +349,9 @@ def main(argv: list[str] | None = None) -> int:
     stack = args.stack_option or args.stack
     stacks = sorted(path.name.split(".")[1] for path in ROOT.glob("Pulumi.*.yaml"))
     if stack not in stacks:
-        parser.error(f"no Pulumi.{stack}.yaml; stacks: {', '.join(stacks)}" if stack else
-                     f"name a stack: {', '.join(stacks)}")
+        parser.error(
+            f"no Pulumi.{stack}.yaml; stacks: {', '.join(stacks)}" if stack else f"name a stack: {', '.join(stacks)}"
+        )
     try:
         plan = evaluate(stack)
     except SettingsError as error:

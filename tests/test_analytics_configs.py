@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 import pytest
 
+import components.analytics_configs as analytics_configs
 from components.analytics_configs import (
     AIRFLOW_BROKER_DB,
     AdminUser,
@@ -37,7 +38,6 @@ from components.analytics_configs import (
     render_superset_config,
     render_superset_init,
 )
-import components.analytics_configs as analytics_configs
 from dockerfiles import image_version
 
 LOADERS = Path(__file__).resolve().parent / "config_loaders"
@@ -81,7 +81,9 @@ def load_with(venv: Path, loader: str, *args: str, env: dict[str, str] | None = 
         pytest.skip(message)
     result = subprocess.run(
         [str(python), str(LOADERS / loader), *args],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
         env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **(env or {})},
     )
     assert result.returncode == 0, result.stderr[-4000:]
@@ -97,24 +99,25 @@ def write_secret_file(path: Path, text: str) -> Path:
 
 # -- JupyterHub ------------------------------------------------------------------------------
 
+
 def jupyterhub_config(tmp_path: Path, **overrides) -> JupyterHubConfig:
     token_file = write_secret_file(tmp_path / "proxy_auth_token", secrets.token_hex(32) + "\n")
-    values = dict(
-        network_name="datalyptica-notebooks",
-        notebook_image="datalyptica/jupyterlab-notebook:dev",
-        notebook_cpu_limit=1.5,
-        notebook_mem_limit="3G",
-        admin_user="platform-admin",
-        database=database("jupyterhub"),
-        proxy_auth_token_file=str(token_file),
-        notebook_environment=notebook_environment(
+    values = {
+        "network_name": "datalyptica-notebooks",
+        "notebook_image": "datalyptica/jupyterlab-notebook:dev",
+        "notebook_cpu_limit": 1.5,
+        "notebook_mem_limit": "3G",
+        "admin_user": "platform-admin",
+        "database": database("jupyterhub"),
+        "proxy_auth_token_file": str(token_file),
+        "notebook_environment": notebook_environment(
             trino_url="http://trino:8080",
             s3_endpoint="http://minio:9000",
             s3_access_key=secrets.token_hex(8),
             s3_secret_key=hostile_password(),
             mlflow_tracking_uri="http://mlflow:5000",
         ),
-    )
+    }
     return JupyterHubConfig(**(values | overrides))
 
 
@@ -143,9 +146,14 @@ def test_jupyterhub_loads_dockerspawner_with_local_accounts(tmp_path):
     assert loaded["hub_ip"] == "0.0.0.0"
     assert (loaded["hub_connect_ip"], loaded["hub_port"]) == ("jupyterhub", 8081)
     assert loaded["cookie_secret_file"] == "/data/jupyterhub_cookie_secret"
-    assert loaded["db"] == {"drivername": "postgresql+psycopg2", "host": "haproxy", "port": 5000,
-                            "database": "jupyterhub", "username": "jupyterhub",
-                            "password": cfg.database.password}
+    assert loaded["db"] == {
+        "drivername": "postgresql+psycopg2",
+        "host": "haproxy",
+        "port": 5000,
+        "database": "jupyterhub",
+        "username": "jupyterhub",
+        "password": cfg.database.password,
+    }
 
 
 def test_jupyterhub_reads_the_proxy_token_from_its_file_only(tmp_path):
@@ -200,10 +208,14 @@ def test_notebook_environment_names_only_the_services_given():
 
 # -- Superset --------------------------------------------------------------------------------
 
+
 def load_superset(tmp_path: Path, cfg: SupersetConfig) -> dict:
     config_file = write_secret_file(tmp_path / "superset_config.py", render_superset_config(cfg))
-    return load_with(SUPERSET_VENV, "load_superset_config.py",
-                     env={"SUPERSET_CONFIG_PATH": str(config_file), "SUPERSET_HOME": str(tmp_path)})
+    return load_with(
+        SUPERSET_VENV,
+        "load_superset_config.py",
+        env={"SUPERSET_CONFIG_PATH": str(config_file), "SUPERSET_HOME": str(tmp_path)},
+    )
 
 
 def test_superset_loads_metadata_db_redis_caches_and_celery(tmp_path):
@@ -241,23 +253,28 @@ def test_superset_logs_in_with_keycloak_when_given_a_client(tmp_path):
 
 
 def test_superset_and_airflow_celery_never_share_a_redis_database():
-    superset_dbs = {analytics_configs.SUPERSET_BROKER_DB, analytics_configs.SUPERSET_CELERY_RESULTS_DB,
-                    analytics_configs.SUPERSET_CACHE_DB, analytics_configs.SUPERSET_DATA_CACHE_DB,
-                    analytics_configs.SUPERSET_SQLLAB_RESULTS_DB}
+    superset_dbs = {
+        analytics_configs.SUPERSET_BROKER_DB,
+        analytics_configs.SUPERSET_CELERY_RESULTS_DB,
+        analytics_configs.SUPERSET_CACHE_DB,
+        analytics_configs.SUPERSET_DATA_CACHE_DB,
+        analytics_configs.SUPERSET_SQLLAB_RESULTS_DB,
+    }
     assert len(superset_dbs) == 5
     assert AIRFLOW_BROKER_DB not in superset_dbs
 
 
 # -- Airflow ---------------------------------------------------------------------------------
 
+
 def airflow_config(tmp_path: Path, **overrides) -> AirflowConfig:
-    values = dict(
-        fernet_key=fernet_key(),
-        secret_key=hostile_password(),
-        jwt_secret=hostile_password(),
-        database=database("airflow"),
-        webserver_config_path=str(tmp_path / "webserver_config.py"),
-    )
+    values = {
+        "fernet_key": fernet_key(),
+        "secret_key": hostile_password(),
+        "jwt_secret": hostile_password(),
+        "database": database("airflow"),
+        "webserver_config_path": str(tmp_path / "webserver_config.py"),
+    }
     return AirflowConfig(**(values | overrides))
 
 
@@ -266,8 +283,9 @@ def load_airflow(tmp_path: Path, cfg: AirflowConfig) -> dict:
     config_file = write_secret_file(tmp_path / "airflow.cfg", render_airflow_config(cfg))
     home = tmp_path / "airflow-home"
     home.mkdir()
-    return load_with(AIRFLOW_VENV, "load_airflow_config.py",
-                     env={"AIRFLOW_CONFIG": str(config_file), "AIRFLOW_HOME": str(home)})
+    return load_with(
+        AIRFLOW_VENV, "load_airflow_config.py", env={"AIRFLOW_CONFIG": str(config_file), "AIRFLOW_HOME": str(home)}
+    )
 
 
 def test_airflow_reads_celery_postgres_and_its_secrets(tmp_path):
@@ -307,17 +325,31 @@ def test_airflow_logs_in_with_keycloak_when_given_a_client(tmp_path):
 
 def test_airflow_serves_connections_from_its_secrets_file(tmp_path):
     access_key, secret_key = secrets.token_hex(8), hostile_password()
-    connections_file = write_secret_file(tmp_path / "connections.json", render_airflow_connections({
-        "aws_default": {"conn_type": "aws", "login": access_key, "password": secret_key,
-                        "extra": {"endpoint_url": "http://minio:9000", "region_name": "us-east-1"}},
-        "spark_default": {"conn_type": "spark", "host": "spark://spark-master", "port": 7077},
-    }))
+    connections_file = write_secret_file(
+        tmp_path / "connections.json",
+        render_airflow_connections(
+            {
+                "aws_default": {
+                    "conn_type": "aws",
+                    "login": access_key,
+                    "password": secret_key,
+                    "extra": {"endpoint_url": "http://minio:9000", "region_name": "us-east-1"},
+                },
+                "spark_default": {"conn_type": "spark", "host": "spark://spark-master", "port": 7077},
+            }
+        ),
+    )
     loaded = load_airflow(tmp_path, airflow_config(tmp_path, connections_file=str(connections_file)))
 
     assert loaded["secrets_backend"] == "airflow.secrets.local_filesystem.LocalFilesystemBackend"
     assert loaded["connections"]["aws_default"] == {
-        "conn_type": "aws", "host": None, "port": None, "login": access_key, "password": secret_key,
-        "extra": {"endpoint_url": "http://minio:9000", "region_name": "us-east-1"}}
+        "conn_type": "aws",
+        "host": None,
+        "port": None,
+        "login": access_key,
+        "password": secret_key,
+        "extra": {"endpoint_url": "http://minio:9000", "region_name": "us-east-1"},
+    }
     assert loaded["connections"]["spark_default"]["port"] == 7077
     assert secret_key not in render_airflow_config(airflow_config(tmp_path, connections_file=str(connections_file)))
 
@@ -329,12 +361,20 @@ def test_airflow_init_commands_are_ones_airflow_accepts(tmp_path):
     write_secret_file(Path(cfg.webserver_config_path), render_airflow_webserver_config(cfg))
     config_file = write_secret_file(tmp_path / "airflow.cfg", render_airflow_config(cfg))
     (tmp_path / "home").mkdir()
-    parsed = load_with(AIRFLOW_VENV, "parse_airflow_cli.py", str(script),
-                       env={"AIRFLOW_CONFIG": str(config_file), "AIRFLOW_HOME": str(tmp_path / "home")})
+    parsed = load_with(
+        AIRFLOW_VENV,
+        "parse_airflow_cli.py",
+        str(script),
+        env={"AIRFLOW_CONFIG": str(config_file), "AIRFLOW_HOME": str(tmp_path / "home")},
+    )
 
     assert [p["command"] for p in parsed] == [["db", "migrate"], ["users", "create"], ["users", "reset-password"]]
-    assert parsed[1]["options"] == {"username": "admin", "password": admin.password, "role": "Admin",
-                                    "email": "admin@example.org"}
+    assert parsed[1]["options"] == {
+        "username": "admin",
+        "password": admin.password,
+        "role": "Admin",
+        "email": "admin@example.org",
+    }
     assert parsed[2]["options"]["password"] == admin.password
 
 
@@ -342,13 +382,24 @@ def test_superset_init_commands_are_ones_superset_accepts(tmp_path):
     admin = AdminUser("admin", hostile_password(), "admin@example.org")
     uri = f"clickhousedb://default:{quote(hostile_password(), safe='')}@clickhouse:8123/default"
     script = write_secret_file(tmp_path / "init.sh", render_superset_init(admin, {"ClickHouse": uri}))
-    config_file = write_secret_file(tmp_path / "superset_config.py", render_superset_config(
-        SupersetConfig(secret_key=secrets.token_urlsafe(42), database=database("superset"))))
-    parsed = load_with(SUPERSET_VENV, "parse_superset_cli.py", str(script),
-                       env={"SUPERSET_CONFIG_PATH": str(config_file), "SUPERSET_HOME": str(tmp_path)})
+    config_file = write_secret_file(
+        tmp_path / "superset_config.py",
+        render_superset_config(SupersetConfig(secret_key=secrets.token_urlsafe(42), database=database("superset"))),
+    )
+    parsed = load_with(
+        SUPERSET_VENV,
+        "parse_superset_cli.py",
+        str(script),
+        env={"SUPERSET_CONFIG_PATH": str(config_file), "SUPERSET_HOME": str(tmp_path)},
+    )
 
     assert [p["command"] for p in parsed] == [
-        ["db", "upgrade"], ["fab", "create-admin"], ["fab", "reset-password"], ["init"], ["set-database-uri"]]
+        ["db", "upgrade"],
+        ["fab", "create-admin"],
+        ["fab", "reset-password"],
+        ["init"],
+        ["set-database-uri"],
+    ]
     assert parsed[1]["options"]["password"] == admin.password
     assert parsed[2]["options"] == {"username": "admin", "password": admin.password}
     assert parsed[4]["options"] == {"database_name": "ClickHouse", "uri": uri, "skip_create": False}
@@ -371,7 +422,8 @@ def test_pgpass_escapes_its_separators():
 
 def test_aws_credentials_file_names_the_default_profile():
     assert render_aws_credentials("key", "secret") == (
-        "[default]\naws_access_key_id = key\naws_secret_access_key = secret\n")
+        "[default]\naws_access_key_id = key\naws_secret_access_key = secret\n"
+    )
     with pytest.raises(ValueError):
         render_aws_credentials("key", "two words")
 

@@ -61,8 +61,11 @@ def test_every_registered_container_is_counted_in_the_demand(stack, request):
 
 
 def test_notebooks_count_at_their_configured_maximum():
-    config = {"layers": ["storage", "analytics"], "host": {"memory": "64g"},
-              "services": {"notebook": {"memory": "2g", "replicas": 10}}}
+    config = {
+        "layers": ["storage", "analytics"],
+        "host": {"memory": "64g"},
+        "services": {"notebook": {"memory": "2g", "replicas": 10}},
+    }
     assert load_settings(config).memory_demand()["notebook"] == 20 * GiB
     message = refusal(**{**config, "host": {"memory": "24g"}})
     assert "datalyptica:services.notebook.replicas (10 x 2g = 20g)" in message
@@ -74,8 +77,9 @@ def test_jobs_count_too():
 
 
 def test_memory_beyond_the_host_names_the_key_the_largest_consumers_and_the_fix():
-    message = refusal(layers=["storage"], host={"memory": "2g"},
-                      services={"minio": {"memory": "1g"}, "patroni": {"memory": "1g"}})
+    message = refusal(
+        layers=["storage"], host={"memory": "2g"}, services={"minio": {"memory": "1g"}, "patroni": {"memory": "1g"}}
+    )
     assert "datalyptica:host.memory: memory limits add up to" in message and "but the host has 2g" in message
     # the largest consumers, each by the key that shrinks it
     assert "datalyptica:services.patroni.memory (2 x 1g = 2g)" in message  # fixed-size: its memory, not replicas

@@ -31,7 +31,15 @@ def test_cpus_follow_the_providers_read_back():
 def test_durations_follow_gos_duration_string():
     # resource_docker_container_funcs.go:961-969 reads them back with time.Duration.String()
     assert [go_duration(d) for d in ("10s", "60s", "90s", "2m", "1h", "500ms", "1.5s", "0s")] == [
-        "10s", "1m0s", "1m30s", "2m0s", "1h0m0s", "500ms", "1.5s", "0s"]
+        "10s",
+        "1m0s",
+        "1m30s",
+        "2m0s",
+        "1h0m0s",
+        "500ms",
+        "1.5s",
+        "0s",
+    ]
     with pytest.raises(ValueError):
         go_duration("ten seconds")
 
@@ -103,9 +111,13 @@ def test_stateful_services_stop_with_a_grace_period(prod):
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_two_evaluations_register_identical_inputs(stack):
     first, second = (run_program(stack_config(stack), stack=stack) for _ in range(2))
+
     def by_urn(deployment):
-        return {r.urn: (r.raw_inputs, sorted(r.dependencies), r.protect, r.retain_on_delete, r.provider)
-                for r in deployment.registered}
+        return {
+            r.urn: (r.raw_inputs, sorted(r.dependencies), r.protect, r.retain_on_delete, r.provider)
+            for r in deployment.registered
+        }
+
     # Registration order follows Outputs resolving and is no input: the engine diffs by URN.
     assert by_urn(first) == by_urn(second)
 
@@ -116,9 +128,13 @@ def test_every_docker_resource_uses_the_one_explicit_provider(dev):
     provider_ref = f"{providers[0].urn}::{providers[0].name}-id"
     docker_resources = [r for r in dev.registered if r.type.startswith("docker:")]
     assert {r.provider for r in docker_resources} == {provider_ref}
-    assert {r.type for r in docker_resources} >= {"docker:index/network:Network", "docker:index/image:Image",
-                                                  "docker:index/remoteImage:RemoteImage",
-                                                  "docker:index/container:Container", "docker:index/volume:Volume"}
+    assert {r.type for r in docker_resources} >= {
+        "docker:index/network:Network",
+        "docker:index/image:Image",
+        "docker:index/remoteImage:RemoteImage",
+        "docker:index/container:Container",
+        "docker:index/volume:Volume",
+    }
 
 
 def test_built_images_take_paths_relative_to_the_project_and_a_fixed_platform(dev):
@@ -194,6 +210,7 @@ def test_jobs_run_attached_and_are_not_kept_running(dev):
 
 
 # ---- secrets in state ---------------------------------------------------------------------------
+
 
 def test_generated_names_are_secret_outputs_of_their_random_resource(dev):
     strings = dev.of_type("random:index/randomString:RandomString")

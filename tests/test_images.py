@@ -19,8 +19,11 @@ def find_hadolint() -> str | None:
 
 
 def test_every_image_the_catalog_builds_has_a_dockerfile_and_no_other():
-    built = {defaults.image.removeprefix("build:") for defaults in catalog.SERVICES.values()
-             if defaults.image.startswith("build:")}
+    built = {
+        defaults.image.removeprefix("build:")
+        for defaults in catalog.SERVICES.values()
+        if defaults.image.startswith("build:")
+    }
     assert {path.parent.name for path in dockerfiles()} == built
 
 

@@ -89,8 +89,11 @@ def test_prometheus_joins_only_its_targets_networks_and_reaches_each(dev):
 
 def test_health_checks_use_tools_the_images_have(dev):
     checks = dev.health_checks()
-    for name, url in (("prometheus", "http://localhost:9090/-/ready"), ("alertmanager", "http://localhost:9093/-/ready"),
-                      ("loki", "http://localhost:3100/ready")):
+    for name, url in (
+        ("prometheus", "http://localhost:9090/-/ready"),
+        ("alertmanager", "http://localhost:9093/-/ready"),
+        ("loki", "http://localhost:3100/ready"),
+    ):
         assert checks[name][1] == "wget" and checks[name][-1] == url, name  # busybox: no curl
     assert checks["grafana"][1] == "curl" and checks["grafana"][-1] == "http://localhost:3000/api/health"
     assert checks["alloy"][1] == "bash" and "/dev/tcp/127.0.0.1/12345" in checks["alloy"][-1]  # v1.17.1: no curl
@@ -115,8 +118,10 @@ def test_alloy_mounts_the_docker_socket_read_only_and_only_the_hub_shares_it(dev
 def test_alloy_ships_this_stacks_container_logs_to_loki_by_layer_and_service(dev):
     config = upload(dev.containers()["alloy"], "/etc/alloy/config.alloy")["content"]
     assert 'values = ["datalyptica.stack=dev"]' in config
-    for meta, label in (("__meta_docker_container_label_datalyptica_layer", "layer"),
-                        ("__meta_docker_container_label_datalyptica_service", "service")):
+    for meta, label in (
+        ("__meta_docker_container_label_datalyptica_layer", "layer"),
+        ("__meta_docker_container_label_datalyptica_service", "service"),
+    ):
         assert f'source_labels = ["{meta}"]\n    target_label  = "{label}"' in config
     assert 'url = "http://loki:3100/loki/api/v1/push"' in config
     assert "loki.source.docker" in config and "prometheus.exporter.cadvisor" in config
@@ -134,7 +139,9 @@ def test_grafana_is_provisioned_and_its_admin_password_is_a_file(dev):
     assert "envs" not in grafana.secret_inputs()
     sources = yaml.safe_load(upload(grafana, "/etc/grafana/provisioning/datasources/datasources.yaml")["content"])
     assert {(s["uid"], s["url"]) for s in sources["datasources"]} == {
-        ("prometheus", "http://prometheus:9090"), ("loki", "http://loki:3100")}
+        ("prometheus", "http://prometheus:9090"),
+        ("loki", "http://loki:3100"),
+    }
     dashboard = json.loads(upload(grafana, "/etc/grafana/dashboards/platform-overview.json")["content"])
     exprs = " ".join(t["expr"] for p in dashboard["panels"] for t in p["targets"])
     for metric in ("up", "container_cpu_usage_seconds_total", "container_memory_working_set_bytes", "patroni_primary"):
@@ -162,8 +169,13 @@ def test_rules_match_what_runs_and_route_to_alertmanager(dev):
     config = yaml.safe_load(files["/etc/prometheus/prometheus.yml"])
     assert config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["alertmanager:9093"]
     assert config["rule_files"] == ["/etc/prometheus/rules/*.yml"]
-    alerts = {rule["alert"]: rule for path, content in files.items() if "/rules/" in path
-              for group in yaml.safe_load(content)["groups"] for rule in group["rules"]}
+    alerts = {
+        rule["alert"]: rule
+        for path, content in files.items()
+        if "/rules/" in path
+        for group in yaml.safe_load(content)["groups"]
+        for rule in group["rules"]
+    }
     assert alerts["ServiceDown"]["expr"] == "up == 0"
     assert {"PostgresNoLeader", "PostgresReplicationLag", "HostFilesystemAlmostFull"} <= set(alerts)
 
@@ -197,17 +209,28 @@ def test_monitoring_alone_scrapes_itself_and_adds_no_exporter(deploy):
 
 def made_up_platform():
     """Storage, a made-up query engine with metrics, two Kafka brokers and Redis without."""
-    settings = load_settings({"layers": ["storage", "streaming", "query", "analytics", "monitoring"],
-                              "protectData": False, "services": {"kafka": {"replicas": 2}},
-                              "ports": {"kafka": 29092}})
+    settings = load_settings(
+        {
+            "layers": ["storage", "streaming", "query", "analytics", "monitoring"],
+            "protectData": False,
+            "services": {"kafka": {"replicas": 2}},
+            "ports": {"kafka": 29092},
+        }
+    )
     platform = Platform(settings)
     storage = StorageLayer(platform)
     query_network = platform.network("query", parent=storage)
     streaming_network = platform.network("streaming", parent=storage)
 
     def service(name, spec, networks, metrics=None):
-        Service(name, platform=platform, spec=settings.service(spec), networks=networks,
-                healthcheck=HealthCheck.command("true"), metrics=metrics)
+        Service(
+            name,
+            platform=platform,
+            spec=settings.service(spec),
+            networks=networks,
+            healthcheck=HealthCheck.command("true"),
+            metrics=metrics,
+        )
 
     service("trino", "trino", [query_network, storage.network], Metrics(8080, "/metrics"))
     service("query-sidecar", "trino", [query_network], Metrics(9999, "/custom"))
@@ -228,8 +251,10 @@ def made_up():
 
 def test_made_up_services_with_metrics_are_scraped_and_those_without_are_not(made_up):
     jobs = scrape_jobs(made_up)
-    assert jobs["trino"]["static_configs"][0] == {"targets": ["trino:8080"],
-                                                 "labels": {"layer": "query", "service": "trino"}}
+    assert jobs["trino"]["static_configs"][0] == {
+        "targets": ["trino:8080"],
+        "labels": {"layer": "query", "service": "trino"},
+    }
     assert jobs["query-sidecar"]["metrics_path"] == "/custom"
     assert not {"kafka-1", "kafka-2", "kafka-connect", "redis"} & set(jobs)
     assert {"kafka-exporter", "redis-exporter", "postgres-exporter", "minio", "patroni-1", "etcd-3"} <= set(jobs)
@@ -248,8 +273,10 @@ def test_kafka_exporter_watches_every_broker_and_the_alert_expects_them_all(made
 
 def test_redis_exporter_sits_next_to_redis_and_logs_in_from_a_file(made_up):
     exporter = made_up.containers()["redis-exporter"]
-    assert exporter.inputs["command"] == ["--redis.addr=redis://redis:6379",
-                                          "--redis.password-file=/etc/redis-exporter/passwords.json"]
+    assert exporter.inputs["command"] == [
+        "--redis.addr=redis://redis:6379",
+        "--redis.password-file=/etc/redis-exporter/passwords.json",
+    ]
     passwords = next(u for u in exporter.inputs["uploads"] if u["file"] == "/etc/redis-exporter/passwords.json")
     assert json.loads(passwords["content"]) == {"redis://redis:6379": "made-up-redis-password"}
     assert (passwords["permissions"], passwords["owner"]) == ("0400", "59000")
@@ -310,8 +337,14 @@ def test_promtool_parses_every_dashboard_query(tmp_path):
     promtool = tool("promtool")
     dashboard = json.loads((CONFIGS_DIR / "grafana/dashboards/platform-overview.json").read_text())
     queries = [t["expr"] for p in dashboard["panels"] for t in p["targets"] if t["datasource"]["type"] == "prometheus"]
-    rules = {"groups": [{"name": "dashboard", "rules": [
-        {"record": f"dashboard:query{i}", "expr": expr} for i, expr in enumerate(queries)]}]}
+    rules = {
+        "groups": [
+            {
+                "name": "dashboard",
+                "rules": [{"record": f"dashboard:query{i}", "expr": expr} for i, expr in enumerate(queries)],
+            }
+        ]
+    }
     path = tmp_path / "dashboard.yml"
     path.write_text(yaml.safe_dump(rules))
     assert f"SUCCESS: {len(queries)} rules found" in check(promtool, "check", "rules", str(path))

@@ -56,8 +56,11 @@ def upload(container, path: str) -> dict:
 
 def identity_jobs(deployment: Deployment) -> dict[str, object]:
     """The identity job of each consumer, by consumer."""
-    return {name.removesuffix("-s3-identity"): c for name, c in deployment.containers().items()
-            if name.endswith("-s3-identity")}
+    return {
+        name.removesuffix("-s3-identity"): c
+        for name, c in deployment.containers().items()
+        if name.endswith("-s3-identity")
+    }
 
 
 def job_buckets(job) -> set[str]:
@@ -141,12 +144,28 @@ def test_seaweedfs_container_runs_the_server_with_internal_ports_on_loopback(sea
     command = seaweedfs["command"]
     assert command[0] == "server" and {"-filer", "-s3"} <= set(command)
     # Master, volume and filer answer only inside the container; S3 and metrics on every address.
-    assert {"-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-s3.ip.bind=0.0.0.0", "-metricsIp=0.0.0.0",
-            "-s3.port=8333", "-metricsPort=9324", "-s3.config=/etc/seaweedfs/s3.json",
-            "-s3.iam.readOnly=false", "-master.telemetry=false"} <= set(command)
+    assert {
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        "-s3.ip.bind=0.0.0.0",
+        "-metricsIp=0.0.0.0",
+        "-s3.port=8333",
+        "-metricsPort=9324",
+        "-s3.config=/etc/seaweedfs/s3.json",
+        "-s3.iam.readOnly=false",
+        "-master.telemetry=false",
+    } <= set(command)
     assert [(p["internal"], p["external"], p["ip"]) for p in seaweedfs["ports"]] == [(8333, 9000, "127.0.0.1")]
     assert seaweedfs["healthcheck"]["tests"] == [
-        "CMD", "curl", "--fail", "--silent", "--show-error", "--output", "/dev/null", "http://localhost:8333/healthz"]
+        "CMD",
+        "curl",
+        "--fail",
+        "--silent",
+        "--show-error",
+        "--output",
+        "/dev/null",
+        "http://localhost:8333/healthz",
+    ]
     assert seaweedfs["volumes"] == [{"containerPath": "/data", "volumeName": "datalyptica-seaweedfs-data"}]
 
 
@@ -172,8 +191,11 @@ def test_every_consumer_gets_its_own_identity_job_naming_only_its_buckets(seawee
         policy = json.loads(upload(job, f"{PROVISION}/policy.json")["content"])
         [statement] = policy["Statement"]
         assert statement["Effect"] == "Allow" and statement["Action"] == list(SEAWEEDFS_BUCKET_ACTIONS)
-        assert set(statement["Resource"]) == {arn for bucket in CONSUMER_BUCKETS[consumer]
-                                              for arn in (f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*")}
+        assert set(statement["Resource"]) == {
+            arn
+            for bucket in CONSUMER_BUCKETS[consumer]
+            for arn in (f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*")
+        }
         assert "*" not in "".join(statement["Action"])  # SeaweedFS's IAM knows exact action names only
 
 
@@ -192,8 +214,10 @@ def test_per_consumer_credentials_are_distinct_and_reach_the_job_as_files(seawee
         secret_keys.add(secret["content"])
         admin = upload(job, f"{PROVISION}/admin.curlrc")
         assert admin["permissions"] == "0400"
-        assert admin["content"] == (f'user = "{seaweed_dev.outputs["seaweedfs_admin_access_key"]}:'
-                                    f'{seaweed_dev.outputs["seaweedfs_admin_secret_key"]}"\n')
+        assert admin["content"] == (
+            f'user = "{seaweed_dev.outputs["seaweedfs_admin_access_key"]}:'
+            f'{seaweed_dev.outputs["seaweedfs_admin_secret_key"]}"\n'
+        )
         assert "uploads" in job.secret_inputs() and not {"command", "envs", "entrypoints"} & job.secret_inputs()
         assert secret["content"] not in json.dumps(job.inputs["command"])
     assert len(access_keys) == len(secret_keys) == len(CONSUMER_BUCKETS)
@@ -223,8 +247,14 @@ def test_the_provisioning_script_is_the_configs_one(seaweed_dev):
 def test_consumers_wait_for_their_own_identity_job_and_use_its_key_pair(seaweed_dev):
     containers = seaweed_dev.containers()
     jobs = identity_jobs(seaweed_dev)
-    for consumer, service in (("nessie", "nessie"), ("trino", "trino"), ("spark", "spark-master"),
-                              ("flink", "flink-jobmanager"), ("mlflow", "mlflow"), ("airflow", "airflow-init")):
+    for consumer, service in (
+        ("nessie", "nessie"),
+        ("trino", "trino"),
+        ("spark", "spark-master"),
+        ("flink", "flink-jobmanager"),
+        ("mlflow", "mlflow"),
+        ("airflow", "airflow-init"),
+    ):
         depends = set(containers[service].dependencies)
         assert jobs[consumer].urn in depends, service
         assert not {job.urn for other, job in jobs.items() if other != consumer} & depends, service
@@ -256,8 +286,9 @@ def test_prometheus_scrapes_seaweedfs(seaweed_dev):
 @pytest.mark.parametrize("stack,protected", [("dev", False), ("prod", True)])
 def test_the_data_volume_follows_protect_data(stack, protected):
     deployment = _deployment(stack, "seaweedfs")
-    [volume] = [v for v in deployment.of_type("docker:index/volume:Volume")
-                if v.inputs["name"] == "datalyptica-seaweedfs-data"]
+    [volume] = [
+        v for v in deployment.of_type("docker:index/volume:Volume") if v.inputs["name"] == "datalyptica-seaweedfs-data"
+    ]
     assert volume.protect is protected and volume.retain_on_delete is protected
 
 
@@ -292,7 +323,11 @@ def test_the_plan_shows_seaweedfs_and_who_waits_for_it(seaweed_dev):
 def test_identity_policy_names_only_its_buckets():
     policy = json.loads(seaweedfs_identity_policy(["a", "b"]))
     assert {r for s in policy["Statement"] for r in s["Resource"]} == {
-        "arn:aws:s3:::a", "arn:aws:s3:::a/*", "arn:aws:s3:::b", "arn:aws:s3:::b/*"}
+        "arn:aws:s3:::a",
+        "arn:aws:s3:::a/*",
+        "arn:aws:s3:::b",
+        "arn:aws:s3:::b/*",
+    }
 
 
 def test_admin_identities_hold_exactly_one_admin():

@@ -58,7 +58,8 @@ def test_open_files_limit_and_data_volume(dev, prod):
     assert inputs["ulimits"] == [{"name": "nofile", "soft": 262144, "hard": 262144}]
     volume = dev.named("clickhouse-data-volume", "docker:index/volume:Volume")
     assert {"volumeName": "datalyptica-clickhouse-data", "containerPath": "/var/lib/clickhouse"} in [
-        {k: v for k, v in m.items() if k in ("volumeName", "containerPath")} for m in inputs["volumes"]]
+        {k: v for k, v in m.items() if k in ("volumeName", "containerPath")} for m in inputs["volumes"]
+    ]
     assert volume.protect is False
     assert prod.named("clickhouse-data-volume", "docker:index/volume:Volume").protect is True
 

@@ -68,9 +68,13 @@ def test_patroni_config_says_what_the_issue_asks(credentials):
     assert postgresql["bin_dir"] == pgha.image_bin_dir(pgha.DEFAULT_PG_MAJOR)
     assert postgresql["parameters"]["unix_socket_directories"] == pgha.IMAGE_SOCKET_DIR
     assert postgresql["authentication"]["superuser"] == {
-        "username": "postgres", "password": credentials.superuser_password}
+        "username": "postgres",
+        "password": credentials.superuser_password,
+    }
     assert postgresql["authentication"]["replication"] == {
-        "username": "replicator", "password": credentials.replication_password}
+        "username": "replicator",
+        "password": credentials.replication_password,
+    }
     assert config["restapi"] == {
         "listen": "0.0.0.0:8008",
         "connect_address": "patroni-1:8008",
@@ -104,8 +108,11 @@ def test_secrets_survive_yaml_whatever_they_contain():
     def random_with(characters: str) -> str:
         return secrets.token_urlsafe(8) + characters + secrets.token_urlsafe(8)
 
-    awkward = pgha.PgCredentials(superuser_password=random_with("'\": #"), replication_password=random_with("- [x]"),
-                                 rest_password=random_with("{{ y }}\n%"))
+    awkward = pgha.PgCredentials(
+        superuser_password=random_with("'\": #"),
+        replication_password=random_with("- [x]"),
+        rest_password=random_with("{{ y }}\n%"),
+    )
     config = yaml.safe_load(patroni_yaml(awkward))
     assert config["postgresql"]["authentication"]["superuser"]["password"] == awkward.superuser_password
     assert config["postgresql"]["authentication"]["replication"]["password"] == awkward.replication_password
@@ -126,8 +133,11 @@ def test_patroni_config_refuses_what_cannot_work(credentials):
     with pytest.raises(ValueError, match="exceeds ttl"):
         patroni_yaml(credentials, loop_wait=10, retry_timeout=10)
     with pytest.raises(ValueError, match="empty"):
-        pgha.PgCredentials(superuser_password="", replication_password=credentials.replication_password,
-                           rest_password=credentials.rest_password)
+        pgha.PgCredentials(
+            superuser_password="",
+            replication_password=credentials.replication_password,
+            rest_password=credentials.rest_password,
+        )
     with pytest.raises(ValueError, match="repeated: etcd-1"):
         pgha.PgHaTopology("s", (TOPOLOGY.etcd[0], TOPOLOGY.etcd[0]), TOPOLOGY.nodes)
 
@@ -149,8 +159,13 @@ def validate_with_patroni(config_text: str, tmp_path) -> list[str]:
     config_path = tmp_path / "patroni.yml"
     config_path.write_text(config_text)
     # --ignore-listen-port: a port in use on this machine says nothing about the container's.
-    result = subprocess.run([patroni, "--validate-config", "--ignore-listen-port", str(config_path)],
-                            check=False, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [patroni, "--validate-config", "--ignore-listen-port", str(config_path)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     messages = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
     unexplained = []
     for message in messages:
@@ -208,7 +223,9 @@ def test_etcd_command_forms_one_cluster_of_three():
     assert options["--advertise-client-urls"] == "http://etcd-2:2379"
     assert options["--listen-peer-urls"] == "http://0.0.0.0:2380"
     assert options["--initial-advertise-peer-urls"] == "http://etcd-2:2380"
-    assert options["--initial-cluster"] == "etcd-1=http://etcd-1:2380,etcd-2=http://etcd-2:2380,etcd-3=http://etcd-3:2380"
+    assert (
+        options["--initial-cluster"] == "etcd-1=http://etcd-1:2380,etcd-2=http://etcd-2:2380,etcd-3=http://etcd-3:2380"
+    )
     assert options["--initial-cluster-state"] == "new"
     assert options["--initial-cluster-token"] == "datalyptica-etcd"
 

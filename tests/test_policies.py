@@ -51,8 +51,12 @@ def violations(rule, args) -> list[str]:
 def container(**props) -> dict:
     """A long-running container that follows every rule; keyword arguments change it."""
     base = {
-        "name": "datalyptica-web", "image": "sha256:abc", "memory": 512, "cpus": "0.5",
-        "restart": "unless-stopped", "healthcheck": {"tests": ["CMD", "true"]},
+        "name": "datalyptica-web",
+        "image": "sha256:abc",
+        "memory": 512,
+        "cpus": "0.5",
+        "restart": "unless-stopped",
+        "healthcheck": {"tests": ["CMD", "true"]},
         "labels": [{"label": "datalyptica.service", "value": "web"}],
         "envs": ["MODE=production", "PASSWORD_FILE=/run/secrets/password"],
     }
@@ -142,16 +146,19 @@ def test_docker_socket_allow_list():
 # ---- images ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("reference,pinned", [
-    ("redis:7.2-bookworm", True),
-    ("quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z", True),
-    ("ghcr.io/datalyptica/datalyptica/patroni:1.0.0", True),
-    ("redis@sha256:" + "a" * 64, True),
-    ("redis", False),
-    ("redis:latest", False),
-    ("localhost:5000/redis", False),  # a registry's port is not a tag
-    ("localhost:5000/redis:7.2", True),
-])
+@pytest.mark.parametrize(
+    "reference,pinned",
+    [
+        ("redis:7.2-bookworm", True),
+        ("quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z", True),
+        ("ghcr.io/datalyptica/datalyptica/patroni:1.0.0", True),
+        ("redis@sha256:" + "a" * 64, True),
+        ("redis", False),
+        ("redis:latest", False),
+        ("localhost:5000/redis", False),  # a registry's port is not a tag
+        ("localhost:5000/redis:7.2", True),
+    ],
+)
 def test_image_references(reference, pinned):
     assert (rules.image_reference_problem(reference) is None) is pinned
     remote = violations(rules.images_are_pinned, resource("docker:index/remoteImage:RemoteImage", {"name": reference}))
@@ -172,22 +179,25 @@ def test_containers_run_image_ids_digests_or_pinned_tags():
 # ---- credentials -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("entry,plaintext", [
-    ("POSTGRES_PASSWORD=hunter2", True),
-    ("MINIO_SECRET_KEY=abc", True),
-    ("JUPYTERHUB_CRYPT_KEY=abc", True),
-    ("GF_SECURITY_ADMIN_PASSWORD__FILE=/run/secrets/x", False),  # Grafana's __FILE form
-    ("POSTGRES_PASSWORD_FILE=/run/secrets/postgres", False),
-    ("POSTGRES_PASSWORD_FILE=hunter2", True),  # named like a file, holds the password
-    ("API_TOKEN=xyz", True),
-    ("KEY=xyz", True),
-    ("OAUTH_TOKEN_URL=http://keycloak:8080/realms/x/token", False),
-    ("DATABASE_URL=postgresql://nessie:hunter2@haproxy:5000/nessie", True),
-    ("DATABASE_URL=postgresql://haproxy:5000/nessie", False),
-    ("KEYCLOAK_HOSTNAME=localhost", False),
-    ("MONKEY=banana", False),
-    ("QUARKUS_CONFIG_LOCATIONS=/etc/nessie/application.properties", False),
-])
+@pytest.mark.parametrize(
+    "entry,plaintext",
+    [
+        ("POSTGRES_PASSWORD=hunter2", True),
+        ("MINIO_SECRET_KEY=abc", True),
+        ("JUPYTERHUB_CRYPT_KEY=abc", True),
+        ("GF_SECURITY_ADMIN_PASSWORD__FILE=/run/secrets/x", False),  # Grafana's __FILE form
+        ("POSTGRES_PASSWORD_FILE=/run/secrets/postgres", False),
+        ("POSTGRES_PASSWORD_FILE=hunter2", True),  # named like a file, holds the password
+        ("API_TOKEN=xyz", True),
+        ("KEY=xyz", True),
+        ("OAUTH_TOKEN_URL=http://keycloak:8080/realms/x/token", False),
+        ("DATABASE_URL=postgresql://nessie:hunter2@haproxy:5000/nessie", True),
+        ("DATABASE_URL=postgresql://haproxy:5000/nessie", False),
+        ("KEYCLOAK_HOSTNAME=localhost", False),
+        ("MONKEY=banana", False),
+        ("QUARKUS_CONFIG_LOCATIONS=/etc/nessie/application.properties", False),
+    ],
+)
 def test_env_entries(entry, plaintext):
     assert (rules.env_credential_problem(entry) is not None) is plaintext
     assert (check(rules.no_credentials_in_env, container(envs=[entry])) != []) is plaintext
@@ -208,11 +218,23 @@ def test_env_entries_unknown_at_preview_are_reported_as_unchecked_after_the_know
 
 
 def stack(*resources: tuple[str, str, dict]) -> "StackValidationArgs":
-    return StackValidationArgs([
-        PolicyResource(type_, unknown_checking_proxy(props), f"urn:pulumi:test::datalyptica::{type_}::{name}",
-                       name, options(), None, None, [], {})
-        for type_, name, props in resources
-    ], {})
+    return StackValidationArgs(
+        [
+            PolicyResource(
+                type_,
+                unknown_checking_proxy(props),
+                f"urn:pulumi:test::datalyptica::{type_}::{name}",
+                name,
+                options(),
+                None,
+                None,
+                [],
+                {},
+            )
+            for type_, name, props in resources
+        ],
+        {},
+    )
 
 
 def test_generated_secrets_never_show_in_a_containers_env_command_or_labels():
@@ -227,8 +249,9 @@ def test_generated_secrets_never_show_in_a_containers_env_command_or_labels():
         (CONTAINER, "in-command", container(command=["serve", "--key", "ab-_cdEFghIJklMN=="])),  # URL-safe form
         (CONTAINER, "in-label", container(labels=[{"label": "token", "value": "00ff" * 8}])),
     ]
-    rules.generated_secrets_stay_in_files(stack(password, key, *leaking),
-                                          lambda message, urn=None: found.append((message, urn)))
+    rules.generated_secrets_stay_in_files(
+        stack(password, key, *leaking), lambda message, urn=None: found.append((message, urn))
+    )
     assert [urn.rsplit("::", 1)[1] for _, urn in found] == ["in-env", "in-command", "in-label"]
     assert "its envs (DB)" in found[0][0] and "Gx0123456789abcdef" not in found[0][0]
 
@@ -295,13 +318,33 @@ def as_engine_sends(deployment) -> tuple[list, "StackValidationArgs"]:
     rules, outputs to stack rules (both with secrets revealed), options with `protect`."""
     resource_args, stack_resources = [], []
     for registered in deployment.registered:
-        opts = PolicyResourceOptions(registered.protect, [], registered.delete_before_replace, [],
-                                     PolicyCustomTimeouts(0, 0, 0), [], registered.parent or None)
-        resource_args.append(ResourceValidationArgs(
-            registered.type, unknown_checking_proxy(registered.inputs), registered.urn, registered.name, opts, None))
-        stack_resources.append(PolicyResource(
-            registered.type, unknown_checking_proxy(registered.outputs), registered.urn, registered.name, opts,
-            None, None, [], {}))
+        opts = PolicyResourceOptions(
+            registered.protect,
+            [],
+            registered.delete_before_replace,
+            [],
+            PolicyCustomTimeouts(0, 0, 0),
+            [],
+            registered.parent or None,
+        )
+        resource_args.append(
+            ResourceValidationArgs(
+                registered.type, unknown_checking_proxy(registered.inputs), registered.urn, registered.name, opts, None
+            )
+        )
+        stack_resources.append(
+            PolicyResource(
+                registered.type,
+                unknown_checking_proxy(registered.outputs),
+                registered.urn,
+                registered.name,
+                opts,
+                None,
+                None,
+                [],
+                {},
+            )
+        )
     return resource_args, StackValidationArgs(stack_resources, {})
 
 
@@ -355,8 +398,11 @@ def running_pack():
 
     def start(config: dict[str, str]):
         process = subprocess.Popen(
-            [sys.executable, "-u", str(ROOT / "policy" / "__main__.py")], cwd=ROOT / "policy",
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PULUMI_CONFIG": json.dumps(config)},
+            [sys.executable, "-u", str(ROOT / "policy" / "__main__.py")],
+            cwd=ROOT / "policy",
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "PULUMI_CONFIG": json.dumps(config)},
         )
         started.append(process)
         port = process.stdout.readline().decode().strip()
@@ -389,14 +435,30 @@ def analyze_over_grpc(analyzer, deployment) -> list:
 
     diagnostics = []
     for registered in deployment.registered:
-        diagnostics += analyzer.Analyze(analyzer_pb2.AnalyzeRequest(
-            type=registered.type, properties=struct(registered.raw_inputs), urn=registered.urn,
-            name=registered.name, options=options(registered))).diagnostics
-    diagnostics += analyzer.AnalyzeStack(analyzer_pb2.AnalyzeStackRequest(resources=[
-        analyzer_pb2.AnalyzerResource(type=r.type, properties=struct(r.outputs), urn=r.urn, name=r.name,
-                                      options=options(r), parent=r.parent)
-        for r in deployment.registered
-    ])).diagnostics
+        diagnostics += analyzer.Analyze(
+            analyzer_pb2.AnalyzeRequest(
+                type=registered.type,
+                properties=struct(registered.raw_inputs),
+                urn=registered.urn,
+                name=registered.name,
+                options=options(registered),
+            )
+        ).diagnostics
+    diagnostics += analyzer.AnalyzeStack(
+        analyzer_pb2.AnalyzeStackRequest(
+            resources=[
+                analyzer_pb2.AnalyzerResource(
+                    type=r.type,
+                    properties=struct(r.outputs),
+                    urn=r.urn,
+                    name=r.name,
+                    options=options(r),
+                    parent=r.parent,
+                )
+                for r in deployment.registered
+            ]
+        )
+    ).diagnostics
     return diagnostics
 
 
@@ -417,9 +479,15 @@ def test_the_running_pack_reports_a_broken_rule_as_mandatory(running_pack):
 
     analyzer = running_pack(stack_config("prod"))
     volume_urn = "urn:pulumi:prod::datalyptica::docker:index/volume:Volume::data"
-    response = analyzer.Analyze(analyzer_pb2.AnalyzeRequest(
-        type=rules.VOLUME, properties=struct({"name": "datalyptica-data"}), urn=volume_urn, name="data",
-        options=analyzer_pb2.AnalyzerResourceOptions(protect=False)))
+    response = analyzer.Analyze(
+        analyzer_pb2.AnalyzeRequest(
+            type=rules.VOLUME,
+            properties=struct({"name": "datalyptica-data"}),
+            urn=volume_urn,
+            name="data",
+            options=analyzer_pb2.AnalyzerResourceOptions(protect=False),
+        )
+    )
     [diagnostic] = response.diagnostics
     assert diagnostic.policyName == "data-volumes-protected"
     assert diagnostic.enforcementLevel == analyzer_pb2.MANDATORY

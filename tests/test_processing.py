@@ -36,7 +36,8 @@ def test_dev_and_prod_run_the_configured_number_of_workers_inside_the_layer(dev,
         spark_workers = {n for n in containers if n.startswith("spark-worker")}
         assert {f"spark-worker-{i}" for i in range(1, workers + 1)} == spark_workers
         assert {f"flink-taskmanager-{i}" for i in range(1, taskmanagers + 1)} == {
-            n for n in containers if n.startswith("flink-taskmanager")}
+            n for n in containers if n.startswith("flink-taskmanager")
+        }
         for name in ("spark-master", "spark-worker-1", "flink-jobmanager", "flink-taskmanager-1"):
             chain = [r.type for r in deployment.ancestors(containers[name])]
             assert chain[:2] == ["datalyptica:platform:Service", PROCESSING_LAYER], name
@@ -45,8 +46,15 @@ def test_dev_and_prod_run_the_configured_number_of_workers_inside_the_layer(dev,
 def test_spark_runs_pass_through_spark_class_commands(prod):
     containers = prod.containers()
     assert containers["spark-master"].inputs["command"] == [
-        "/opt/spark/bin/spark-class", "org.apache.spark.deploy.master.Master", "--host", "spark-master",
-        "--port", "7077", "--webui-port", "8080"]
+        "/opt/spark/bin/spark-class",
+        "org.apache.spark.deploy.master.Master",
+        "--host",
+        "spark-master",
+        "--port",
+        "7077",
+        "--webui-port",
+        "8080",
+    ]
     worker = containers["spark-worker-2"].inputs["command"]
     assert worker[:2] == ["/opt/spark/bin/spark-class", "org.apache.spark.deploy.worker.Worker"]
     assert worker[-1] == "spark://spark-master:7077"
@@ -63,7 +71,9 @@ def test_health_checks_and_metrics(dev):
     checks = dev.health_checks()
     assert checks["spark-master"][1] == "curl" and checks["spark-master"][-1] == "http://localhost:8080/json/"
     assert checks["spark-worker-1"][1] == "curl" and checks["spark-worker-1"][-1] == "http://localhost:8081/json/"
-    assert checks["flink-jobmanager"][1] == "curl" and checks["flink-jobmanager"][-1] == "http://localhost:8081/overview"
+    assert (
+        checks["flink-jobmanager"][1] == "curl" and checks["flink-jobmanager"][-1] == "http://localhost:8081/overview"
+    )
     assert checks["flink-taskmanager-1"][-1] == "http://localhost:9249/"
 
     def metrics(name):
@@ -120,11 +130,15 @@ def test_spark_defaults_parsed_by_java_point_iceberg_at_nessie_and_s3a_at_minio(
     assert conf["spark.sql.defaultCatalog"] == "nessie"
     assert conf["spark.sql.extensions"] == "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions"
     assert (conf["spark.sql.catalog.nessie.s3.endpoint"], conf["spark.sql.catalog.nessie.s3.path-style-access"]) == (
-        "http://minio:9000", "true")
+        "http://minio:9000",
+        "true",
+    )
     assert conf["spark.sql.catalog.nessie.s3.access-key-id"] == access_key
     assert conf["spark.sql.catalog.nessie.s3.secret-access-key"] == secret_key
     assert (conf["spark.hadoop.fs.s3a.endpoint"], conf["spark.hadoop.fs.s3a.path.style.access"]) == (
-        "http://minio:9000", "true")
+        "http://minio:9000",
+        "true",
+    )
     assert (conf["spark.hadoop.fs.s3a.access.key"], conf["spark.hadoop.fs.s3a.secret.key"]) == (access_key, secret_key)
     packages = conf["spark.jars.packages"].split(",")
     assert any(p.startswith("org.apache.iceberg:iceberg-spark-runtime-4.1_2.13:") for p in packages)
@@ -157,8 +171,12 @@ def test_flink_config_yaml_keeps_checkpoints_and_savepoints_on_minio(dev, prod):
         assert config["jobmanager.memory.process.size"] == f"{jobmanager_mb * 9 // 10}m"
         assert all(isinstance(key, str) and "." in key for key in config)  # flat keys, none nested by mistake
         assert upload(containers["flink-jobmanager"], FLINK_CONF)["content"] == config_file["content"]
-    assert yaml.safe_load(upload(prod.containers()["flink-taskmanager-1"], FLINK_CONF)["content"])[
-        "taskmanager.numberOfTaskSlots"] == 4
+    assert (
+        yaml.safe_load(upload(prod.containers()["flink-taskmanager-1"], FLINK_CONF)["content"])[
+            "taskmanager.numberOfTaskSlots"
+        ]
+        == 4
+    )
 
 
 def test_flink_enables_the_s3_plugin_of_its_own_version(dev):
@@ -177,8 +195,12 @@ def test_spark_and_flink_get_their_own_minio_users_and_buckets(dev):
         policy = json.loads(dev.named(f"{consumer}-s3-policy", "minio:index/iamPolicy:IamPolicy").inputs["policy"])
         return {r for statement in policy["Statement"] for r in statement["Resource"]}
 
-    assert policy_resources("spark") == {"arn:aws:s3:::warehouse", "arn:aws:s3:::warehouse/*",
-                                         "arn:aws:s3:::landing", "arn:aws:s3:::landing/*"}
+    assert policy_resources("spark") == {
+        "arn:aws:s3:::warehouse",
+        "arn:aws:s3:::warehouse/*",
+        "arn:aws:s3:::landing",
+        "arn:aws:s3:::landing/*",
+    }
     assert policy_resources("flink") == {"arn:aws:s3:::flink", "arn:aws:s3:::flink/*"}
     bucket = dev.named("flink-bucket", "minio:index/s3Bucket:S3Bucket")
     assert bucket.inputs["bucket"] == "flink"

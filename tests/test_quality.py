@@ -33,8 +33,11 @@ def envs(container) -> dict[str, str]:
 def test_quality_needs_only_storage_and_query():
     deployment = _quality_without_olap()
     layers = {r.type for r in deployment.registered if r.type.endswith("Layer")}
-    assert layers == {"datalyptica:storage:StorageLayer", "datalyptica:query:QueryLayer",
-                      "datalyptica:quality:QualityLayer"}
+    assert layers == {
+        "datalyptica:storage:StorageLayer",
+        "datalyptica:query:QueryLayer",
+        "datalyptica:quality:QualityLayer",
+    }
     assert "great-expectations" in deployment.containers()
 
 
@@ -72,11 +75,18 @@ def test_no_secret_reaches_the_job_in_plain_text(dev):
 
 def test_the_project_is_uploaded_as_it_is_in_the_repo(dev):
     uploads = {u["file"]: u for u in job(dev).inputs["uploads"]}
-    expected = {f"/usr/app/gx/{p.relative_to(GX).as_posix()}" for p in GX.rglob("*")
-                if p.is_file() and not p.name.startswith(".") and "uncommitted" not in p.parts}
+    expected = {
+        f"/usr/app/gx/{p.relative_to(GX).as_posix()}"
+        for p in GX.rglob("*")
+        if p.is_file() and not p.name.startswith(".") and "uncommitted" not in p.parts
+    }
     assert set(uploads) == expected
-    assert {"/usr/app/gx/great_expectations.yml", "/usr/app/gx/checkpoints/stg_orders.json",
-            "/usr/app/gx/expectations/stg_orders.json", "/usr/app/gx/run_checkpoint.py"} <= set(uploads)
+    assert {
+        "/usr/app/gx/great_expectations.yml",
+        "/usr/app/gx/checkpoints/stg_orders.json",
+        "/usr/app/gx/expectations/stg_orders.json",
+        "/usr/app/gx/run_checkpoint.py",
+    } <= set(uploads)
     for path, upload in uploads.items():
         assert upload["content"] == (GX / path.removeprefix("/usr/app/gx/")).read_text(), path
         assert upload["permissions"] == "0444", path
@@ -144,16 +154,23 @@ def test_great_expectations_loads_the_project_with_the_jobs_environment(dev, tmp
     shutil.copytree(GX, project, ignore=shutil.ignore_patterns("uncommitted", "plugins", "__pycache__"))
     result = subprocess.run(
         [str(python), "-c", GX_LOADS_THE_PROJECT, str(project), quality.CHECKPOINT],
-        capture_output=True, text=True, timeout=180, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=tmp_path,
         env={"HOME": str(tmp_path), "GX_ANALYTICS_ENABLED": "false", **envs(job(dev))},
     )
     assert result.returncode == 0, result.stdout + result.stderr
     loaded = json.loads(result.stdout.strip().splitlines()[-1])
     suite = json.loads((GX / "expectations" / "stg_orders.json").read_text())
     assert loaded == {
-        "context": "FileDataContext", "suite": "stg_orders", "expectations": len(suite["expectations"]),
-        "asset": ["analytics_staging", "stg_orders"], "batch_definition": "whole table",
-        "url": TRINO_URL, "dialect": "trino",
+        "context": "FileDataContext",
+        "suite": "stg_orders",
+        "expectations": len(suite["expectations"]),
+        "asset": ["analytics_staging", "stg_orders"],
+        "batch_definition": "whole table",
+        "url": TRINO_URL,
+        "dialect": "trino",
     }
 
 

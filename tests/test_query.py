@@ -71,8 +71,10 @@ def test_trino_declares_its_metrics_and_publishes_its_port(dev, prod):
 def test_trino_runs_as_one_node_that_schedules_on_itself(dev):
     config = parse_properties(uploads(dev.containers()["trino"])["/etc/trino/config.properties"]["content"])
     assert config == {
-        "coordinator": "true", "node-scheduler.include-coordinator": "true",
-        "http-server.http.port": "8080", "discovery.uri": "http://localhost:8080",
+        "coordinator": "true",
+        "node-scheduler.include-coordinator": "true",
+        "http-server.http.port": "8080",
+        "discovery.uri": "http://localhost:8080",
     }
 
 
@@ -95,7 +97,11 @@ def test_iceberg_catalog_uses_nessie_and_trinos_own_minio_user(dev):
     }
     policy = json.loads(dev.named("trino-s3-policy", "minio:index/iamPolicy:IamPolicy").inputs["policy"])
     assert {r for s in policy["Statement"] for r in s["Resource"]} == {
-        "arn:aws:s3:::warehouse", "arn:aws:s3:::warehouse/*", "arn:aws:s3:::landing", "arn:aws:s3:::landing/*"}
+        "arn:aws:s3:::warehouse",
+        "arn:aws:s3:::warehouse/*",
+        "arn:aws:s3:::landing",
+        "arn:aws:s3:::landing/*",
+    }
 
 
 def test_postgresql_catalog_uses_trinos_own_database(dev):
@@ -146,8 +152,17 @@ def test_catalog_files_with_credentials_are_private_to_trino(dev):
 
 def test_trino_waits_for_its_own_buckets_and_database_not_whole_layers(dev):
     trino = dev.containers()["trino"]
-    own = {dev.named(n).urn for n in ("trino-s3-user", "trino-s3-policy", "trino-s3-policy-attachment",
-                                      "trino-db-role", "trino-database", "trino-database-revoke-public")}
+    own = {
+        dev.named(n).urn
+        for n in (
+            "trino-s3-user",
+            "trino-s3-policy",
+            "trino-s3-policy-attachment",
+            "trino-db-role",
+            "trino-database",
+            "trino-database-revoke-public",
+        )
+    }
     assert own <= set(trino.dependencies)
     assert not any(dev.by_urn(urn).type.endswith("Layer") for urn in trino.dependencies)
     provisioned = [dev.named(n) for n in ("trino-s3-user", "trino-database")]
@@ -155,12 +170,15 @@ def test_trino_waits_for_its_own_buckets_and_database_not_whole_layers(dev):
     assert all(query_layer in list(dev.ancestors(r)) for r in provisioned)
 
 
-@pytest.mark.parametrize("image,switch", [
-    ("trinodb/trino:479", "fs.native-s3.enabled"),
-    ("trinodb/trino:480", "fs.native-s3.enabled"),
-    ("trinodb/trino:481", "fs.s3.enabled"),
-    ("registry.local:5000/trinodb/trino:483", "fs.s3.enabled"),
-])
+@pytest.mark.parametrize(
+    "image,switch",
+    [
+        ("trinodb/trino:479", "fs.native-s3.enabled"),
+        ("trinodb/trino:480", "fs.native-s3.enabled"),
+        ("trinodb/trino:481", "fs.s3.enabled"),
+        ("registry.local:5000/trinodb/trino:483", "fs.s3.enabled"),
+    ],
+)
 def test_s3_switch_follows_the_pinned_release(image, switch):
     assert query.s3_switch(image) == switch
 
@@ -202,19 +220,32 @@ def test_dbt_profile_points_at_trinos_iceberg_catalog(dev):
     assert set(profile) == {project["profile"]}
     chosen = profile[project["profile"]]
     assert chosen["outputs"][chosen["target"]] == {
-        "type": "trino", "method": "none", "user": "dbt", "host": "trino", "port": 8080, "http_scheme": "http",
-        "database": "iceberg", "schema": "analytics", "threads": 4,
+        "type": "trino",
+        "method": "none",
+        "user": "dbt",
+        "host": "trino",
+        "port": 8080,
+        "http_scheme": "http",
+        "database": "iceberg",
+        "schema": "analytics",
+        "threads": 4,
     }
 
 
 def test_dbt_project_is_uploaded_without_build_output(dev):
     files = uploads(dev.containers()["dbt"])
     project = {path for path in files if path.startswith("/usr/app/dbt/")}
-    assert {"/usr/app/dbt/dbt_project.yml", "/usr/app/dbt/models/staging/stg_orders.sql",
-            "/usr/app/dbt/models/staging/stg_orders.yml", "/usr/app/dbt/seeds/raw_orders.csv"} <= project
+    assert {
+        "/usr/app/dbt/dbt_project.yml",
+        "/usr/app/dbt/models/staging/stg_orders.sql",
+        "/usr/app/dbt/models/staging/stg_orders.yml",
+        "/usr/app/dbt/seeds/raw_orders.csv",
+    } <= project
     assert not any(part in path for path in project for part in ("/target/", "/logs/", "/.gitignore"))
-    assert files["/usr/app/dbt/models/staging/stg_orders.sql"]["content"] == (
-        ROOT / "dbt/models/staging/stg_orders.sql").read_text()
+    assert (
+        files["/usr/app/dbt/models/staging/stg_orders.sql"]["content"]
+        == (ROOT / "dbt/models/staging/stg_orders.sql").read_text()
+    )
 
 
 def test_dbt_models_are_tables_because_nessie_stores_no_views():
@@ -238,10 +269,26 @@ def find_dbt() -> str:
 def test_dbt_parses_the_project_with_the_rendered_profile(rendered_profile_dir, tmp_path):
     dbt = find_dbt()
     result = subprocess.run(
-        [dbt, "ls", "--project-dir", str(ROOT / "dbt"), "--profiles-dir", str(rendered_profile_dir),
-         "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs"),
-         "--output", "json", "--output-keys", "name resource_type database schema config"],
-        capture_output=True, text=True, timeout=180, cwd=tmp_path,
+        [
+            dbt,
+            "ls",
+            "--project-dir",
+            str(ROOT / "dbt"),
+            "--profiles-dir",
+            str(rendered_profile_dir),
+            "--target-path",
+            str(tmp_path / "target"),
+            "--log-path",
+            str(tmp_path / "logs"),
+            "--output",
+            "json",
+            "--output-keys",
+            "name resource_type database schema config",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=tmp_path,
         env={"PATH": str(Path(dbt).parent), "HOME": str(tmp_path), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
     )
     assert result.returncode == 0, result.stdout + result.stderr
@@ -271,14 +318,32 @@ print(json.dumps({"type": c.type, "host": c.host, "port": c.port, "database": c.
 def test_dbt_trino_accepts_the_rendered_profile(rendered_profile_dir, tmp_path):
     python = Path(find_dbt()).parent / "python"
     result = subprocess.run(
-        [str(python if python.is_file() else sys.executable), "-c", PROFILE_AS_DBT_READS_IT,
-         str(rendered_profile_dir), query.DBT_PROFILE],
-        capture_output=True, text=True, timeout=120, cwd=tmp_path, env={"HOME": str(tmp_path)},
+        [
+            str(python if python.is_file() else sys.executable),
+            "-c",
+            PROFILE_AS_DBT_READS_IT,
+            str(rendered_profile_dir),
+            query.DBT_PROFILE,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env={"HOME": str(tmp_path)},
     )
     assert result.returncode == 0, result.stdout + result.stderr
     credentials = json.loads(result.stdout.strip().splitlines()[-1])
-    assert credentials == {"type": "trino", "host": "trino", "port": 8080, "database": "iceberg", "schema": "analytics",
-                           "user": "dbt", "method": "none", "scheme": "http", "threads": 4}
+    assert credentials == {
+        "type": "trino",
+        "host": "trino",
+        "port": 8080,
+        "database": "iceberg",
+        "schema": "analytics",
+        "user": "dbt",
+        "method": "none",
+        "scheme": "http",
+        "threads": 4,
+    }
 
 
 DBT_DOCKERFILE = ROOT / "images" / "dbt" / "Dockerfile"

@@ -33,13 +33,17 @@ def clients(deployment) -> dict[str, dict]:
 def expected_redirects(config: dict) -> dict[str, str]:
     """Each UI's callback as a browser reaches it, from the stack's own settings."""
     settings = load_settings(config)
-    return {login.client_id: f"http://{settings.endpoint_host}:{settings.host_port(login.port_name)}{login.callback_path}"
-            for login in UI_LOGINS}
+    return {
+        login.client_id: f"http://{settings.endpoint_host}:{settings.host_port(login.port_name)}{login.callback_path}"
+        for login in UI_LOGINS
+    }
 
 
 def stack_file_config(stack: str) -> dict:
-    return {key.removeprefix("datalyptica:"): json.loads(value) if value[:1] in "[{" else value
-            for key, value in stack_config(stack).items()}
+    return {
+        key.removeprefix("datalyptica:"): json.loads(value) if value[:1] in "[{" else value
+        for key, value in stack_config(stack).items()
+    }
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -54,8 +58,11 @@ def test_every_ui_has_a_client_whose_redirect_is_the_uis_real_url(stack, request
 
 
 def test_redirects_follow_the_stacks_ports_and_endpoint_host(deploy):
-    config = {"endpointHost": "data.example.internal", "ports": {"grafana": 3300, "minio-console": 9101},
-              "protectData": False}
+    config = {
+        "endpointHost": "data.example.internal",
+        "ports": {"grafana": 3300, "minio-console": 9101},
+        "protectData": False,
+    }
     deployment = deploy(**config)
     found = clients(deployment)
     for client_id, redirect in expected_redirects(config).items():
@@ -136,9 +143,11 @@ def test_grafana_logs_in_through_keycloak_and_keeps_its_admin(dev):
     assert variables["GF_AUTH_GENERIC_OAUTH_CLIENT_ID"] == "grafana"
     assert variables["GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET__FILE"] == "/etc/grafana/secrets/oauth-client-secret"
     assert variables["GF_AUTH_GENERIC_OAUTH_AUTH_URL"] == (
-        "http://localhost:8280/realms/datalyptica/protocol/openid-connect/auth")
+        "http://localhost:8280/realms/datalyptica/protocol/openid-connect/auth"
+    )
     assert variables["GF_AUTH_GENERIC_OAUTH_TOKEN_URL"] == (
-        "http://keycloak:8080/realms/datalyptica/protocol/openid-connect/token")
+        "http://keycloak:8080/realms/datalyptica/protocol/openid-connect/token"
+    )
     assert variables["GF_SERVER_ROOT_URL"] == "http://localhost:3000"
     assert "GF_SECURITY_ADMIN_PASSWORD__FILE" in variables
     file = upload(grafana, "/etc/grafana/secrets/oauth-client-secret")

@@ -28,8 +28,13 @@ def test_prod_protects_data_and_uses_the_seeds_sizes():
     prod = settings_of("prod")
     assert prod.protect_data is True
     seed = {  # the seed's resource table for the Analytics & ML layer
-        "redis": (1, "2g"), "jupyterhub": (2, "4g"), "notebook": (2, "4g"), "mlflow": (2, "4g"),
-        "superset": (4, "8g"), "airflow-apiserver": (2, "4g"), "airflow-scheduler": (2, "4g"),
+        "redis": (1, "2g"),
+        "jupyterhub": (2, "4g"),
+        "notebook": (2, "4g"),
+        "mlflow": (2, "4g"),
+        "superset": (4, "8g"),
+        "airflow-apiserver": (2, "4g"),
+        "airflow-scheduler": (2, "4g"),
         "airflow-worker": (4, "8g"),
     }
     for name, (cpus, memory) in seed.items():
@@ -43,8 +48,10 @@ def test_the_engine_form_of_a_stack_file_round_trips():
     assert load_settings(config).prefix == "dl"
 
 
-@pytest.mark.parametrize("text,size", [("512m", 512 * 1024**2), ("4g", 4 * 1024**3), ("1.5GiB", 1536 * 1024**2),
-                                       ("2048", 2048), (1024, 1024)])
+@pytest.mark.parametrize(
+    "text,size",
+    [("512m", 512 * 1024**2), ("4g", 4 * 1024**3), ("1.5GiB", 1536 * 1024**2), ("2048", 2048), (1024, 1024)],
+)
 def test_sizes(text, size):
     assert parse_size(text) == size
 
@@ -133,7 +140,10 @@ def test_each_kafka_broker_publishes_its_own_host_port():
     settings = load_settings({"services": {"kafka": {"replicas": 3}}, "ports": {"kafka": 29092}})
     assert [settings.host_port("kafka", broker) for broker in (1, 2, 3)] == [29092, 29093, 29094]
     assert {name: port for name, port in settings.host_ports().items() if name.split()[0] == "kafka"} == {
-        "kafka": 29092, "kafka (replica 2)": 29093, "kafka (replica 3)": 29094}
+        "kafka": 29092,
+        "kafka (replica 2)": 29093,
+        "kafka (replica 3)": 29094,
+    }
     with pytest.raises(ValueError, match="published once"):
         settings.host_port("trino", 2)
 

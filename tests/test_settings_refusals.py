@@ -28,8 +28,7 @@ def test_a_trino_image_without_a_release_number_is_refused():
 
 
 def test_an_untagged_flink_image_is_refused():
-    message = refusal(services={"flink-jobmanager": {"image": "flink"},
-                                "flink-taskmanager": {"image": "flink"}})
+    message = refusal(services={"flink-jobmanager": {"image": "flink"}, "flink-taskmanager": {"image": "flink"}})
     assert "datalyptica:services.flink-jobmanager.image: 'flink' is not pinned (untagged)" in message
 
 
@@ -61,6 +60,7 @@ def test_limits_docker_refuses_are_refused():
 
 
 def test_pinned_images_and_sound_limits_still_load():
-    settings = load_settings({"services": {"trino": {"image": "trinodb/trino:480"}, "redis": {"cpus": 0.01},
-                                           "kafka": {"replicas": 1}}})
+    settings = load_settings(
+        {"services": {"trino": {"image": "trinodb/trino:480"}, "redis": {"cpus": 0.01}, "kafka": {"replicas": 1}}}
+    )
     assert settings.service("trino").image == "trinodb/trino:480"

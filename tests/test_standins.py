@@ -32,8 +32,9 @@ def test_every_stand_in_has_its_files_and_a_tag_that_resolves(folder):
 def test_stand_ins_are_built_only_from_the_base_or_other_stand_ins(folder):
     standins = builder.discover()
     tags = {standin.tag for standin in standins.values()}
-    first_instruction = next(line for line in (folder / "Dockerfile").read_text().splitlines()
-                             if line.strip() and not line.startswith("#"))
+    first_instruction = next(
+        line for line in (folder / "Dockerfile").read_text().splitlines() if line.strip() and not line.startswith("#")
+    )
     assert first_instruction.split()[0] == "FROM" and first_instruction.split()[1] in tags, first_instruction
     assert standins[folder.name].parents
 
@@ -54,8 +55,13 @@ def test_a_service_tag_is_the_catalogs_image_and_nothing_else_resolves():
     assert builder.resolve_tag("service:etcd\n") == catalog.SERVICES["etcd"].image
     assert builder.resolve_tag("service:nessie", {"nessie": "ghcr.io/projectnessie/nessie:0.99.0"}).endswith(":0.99.0")
     assert builder.resolve_tag("image:postgres:15-bookworm") == "postgres:15-bookworm"
-    for bad in ("service:no-such-service", "service:patroni", "image:postgres", "image:localhost:5000/x",
-                "postgres:15-bookworm"):
+    for bad in (
+        "service:no-such-service",
+        "service:patroni",
+        "image:postgres",
+        "image:localhost:5000/x",
+        "postgres:15-bookworm",
+    ):
         with pytest.raises(StandinError):
             builder.resolve_tag(bad)
 
@@ -76,12 +82,15 @@ def make_tree(root: Path, standins: dict[str, tuple[str, str | None]]) -> Path:
 
 @pytest.fixture
 def tree(tmp_path):
-    return make_tree(tmp_path / "standins", {
-        "early": ("image:early:1", "middle:2"),  # before middle by name, after it by FROM
-        "middle": ("image:middle:2", "base:1"),
-        "alpha": ("image:alpha:3", "base:1"),
-        BASE: ("image:base:1", None),
-    })
+    return make_tree(
+        tmp_path / "standins",
+        {
+            "early": ("image:early:1", "middle:2"),  # before middle by name, after it by FROM
+            "middle": ("image:middle:2", "base:1"),
+            "alpha": ("image:alpha:3", "base:1"),
+            BASE: ("image:base:1", None),
+        },
+    )
 
 
 def test_dependency_order_follows_from_lines_not_names(tree):
@@ -107,9 +116,14 @@ def test_a_from_line_naming_no_stand_in_is_refused(tmp_path):
 
 
 def test_from_lines_in_a_circle_are_refused(tmp_path):
-    root = make_tree(tmp_path / "standins", {
-        BASE: ("image:base:1", None), "one": ("image:one:1", "two:1"), "two": ("image:two:1", "one:1"),
-    })
+    root = make_tree(
+        tmp_path / "standins",
+        {
+            BASE: ("image:base:1", None),
+            "one": ("image:one:1", "two:1"),
+            "two": ("image:two:1", "one:1"),
+        },
+    )
     with pytest.raises(StandinError, match="circle"):
         builder.discover(root)
 
@@ -137,7 +151,7 @@ def test_every_file_of_a_folder_is_an_input(tree, tmp_path, change):
     before = hashes(tree, ca_dir)
     alpha = tree / "alpha"
     if change == "new file":
-        (alpha / "entrypoint.sh").write_text("exec \"$@\"\n")
+        (alpha / "entrypoint.sh").write_text('exec "$@"\n')
     elif change == "contract":
         (alpha / "CONTRACT.md").write_text("# alpha, reworded\n")
     elif change == "tag":
@@ -170,9 +184,11 @@ def test_the_real_folders_hash_to_the_same_wherever_they_are_copied(tmp_path):
 
 def test_a_stand_in_is_built_from_the_by_hash_tag_of_what_it_is_from():
     by_hash = {"datalyptica-standin/debian:bookworm": builder.by_hash_tag(BASE, "ab" * 32)}
-    dockerfile = ("# FROM datalyptica-standin/debian:bookworm in a comment stays\n"
-                  "FROM datalyptica-standin/debian:bookworm AS build\nRUN make\n"
-                  "from --platform=linux/amd64 datalyptica-standin/debian:bookworm\nCOPY --from=build /out /\n")
+    dockerfile = (
+        "# FROM datalyptica-standin/debian:bookworm in a comment stays\n"
+        "FROM datalyptica-standin/debian:bookworm AS build\nRUN make\n"
+        "from --platform=linux/amd64 datalyptica-standin/debian:bookworm\nCOPY --from=build /out /\n"
+    )
     pinned = builder.pinned_dockerfile(dockerfile, by_hash).splitlines()
     assert pinned[0] == "# FROM datalyptica-standin/debian:bookworm in a comment stays"
     assert pinned[1] == f"FROM datalyptica-standin/by-hash:base-{'ab' * 16} AS build"

@@ -87,14 +87,20 @@ def test_dev_publishes_on_loopback_and_prod_on_every_interface(dev, prod):
             assert port["ip"] == "127.0.0.1", name
     haproxy = prod.containers()["haproxy"].inputs["ports"]
     assert {(p["internal"], p["external"], p["ip"]) for p in haproxy} == {
-        (5000, 5432, "0.0.0.0"), (5001, 5433, "0.0.0.0"), (7000, 7000, "0.0.0.0")}
+        (5000, 5432, "0.0.0.0"),
+        (5001, 5433, "0.0.0.0"),
+        (7000, 7000, "0.0.0.0"),
+    }
 
 
 def test_data_volumes_are_protected_on_prod_only(dev, prod):
     for deployment, protected in ((dev, False), (prod, True)):
         volumes = deployment.of_type("docker:index/volume:Volume")
         assert {v.inputs["name"] for v in volumes} >= {
-            "datalyptica-minio-data", "datalyptica-patroni-1-data", "datalyptica-etcd-1-data"}
+            "datalyptica-minio-data",
+            "datalyptica-patroni-1-data",
+            "datalyptica-etcd-1-data",
+        }
         for volume in volumes:
             assert volume.protect is protected and volume.retain_on_delete is protected, volume.name
         for kind in ("postgresql:index/database:Database", "minio:index/s3Bucket:S3Bucket"):
@@ -129,9 +135,11 @@ def test_no_generated_credential_appears_in_plain_text_anywhere_in_the_stack(dev
 
 def test_credentials_reach_containers_as_0400_files_not_env(dev):
     containers = dev.containers()
-    for name, path, owner in (("minio", "/etc/minio/config.env", "0"),
-                              ("patroni-1", "/etc/patroni/patroni.yml", "999"),
-                              ("nessie", "/etc/nessie/application.properties", "10000")):
+    for name, path, owner in (
+        ("minio", "/etc/minio/config.env", "0"),
+        ("patroni-1", "/etc/patroni/patroni.yml", "999"),
+        ("nessie", "/etc/nessie/application.properties", "10000"),
+    ):
         file = upload(containers[name], path)
         assert file["permissions"] == "0400" and file["owner"] == owner, name
         assert "uploads" in containers[name].secret_inputs(), name
@@ -150,9 +158,11 @@ def test_nessie_keeps_its_catalog_in_postgres_and_its_warehouse_on_minio(dev):
 def test_nessie_reads_its_s3_keys_from_a_secret_outside_its_own_config_mappings(dev):
     """Nessie refuses unknown keys under nessie.* at start (SRCFG00050): the secret it names by
     URN must be defined under a prefix of ours, and be the one the URN names."""
-    properties = dict(line.split("=", 1) for line in
-                      upload(dev.containers()["nessie"], "/etc/nessie/application.properties")["content"].splitlines()
-                      if line and not line.startswith("#"))
+    properties = dict(
+        line.split("=", 1)
+        for line in upload(dev.containers()["nessie"], "/etc/nessie/application.properties")["content"].splitlines()
+        if line and not line.startswith("#")
+    )
     urn = properties["nessie.catalog.service.s3.default-options.access-key"]
     secret = urn.removeprefix("urn:nessie-secret:quarkus:")
     assert not secret.startswith("nessie.")
@@ -201,7 +211,11 @@ def test_stack_outputs_give_endpoints_and_secret_admin_credentials(dev):
 def test_bucket_policy_names_only_its_buckets():
     policy = json.loads(bucket_policy(["a", "b"]))
     assert {r for s in policy["Statement"] for r in s["Resource"]} == {
-        "arn:aws:s3:::a", "arn:aws:s3:::b", "arn:aws:s3:::a/*", "arn:aws:s3:::b/*"}
+        "arn:aws:s3:::a",
+        "arn:aws:s3:::b",
+        "arn:aws:s3:::a/*",
+        "arn:aws:s3:::b/*",
+    }
 
 
 # ---- a made-up consumer, to show how every later layer uses the provisioning ---------------
@@ -213,9 +227,13 @@ class Consumer(pulumi.ComponentResource):
         database = storage.database(name, parent=self)
         buckets = storage.buckets(name, [f"{name}-files"], parent=self)
         self.service = Service(
-            name, platform=platform, spec=platform.settings.service("redis"), networks=[storage.network],
+            name,
+            platform=platform,
+            spec=platform.settings.service("redis"),
+            networks=[storage.network],
             healthcheck=HealthCheck.command("true"),
-            depends_on=[*database.resources, *buckets.resources], opts=pulumi.ResourceOptions(parent=self),
+            depends_on=[*database.resources, *buckets.resources],
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
 
@@ -233,8 +251,17 @@ def two_consumers():
 def test_a_consumer_depends_on_its_own_database_and_buckets_not_the_layer(two_consumers):
     deployment = two_consumers
     alpha = next(c for c in deployment.of_type(CONTAINER) if c.inputs["hostname"] == "alpha")
-    own = {deployment.named(n).urn for n in ("alpha-db-role", "alpha-database", "alpha-database-revoke-public",
-                                            "alpha-s3-user", "alpha-s3-policy", "alpha-files-bucket")}
+    own = {
+        deployment.named(n).urn
+        for n in (
+            "alpha-db-role",
+            "alpha-database",
+            "alpha-database-revoke-public",
+            "alpha-s3-user",
+            "alpha-s3-policy",
+            "alpha-files-bucket",
+        )
+    }
     assert own <= set(alpha.dependencies)
     others = {deployment.named(n).urn for n in ("beta-database", "nessie-database", "storage")}
     assert not others & set(alpha.dependencies)
@@ -244,23 +271,31 @@ def test_a_consumer_depends_on_its_own_database_and_buckets_not_the_layer(two_co
 def test_consumer_provisioning_lives_under_the_consumer(two_consumers):
     consumer = two_consumers.named("alpha", "datalyptica:test:Consumer")
     kinds = {r.type for r in two_consumers.children(consumer)}
-    assert {"postgresql:index/role:Role", "postgresql:index/database:Database", "minio:index/iamUser:IamUser",
-            "minio:index/iamPolicy:IamPolicy", "minio:index/s3Bucket:S3Bucket"} <= kinds
+    assert {
+        "postgresql:index/role:Role",
+        "postgresql:index/database:Database",
+        "minio:index/iamUser:IamUser",
+        "minio:index/iamPolicy:IamPolicy",
+        "minio:index/s3Bucket:S3Bucket",
+    } <= kinds
 
 
 # ---- refusals happen before anything is registered -----------------------------------------
 
 
-@pytest.mark.parametrize("config,key", [
-    ({"layers": ["storage", "lakehouse"]}, "datalyptica:layers"),
-    ({"layers": ["analytics"]}, "datalyptica:layers"),
-    ({"ports": {"grafana": 9000}}, "datalyptica:ports"),
-    ({"services": {"minio": {"memory": "lots"}}}, "datalyptica:services.minio.memory"),
-    ({"services": {"kafka": {"replicas": -2}}}, "datalyptica:services.kafka.replicas"),
-    ({"ports": {"postgres-primary": None}}, "datalyptica:ports.postgres-primary"),
-    ({"ports": {"minio": None}}, "datalyptica:ports.minio"),
-    ({"ports": {"keycloak": None}}, "datalyptica:ports.keycloak"),
-])
+@pytest.mark.parametrize(
+    "config,key",
+    [
+        ({"layers": ["storage", "lakehouse"]}, "datalyptica:layers"),
+        ({"layers": ["analytics"]}, "datalyptica:layers"),
+        ({"ports": {"grafana": 9000}}, "datalyptica:ports"),
+        ({"services": {"minio": {"memory": "lots"}}}, "datalyptica:services.minio.memory"),
+        ({"services": {"kafka": {"replicas": -2}}}, "datalyptica:services.kafka.replicas"),
+        ({"ports": {"postgres-primary": None}}, "datalyptica:ports.postgres-primary"),
+        ({"ports": {"minio": None}}, "datalyptica:ports.minio"),
+        ({"ports": {"keycloak": None}}, "datalyptica:ports.keycloak"),
+    ],
+)
 def test_bad_config_stops_the_program_before_any_resource(config, key):
     from scripts import offline as pulumi_harness
 

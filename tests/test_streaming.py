@@ -14,11 +14,22 @@ CONNECTOR_FILE = "/kafka/connectors/cdc-postgres.json"
 
 # The broker properties the stack sets, as the apache/kafka image names them in server.properties.
 BROKER_PROPERTIES = {
-    "node.id", "process.roles", "controller.quorum.voters", "controller.listener.names",
-    "inter.broker.listener.name", "listeners", "advertised.listeners", "listener.security.protocol.map",
-    "log.dirs", "default.replication.factor", "min.insync.replicas", "offsets.topic.replication.factor",
-    "transaction.state.log.replication.factor", "transaction.state.log.min.isr",
-    "share.coordinator.state.topic.replication.factor", "share.coordinator.state.topic.min.isr",
+    "node.id",
+    "process.roles",
+    "controller.quorum.voters",
+    "controller.listener.names",
+    "inter.broker.listener.name",
+    "listeners",
+    "advertised.listeners",
+    "listener.security.protocol.map",
+    "log.dirs",
+    "default.replication.factor",
+    "min.insync.replicas",
+    "offsets.topic.replication.factor",
+    "transaction.state.log.replication.factor",
+    "transaction.state.log.min.isr",
+    "share.coordinator.state.topic.replication.factor",
+    "share.coordinator.state.topic.min.isr",
 }
 # Env the image hands to the JVM or the storage formatter, not to server.properties.
 KAFKA_LAUNCHER_ENV = {"KAFKA_HEAP_OPTS", "CLUSTER_ID"}
@@ -45,8 +56,11 @@ def kafka_properties(container) -> dict[str, str]:
 
 def connect_worker_properties(container) -> dict[str, str]:
     """The Debezium image's rule for CONNECT_* env: drop CONNECT_, lower case, `_` -> `.`."""
-    return {key.removeprefix("CONNECT_").lower().replace("_", "."): value
-            for key, value in env(container).items() if key.startswith("CONNECT_")}
+    return {
+        key.removeprefix("CONNECT_").lower().replace("_", "."): value
+        for key, value in env(container).items()
+        if key.startswith("CONNECT_")
+    }
 
 
 def listener_names(value: str) -> list[str]:
@@ -71,12 +85,18 @@ def test_dev_broker_is_its_own_quorum_with_replication_factor_one(dev):
     assert properties["node.id"] == "1"
     assert properties["process.roles"] == "broker,controller"
     assert properties["controller.quorum.voters"] == "1@kafka-1:29093"
-    for key in ("offsets.topic.replication.factor", "transaction.state.log.replication.factor",
-                "default.replication.factor", "transaction.state.log.min.isr", "min.insync.replicas"):
+    for key in (
+        "offsets.topic.replication.factor",
+        "transaction.state.log.replication.factor",
+        "default.replication.factor",
+        "transaction.state.log.min.isr",
+        "min.insync.replicas",
+    ):
         assert properties[key] == "1", key
     assert properties["advertised.listeners"] == "INTERNAL://kafka-1:19092,EXTERNAL://localhost:9092"
     assert [(p["internal"], p["external"], p["ip"]) for p in brokers(dev)["kafka-1"].inputs["ports"]] == [
-        (9092, 9092, "127.0.0.1")]
+        (9092, 9092, "127.0.0.1")
+    ]
 
 
 def test_prod_runs_three_voting_brokers_with_replication_three_and_min_isr_two(prod):
@@ -87,15 +107,22 @@ def test_prod_runs_three_voting_brokers_with_replication_three_and_min_isr_two(p
         properties = kafka_properties(container)
         assert properties["node.id"] == str(node_id)
         assert properties["controller.quorum.voters"] == "1@kafka-1:29093,2@kafka-2:29093,3@kafka-3:29093"
-        for key in ("offsets.topic.replication.factor", "transaction.state.log.replication.factor",
-                    "default.replication.factor", "share.coordinator.state.topic.replication.factor"):
+        for key in (
+            "offsets.topic.replication.factor",
+            "transaction.state.log.replication.factor",
+            "default.replication.factor",
+            "share.coordinator.state.topic.replication.factor",
+        ):
             assert properties[key] == "3", key
         for key in ("transaction.state.log.min.isr", "min.insync.replicas", "share.coordinator.state.topic.min.isr"):
             assert properties[key] == "2", key
         host_port = 29092 + node_id - 1
-        assert properties["advertised.listeners"] == f"INTERNAL://kafka-{node_id}:19092,EXTERNAL://localhost:{host_port}"
+        assert (
+            properties["advertised.listeners"] == f"INTERNAL://kafka-{node_id}:19092,EXTERNAL://localhost:{host_port}"
+        )
         assert [(p["internal"], p["external"], p["ip"]) for p in container.inputs["ports"]] == [
-            (9092, host_port, "0.0.0.0")]
+            (9092, host_port, "0.0.0.0")
+        ]
     assert prod.outputs["kafka_bootstrap_url"] == "localhost:29092,localhost:29093,localhost:29094"
 
 
@@ -174,7 +201,10 @@ def test_schema_registry_and_connect_use_every_broker_and_its_replication_factor
     connect = env(containers["kafka-connect"])
     assert connect["BOOTSTRAP_SERVERS"] == "kafka-1:19092,kafka-2:19092,kafka-3:19092"
     assert {connect["CONFIG_STORAGE_TOPIC"], connect["OFFSET_STORAGE_TOPIC"], connect["STATUS_STORAGE_TOPIC"]} == {
-        "_connect-configs", "_connect-offsets", "_connect-status"}
+        "_connect-configs",
+        "_connect-offsets",
+        "_connect-status",
+    }
     worker = connect_worker_properties(containers["kafka-connect"])
     for topic in ("config", "offset", "status"):
         assert worker[f"{topic}.storage.replication.factor"] == "3", topic
@@ -195,16 +225,25 @@ def test_cdc_role_may_replicate_and_read_the_cdc_database(dev):
     assert database.inputs["name"] == "cdc"
     connect = dev.named("debezium-connect", "postgresql:index/grant:Grant")
     assert (connect.inputs["database"], connect.inputs["objectType"], connect.inputs["privileges"]) == (
-        "cdc", "database", ["CONNECT"])
+        "cdc",
+        "database",
+        ["CONNECT"],
+    )
     tables = dev.named("debezium-read-tables", "postgresql:index/grant:Grant")
     assert (tables.inputs["objectType"], tables.inputs["privileges"], tables.inputs["schema"]) == (
-        "table", ["SELECT"], "public")
+        "table",
+        ["SELECT"],
+        "public",
+    )
     future = dev.named("debezium-read-future-tables", "postgresql:index/defaultPrivileges:DefaultPrivileges")
     assert (future.inputs["owner"], future.inputs["role"]) == ("cdc", "debezium")
     assert future.inputs["privileges"] == ["SELECT"]
     publication = dev.named("debezium-publication", "postgresql:index/publication:Publication")
     assert (publication.inputs["name"], publication.inputs["database"], publication.inputs["allTables"]) == (
-        "datalyptica_cdc", "cdc", True)
+        "datalyptica_cdc",
+        "cdc",
+        True,
+    )
     admin = dev.of_type("pulumi:providers:postgresql")[0]
     for resource in (role, connect, tables, future, publication):
         assert resource.provider.startswith(admin.urn), resource.name
@@ -249,7 +288,9 @@ def test_streaming_with_only_storage_registers_nothing_of_other_layers(deploy):
 
 def test_streaming_layer_exposes_no_credentials_as_outputs(dev):
     assert not {name for name in dev.outputs if "cdc" in name or "kafka" in name} - {
-        "kafka_bootstrap_url", "kafka_connect_url"}
+        "kafka_bootstrap_url",
+        "kafka_connect_url",
+    }
 
 
 def test_debeziums_slot_is_a_patroni_permanent_slot_only_with_streaming(dev, deploy):

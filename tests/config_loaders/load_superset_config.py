@@ -17,16 +17,31 @@ caches = {name: Cache(app, config=getattr(config, name)) for name in ("CACHE_CON
 celery = Celery(config_source=config.CELERY_CONFIG)
 db_url = make_url(config.SQLALCHEMY_DATABASE_URI)
 
-print(json.dumps({
-    "superset_version": config.VERSION_STRING,
-    "secret_key": config.SECRET_KEY,
-    "db": {"drivername": db_url.drivername, "host": db_url.host, "port": db_url.port,
-           "database": db_url.database, "username": db_url.username, "password": db_url.password},
-    "caches": {name: {"backend": type(cache.cache).__name__, "db": getattr(config, name)["CACHE_REDIS_DB"]}
-               for name, cache in caches.items()},
-    "results_backend": type(config.RESULTS_BACKEND).__name__,
-    "celery": {"broker_url": celery.conf.broker_url, "result_backend": celery.conf.result_backend,
-               "imports": list(celery.conf.imports)},
-    "auth_type": config.AUTH_TYPE,
-    "oauth_providers": getattr(config, "OAUTH_PROVIDERS", None),
-}))
+print(
+    json.dumps(
+        {
+            "superset_version": config.VERSION_STRING,
+            "secret_key": config.SECRET_KEY,
+            "db": {
+                "drivername": db_url.drivername,
+                "host": db_url.host,
+                "port": db_url.port,
+                "database": db_url.database,
+                "username": db_url.username,
+                "password": db_url.password,
+            },
+            "caches": {
+                name: {"backend": type(cache.cache).__name__, "db": getattr(config, name)["CACHE_REDIS_DB"]}
+                for name, cache in caches.items()
+            },
+            "results_backend": type(config.RESULTS_BACKEND).__name__,
+            "celery": {
+                "broker_url": celery.conf.broker_url,
+                "result_backend": celery.conf.result_backend,
+                "imports": list(celery.conf.imports),
+            },
+            "auth_type": config.AUTH_TYPE,
+            "oauth_providers": getattr(config, "OAUTH_PROVIDERS", None),
+        }
+    )
+)

@@ -186,8 +186,11 @@ class PatroniQueries:
 
     def wait_for_sync_replica(self, node: PatroniNode, timeout: float) -> None:
         """Streaming, caught up, and the synchronous standby (so commits wait for it)."""
-        wait_for(lambda: self.rest_status(node, "/readiness") == 200 and self.rest_status(node, "/sync") == 200,
-                 timeout=timeout, what=f"{node.name} streaming as the synchronous standby")
+        wait_for(
+            lambda: self.rest_status(node, "/readiness") == 200 and self.rest_status(node, "/sync") == 200,
+            timeout=timeout,
+            what=f"{node.name} streaming as the synchronous standby",
+        )
 
     def haproxy_servers(self, listener: str) -> dict[str, str]:
         """Server name -> status ('UP', 'DOWN', ...) of one HAProxy listener, from the stats CSV."""
@@ -195,13 +198,21 @@ class PatroniQueries:
         if not text:
             return {}
         rows = csv.DictReader(io.StringIO(text.lstrip("# ")))
-        return {row["svname"]: row["status"] for row in rows
-                if row["pxname"] == listener and row["svname"] not in ("FRONTEND", "BACKEND")}
+        return {
+            row["svname"]: row["status"]
+            for row in rows
+            if row["pxname"] == listener and row["svname"] not in ("FRONTEND", "BACKEND")
+        }
 
     def wait_for_haproxy_primary(self, leader: PatroniNode, timeout: float) -> None:
         """HAProxy 2.6 starts with every server UP: wait until only the leader is."""
-        wait_for(lambda: [name for name, status in self.haproxy_servers("primary").items() if status == "UP"]
-                 == [leader.name], timeout=timeout, what=f"HAProxy routing its primary port to {leader.name} only")
+        wait_for(
+            lambda: (
+                [name for name, status in self.haproxy_servers("primary").items() if status == "UP"] == [leader.name]
+            ),
+            timeout=timeout,
+            what=f"HAProxy routing its primary port to {leader.name} only",
+        )
 
     # -- SQL
 
@@ -209,11 +220,19 @@ class PatroniQueries:
         import psycopg
 
         return psycopg.connect(
-            host=LOCALHOST, port=port, dbname="postgres", user=self.credentials.superuser,
-            password=self.credentials.superuser_password, connect_timeout=connect_timeout, autocommit=True,
+            host=LOCALHOST,
+            port=port,
+            dbname="postgres",
+            user=self.credentials.superuser,
+            password=self.credentials.superuser_password,
+            connect_timeout=connect_timeout,
+            autocommit=True,
             # A dead peer must not hang a client for ever; no statement_timeout, since cancelling
             # a commit that waits for the standby would acknowledge it without replication.
-            tcp_user_timeout=10_000, keepalives_idle=5, keepalives_interval=2, keepalives_count=2,
+            tcp_user_timeout=10_000,
+            keepalives_idle=5,
+            keepalives_interval=2,
+            keepalives_count=2,
         )
 
 
@@ -252,8 +271,11 @@ class PgHaCluster(PatroniQueries):
         for member in self.topology.etcd:
             self.start_etcd(member)
         for member in self.topology.etcd:
-            wait_for(lambda url=f"{member.client_url}/health": '"health":"true"' in (http_text(url) or ""),
-                     timeout=30, what=f"{member.name} healthy")
+            wait_for(
+                lambda url=f"{member.client_url}/health": '"health":"true"' in (http_text(url) or ""),
+                timeout=30,
+                what=f"{member.name} healthy",
+            )
         for node in self.topology.nodes:
             self.start_node(node)
         leader = self.wait_for_leader(timeout=60)
@@ -300,8 +322,14 @@ class PgHaCluster(PatroniQueries):
             options = {"user": POSTGRES_USER, "group": POSTGRES_USER, "extra_groups": []}
         with open(log_path, "ab") as log:
             self._processes[name] = subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                cwd=cwd or self.workdir, env=env, start_new_session=True, **options,
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=cwd or self.workdir,
+                env=env,
+                start_new_session=True,
+                **options,
             )
 
     def _kill(self, name: str) -> None:
@@ -318,8 +346,9 @@ class PgHaCluster(PatroniQueries):
 
     def start_etcd(self, member: EtcdMember) -> None:
         data_dir = self.workdir / member.name
-        command = etcd_command(self.topology, member, data_dir=str(data_dir), listen_host=LOCALHOST,
-                               executable=self.tools.etcd)
+        command = etcd_command(
+            self.topology, member, data_dir=str(data_dir), listen_host=LOCALHOST, executable=self.tools.etcd
+        )
         self._spawn(member.name, command)
 
     def node_dir(self, node: PatroniNode) -> Path:
@@ -334,9 +363,14 @@ class PgHaCluster(PatroniQueries):
         if not node_dir.exists():
             socket_dir.mkdir(parents=True)
             config = render_patroni_config(
-                self.topology, node, self.credentials,
-                data_dir=str(self.data_dir(node)), bin_dir=self.tools.pg_bin_dir, socket_dir=str(socket_dir),
-                listen_host=LOCALHOST, client_networks=(f"{LOCALHOST}/32",),
+                self.topology,
+                node,
+                self.credentials,
+                data_dir=str(self.data_dir(node)),
+                bin_dir=self.tools.pg_bin_dir,
+                socket_dir=str(socket_dir),
+                listen_host=LOCALHOST,
+                client_networks=(f"{LOCALHOST}/32",),
             )
             config_path = node_dir / "patroni.yml"
             config_path.write_text(config)
@@ -380,8 +414,11 @@ class PgHaCluster(PatroniQueries):
         """The node's running postmaster (its command line names the node's data directory)."""
         pid = self.postmaster_pid(node)
         try:
-            if pid and not _is_zombie(pid) and str(self.data_dir(node)).encode() in Path(
-                    f"/proc/{pid}/cmdline").read_bytes():
+            if (
+                pid
+                and not _is_zombie(pid)
+                and str(self.data_dir(node)).encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+            ):
                 return pid
         except OSError:
             pass
@@ -389,10 +426,16 @@ class PgHaCluster(PatroniQueries):
 
     def start_haproxy(self) -> None:
         config_path = self.workdir / "haproxy.cfg"
-        config_path.write_text(render_haproxy_config(
-            self.topology, listen_host=LOCALHOST, primary_port=self.primary_port,
-            replica_port=self.replica_port, stats_port=self.stats_port, docker_dns=False,
-        ))
+        config_path.write_text(
+            render_haproxy_config(
+                self.topology,
+                listen_host=LOCALHOST,
+                primary_port=self.primary_port,
+                replica_port=self.replica_port,
+                stats_port=self.stats_port,
+                docker_dns=False,
+            )
+        )
         self._spawn("haproxy", [self.tools.haproxy, "-db", "-f", str(config_path)])
 
     def stop_haproxy(self) -> None:
@@ -428,8 +471,7 @@ def _kill_all(pids: set[int]) -> None:
     for pid in sorted(pids):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-    wait_for(lambda: all(_is_zombie(pid) for pid in pids), timeout=10, what="killed processes to exit",
-             interval=0.05)
+    wait_for(lambda: all(_is_zombie(pid) for pid in pids), timeout=10, what="killed processes to exit", interval=0.05)
 
 
 def _is_zombie(pid: int) -> bool:
@@ -538,8 +580,9 @@ def run_crash_failover(
 
     new_leader = cluster.wait_for_leader(timeout=10)
     if cluster.node_serving(*served_by) != new_leader:
-        raise RuntimeError(f"the first write after the crash landed on {served_by}, "
-                           f"not on the new leader {new_leader.name}")
+        raise RuntimeError(
+            f"the first write after the crash landed on {served_by}, not on the new leader {new_leader.name}"
+        )
     acknowledged = {(w.writer_id, seq) for w in pool for seq in w.acknowledged}
     with cluster.connect(cluster.primary_port) as connection:
         present = set(connection.execute("SELECT writer, seq FROM writes").fetchall())
@@ -548,8 +591,11 @@ def run_crash_failover(
     cluster.start_node(old_leader)
     cluster.wait_for_sync_replica(old_leader, timeout=90)
     rejoined = cluster.rest_status(old_leader, "/replica") == 200
-    wait_for(lambda: cluster.haproxy_servers("replicas").get(old_leader.name) == "UP",
-             timeout=30, what="HAProxy routing its replica port to the rejoined node")
+    wait_for(
+        lambda: cluster.haproxy_servers("replicas").get(old_leader.name) == "UP",
+        timeout=30,
+        what="HAProxy routing its replica port to the rejoined node",
+    )
     # Replay may trail the commit acknowledgement a little: give it a bounded while.
     replica_missing = _missing_on_replica_port(cluster, acknowledged)
     deadline = time.monotonic() + 30

@@ -52,15 +52,25 @@ def test_haproxy_is_ready_only_while_a_primary_is_up(tmp_path):
     rest = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Patroni)
     threading.Thread(target=rest.serve_forever, daemon=True).start()
     topology = pgha.PgHaTopology(
-        scope="t", etcd=(pgha.EtcdMember(name="etcd-1", host="127.0.0.1"),),
+        scope="t",
+        etcd=(pgha.EtcdMember(name="etcd-1", host="127.0.0.1"),),
         nodes=(pgha.PatroniNode(name="node-1", host="127.0.0.1", pg_port=1, rest_port=rest.server_address[1]),),
     )
     stats_port = 27431
     config = tmp_path / "haproxy.cfg"
-    config.write_text(pgha.render_haproxy_config(topology, listen_host="127.0.0.1", primary_port=27432,
-                                                 replica_port=27433, stats_port=stats_port, docker_dns=False))
-    haproxy = subprocess.Popen([tools.haproxy, "-db", "-f", str(config)], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    config.write_text(
+        pgha.render_haproxy_config(
+            topology,
+            listen_host="127.0.0.1",
+            primary_port=27432,
+            replica_port=27433,
+            stats_port=stats_port,
+            docker_dns=False,
+        )
+    )
+    haproxy = subprocess.Popen(
+        [tools.haproxy, "-db", "-f", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     ready = f"http://127.0.0.1:{stats_port}{pgha.HAPROXY_PRIMARY_READY_PATH}"
     try:
         assert _until(ready, 503) == 503  # no primary yet

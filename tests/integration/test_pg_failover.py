@@ -52,8 +52,11 @@ def test_haproxy_starts_and_serves_with_a_node_down(cluster):
     # Until Patroni drops the lost synchronous standby (a loop or two) a commit would wait
     # for it; write once it has, so the write itself cannot hang.
     with cluster.connect(cluster.primary_port) as connection:
-        wait_for(lambda: connection.execute("SHOW synchronous_standby_names").fetchone()[0] == "",
-                 timeout=30, what="the primary to stop waiting for its lost standby")
+        wait_for(
+            lambda: connection.execute("SHOW synchronous_standby_names").fetchone()[0] == "",
+            timeout=30,
+            what="the primary to stop waiting for its lost standby",
+        )
         connection.execute("CREATE TABLE IF NOT EXISTS alone (id int)")
         connection.execute("INSERT INTO alone VALUES (1)")
         served_by = connection.execute("SELECT inet_server_port()").fetchone()[0]

@@ -17,12 +17,22 @@ def test_the_policy_packs_requirements_install_into_a_fresh_venv_and_load_its_ru
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
     python = str(env_dir / "bin" / "python")
-    subprocess.run([python, "-m", "pip", "install", "--quiet", "-r", str(POLICY / "requirements.txt")],
-                   check=True, timeout=900)
+    subprocess.run(
+        [python, "-m", "pip", "install", "--quiet", "-r", str(POLICY / "requirements.txt")], check=True, timeout=900
+    )
     loaded = subprocess.run(
-        [python, "-I", "-c", "import sys; sys.path.insert(0, '.'); import datalyptica_policies as p; "
-                             "print(p.PACK_NAME, len(p.policies()))"],
-        cwd=POLICY, check=True, capture_output=True, text=True, timeout=120,
+        [
+            python,
+            "-I",
+            "-c",
+            "import sys; sys.path.insert(0, '.'); import datalyptica_policies as p; "
+            "print(p.PACK_NAME, len(p.policies()))",
+        ],
+        cwd=POLICY,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     name, count = loaded.stdout.split()
     assert name and int(count) >= 5

@@ -13,11 +13,18 @@ from tests.live.dockerd import TestDaemon
 DOCKER = "/usr/bin/docker"  # Debian's 20.10 client: BuildKit through DOCKER_BUILDKIT=1
 
 
-def docker(*args: str, check: bool = True, timeout: float = 300, stdin: bytes | None = None,
-           text: bool = True) -> subprocess.CompletedProcess:
+def docker(
+    *args: str, check: bool = True, timeout: float = 300, stdin: bytes | None = None, text: bool = True
+) -> subprocess.CompletedProcess:
     """Run `docker ARGS` against the test daemon; with `check`, fail the test on a non-zero exit."""
-    result = subprocess.run([DOCKER, *args], env=TestDaemon().env(), capture_output=True, timeout=timeout,
-                            input=stdin if stdin is not None else None, text=text and stdin is None)
+    result = subprocess.run(
+        [DOCKER, *args],
+        env=TestDaemon().env(),
+        capture_output=True,
+        timeout=timeout,
+        input=stdin if stdin is not None else None,
+        text=text and stdin is None,
+    )
     if check and result.returncode != 0:
         out = result.stdout if isinstance(result.stdout, str) else result.stdout.decode(errors="replace")
         err = result.stderr if isinstance(result.stderr, str) else result.stderr.decode(errors="replace")

@@ -79,11 +79,14 @@ def e2e(daemon: TestDaemon, standins: list) -> Iterator[LiveDeployment]:
         if leftovers is not None and not KEEP:
             leftovers.teardown()
         raise
-    record("deploy", {
-        "seconds": round(live.seconds, 1),
-        "containers": {t.name: round(t.seconds, 1) for t in live.mocks.timings.values()},
-        "images": {name: round(s, 1) for name, s in live.mocks.image_builds.items()},
-    })
+    record(
+        "deploy",
+        {
+            "seconds": round(live.seconds, 1),
+            "containers": {t.name: round(t.seconds, 1) for t in live.mocks.timings.values()},
+            "images": {name: round(s, 1) for name, s in live.mocks.image_builds.items()},
+        },
+    )
     yield live
     if not KEEP and live.mocks.created:
         problems = live.mocks.teardown()

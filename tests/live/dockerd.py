@@ -68,14 +68,23 @@ class TestDaemon:
     def command(self) -> list[str]:
         return [
             "dockerd",
-            "--data-root", str(self.data_root),
-            "--exec-root", str(self.run_dir / "exec"),
-            "--host", self.host,
-            "--pidfile", str(self.pidfile),
-            "--bridge", BRIDGE,
-            "--storage-driver", os.environ.get("DATALYPTICA_E2E_STORAGE_DRIVER", "overlay2"),
-            "--iptables=false", "--ip-masq=false", "--ip-forward=false",
-            "--default-address-pool", ADDRESS_POOL,
+            "--data-root",
+            str(self.data_root),
+            "--exec-root",
+            str(self.run_dir / "exec"),
+            "--host",
+            self.host,
+            "--pidfile",
+            str(self.pidfile),
+            "--bridge",
+            BRIDGE,
+            "--storage-driver",
+            os.environ.get("DATALYPTICA_E2E_STORAGE_DRIVER", "overlay2"),
+            "--iptables=false",
+            "--ip-masq=false",
+            "--ip-forward=false",
+            "--default-address-pool",
+            ADDRESS_POOL,
         ]
 
     # ---- state -----------------------------------------------------------------------
@@ -91,8 +100,13 @@ class TestDaemon:
         return pid if ours else None
 
     def answers(self) -> bool:
-        result = subprocess.run(["docker", "version", "--format", "{{.Server.Version}}"], env=self.env(),
-                                capture_output=True, text=True, check=False)
+        result = subprocess.run(
+            ["docker", "version", "--format", "{{.Server.Version}}"],
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         return result.returncode == 0
 
     # ---- lifecycle -------------------------------------------------------------------
@@ -119,8 +133,9 @@ class TestDaemon:
             if self.pid() is not None and self.answers():
                 return True
             time.sleep(0.5)
-        raise RuntimeError(f"dockerd did not answer on {self.socket} within {timeout:g} s; see {self.log}:\n"
-                           + self._log_tail())
+        raise RuntimeError(
+            f"dockerd did not answer on {self.socket} within {timeout:g} s; see {self.log}:\n" + self._log_tail()
+        )
 
     def stop(self, timeout: float = 90) -> None:
         """SIGTERM our daemon by its pid (it stops its containers with their grace periods)."""

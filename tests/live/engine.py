@@ -154,8 +154,11 @@ class LiveMocks(mocks.Mocks):
             "lower": (string.ascii_lowercase, inputs.get("lower", True), int(inputs.get("minLower", 0))),
             "upper": (string.ascii_uppercase, inputs.get("upper", True), int(inputs.get("minUpper", 0))),
             "numeric": (string.digits, inputs.get("numeric", True), int(inputs.get("minNumeric", 0))),
-            "special": (inputs.get("overrideSpecial") or "!@#$%&*()-_=+[]{}<>:?",
-                        inputs.get("special", True), int(inputs.get("minSpecial", 0))),
+            "special": (
+                inputs.get("overrideSpecial") or "!@#$%&*()-_=+[]{}<>:?",
+                inputs.get("special", True),
+                int(inputs.get("minSpecial", 0)),
+            ),
         }
         chars = [secrets.choice(charset) for charset, on, minimum in sets.values() if on for _ in range(minimum)]
         alphabet = "".join(charset for charset, on, _ in sets.values() if on)
@@ -177,8 +180,12 @@ class LiveMocks(mocks.Mocks):
         inputs = args.inputs
         _only(inputs, {"name", "internal", "labels", "driver", "attachable"}, args)
         created = self.api.create_network(
-            inputs["name"], driver=inputs.get("driver") or "bridge", internal=bool(inputs.get("internal")),
-            labels=_labels(inputs), attachable=bool(inputs.get("attachable")), check_duplicate=True,
+            inputs["name"],
+            driver=inputs.get("driver") or "bridge",
+            internal=bool(inputs.get("internal")),
+            labels=_labels(inputs),
+            attachable=bool(inputs.get("attachable")),
+            check_duplicate=True,
         )
         self._remember(Created("network", created["Id"]))
         return created["Id"], inputs
@@ -198,8 +205,10 @@ class LiveMocks(mocks.Mocks):
         try:
             image = self.api.inspect_image(name)
         except docker.errors.ImageNotFound:
-            raise RuntimeError(f"{name}: no stand-in image of this name is built (tests/live/standins); no registry "
-                               "can be reached here") from None
+            raise RuntimeError(
+                f"{name}: no stand-in image of this name is built (tests/live/standins); no registry "
+                "can be reached here"
+            ) from None
         return image["Id"], {**args.inputs, "imageId": image["Id"], "repoDigest": image["Id"]}
 
     def _built_image(self, args: mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
@@ -208,9 +217,16 @@ class LiveMocks(mocks.Mocks):
         build = inputs.get("build") or {}
         _only(build, {"context", "dockerfile", "args", "platform", "builderVersion", "target"}, args, "build.")
         context = self.project_root / build.get("context", ".")
-        command = ["docker", "build", "--network", "host", "--tag", inputs["imageName"],
-                   "--file", str(self.project_root / build["dockerfile"]) if build.get("dockerfile") else
-                   str(context / "Dockerfile")]
+        command = [
+            "docker",
+            "build",
+            "--network",
+            "host",
+            "--tag",
+            inputs["imageName"],
+            "--file",
+            str(self.project_root / build["dockerfile"]) if build.get("dockerfile") else str(context / "Dockerfile"),
+        ]
         if build.get("platform"):
             command += ["--platform", build["platform"]]
         if build.get("target"):
@@ -218,11 +234,14 @@ class LiveMocks(mocks.Mocks):
         for key, value in (build.get("args") or {}).items():
             command += ["--build-arg", f"{key}={value}"]
         started = time.monotonic()
-        result = subprocess.run([*command, str(context)], env=self._buildkit_env(), capture_output=True, text=True,
-                                check=False)
+        result = subprocess.run(
+            [*command, str(context)], env=self._buildkit_env(), capture_output=True, text=True, check=False
+        )
         if result.returncode != 0:
-            raise RuntimeError(f"building {inputs['imageName']} failed:\n" + "\n".join(
-                (result.stdout + result.stderr).splitlines()[-30:]))
+            raise RuntimeError(
+                f"building {inputs['imageName']} failed:\n"
+                + "\n".join((result.stdout + result.stderr).splitlines()[-30:])
+            )
         self.image_builds[inputs["imageName"]] = time.monotonic() - started
         image_id = self.api.inspect_image(inputs["imageName"])["Id"]
         return image_id, {**inputs, "repoDigest": image_id, "context": str(context), "platform": build.get("platform")}
@@ -233,12 +252,44 @@ class LiveMocks(mocks.Mocks):
         env["PATH"] = "/usr/bin:" + env.get("PATH", "")
         return env
 
-    CONTAINER_INPUTS = frozenset({
-        "name", "hostname", "image", "command", "entrypoints", "envs", "uploads", "volumes", "ports",
-        "networksAdvanced", "labels", "memory", "memorySwap", "cpus", "user", "logDriver", "logOpts", "restart",
-        "mustRun", "attach", "logs", "start", "healthcheck", "wait", "waitTimeout", "shmSize", "destroyGraceSeconds",
-        "stopSignal", "stopTimeout", "init", "workingDir", "groupAdds", "rm", "dnsOpts",
-    })
+    CONTAINER_INPUTS = frozenset(
+        {
+            "name",
+            "hostname",
+            "image",
+            "command",
+            "entrypoints",
+            "envs",
+            "uploads",
+            "volumes",
+            "ports",
+            "networksAdvanced",
+            "labels",
+            "memory",
+            "memorySwap",
+            "cpus",
+            "user",
+            "logDriver",
+            "logOpts",
+            "restart",
+            "mustRun",
+            "attach",
+            "logs",
+            "start",
+            "healthcheck",
+            "wait",
+            "waitTimeout",
+            "shmSize",
+            "destroyGraceSeconds",
+            "stopSignal",
+            "stopTimeout",
+            "init",
+            "workingDir",
+            "groupAdds",
+            "rm",
+            "dnsOpts",
+        }
+    )
 
     def _container(self, args: mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         """resourceDockerContainerCreate (internal/provider/resource_docker_container_funcs.go):
@@ -249,13 +300,19 @@ class LiveMocks(mocks.Mocks):
         name = inputs["name"]
         started = time.monotonic()
         container = self.api.create_container(
-            image=inputs["image"], name=name, hostname=inputs.get("hostname"),
-            command=inputs.get("command"), entrypoint=inputs.get("entrypoints"),
-            environment=list(inputs.get("envs") or []), user=inputs.get("user") or "",
-            labels=_labels(inputs), working_dir=inputs.get("workingDir"),
+            image=inputs["image"],
+            name=name,
+            hostname=inputs.get("hostname"),
+            command=inputs.get("command"),
+            entrypoint=inputs.get("entrypoints"),
+            environment=list(inputs.get("envs") or []),
+            user=inputs.get("user") or "",
+            labels=_labels(inputs),
+            working_dir=inputs.get("workingDir"),
             healthcheck=_healthcheck(inputs.get("healthcheck")),
             ports=[(p["internal"], p.get("protocol", "tcp")) for p in inputs.get("ports") or []],
-            stop_signal=inputs.get("stopSignal"), stop_timeout=inputs.get("stopTimeout"),
+            stop_signal=inputs.get("stopSignal"),
+            stop_timeout=inputs.get("stopTimeout"),
             host_config=self._host_config(inputs),
         )
         ident = container["Id"]
@@ -276,8 +333,11 @@ class LiveMocks(mocks.Mocks):
                 exit_code = self.api.wait(ident)["StatusCode"]
         self.timings[name] = ContainerTiming(name, started, time.monotonic(), exit_code)
         state = self.api.inspect_container(ident)["State"]
-        return ident, {**inputs, "exitCode": state.get("ExitCode") if exit_code is None else exit_code,
-                       "networkDatas": []}
+        return ident, {
+            **inputs,
+            "exitCode": state.get("ExitCode") if exit_code is None else exit_code,
+            "networkDatas": [],
+        }
 
     def _host_config(self, inputs: dict[str, Any]) -> dict[str, Any]:
         binds = [
@@ -289,12 +349,15 @@ class LiveMocks(mocks.Mocks):
         swap = inputs.get("memorySwap")
         return self.api.create_host_config(
             binds=binds,
-            port_bindings={f"{p['internal']}/{p.get('protocol', 'tcp')}": (p.get("ip", "0.0.0.0"), p["external"])
-                           for p in inputs.get("ports") or [] if p.get("external")},
+            port_bindings={
+                f"{p['internal']}/{p.get('protocol', 'tcp')}": (p.get("ip", "0.0.0.0"), p["external"])
+                for p in inputs.get("ports") or []
+                if p.get("external")
+            },
             restart_policy={"Name": restart} if restart != "no" else None,
             mem_limit=memory,
             memswap_limit=int(swap) * 1024 * 1024 if swap and int(swap) > 0 else swap,
-            nano_cpus=int(round(float(inputs["cpus"]) * 1e9)) if inputs.get("cpus") else None,
+            nano_cpus=round(float(inputs["cpus"]) * 1e9) if inputs.get("cpus") else None,
             shm_size=int(inputs["shmSize"]) * 1024 * 1024 if inputs.get("shmSize") else None,
             log_config={"Type": inputs.get("logDriver") or "json-file", "Config": inputs.get("logOpts") or {}},
             init=bool(inputs.get("init", False)),
@@ -315,50 +378,67 @@ class LiveMocks(mocks.Mocks):
             time.sleep(1)
         logs = self.api.logs(ident, tail=30).decode(errors="replace")
         health = (self.api.inspect_container(ident)["State"].get("Health") or {}).get("Log") or [{}]
-        raise RuntimeError(f"container {name} failed to be in healthy state within {timeout} s; last check: "
-                           f"{health[-1].get('Output', '')!r}\nlast logs:\n{logs}")
+        raise RuntimeError(
+            f"container {name} failed to be in healthy state within {timeout} s; last check: "
+            f"{health[-1].get('Output', '')!r}\nlast logs:\n{logs}"
+        )
 
     # ---- postgresql (cyrilgdn/terraform-provider-postgresql, postgresql/resource_*.go) -----
 
     def _connect(self, args: mocks.MockResourceArgs, database: str | None = None) -> psycopg.Connection:
         provider = self._provider_inputs(args)
         return psycopg.connect(
-            host=provider.get("host", "localhost"), port=int(provider.get("port", 5432)),
-            user=provider.get("username", "postgres"), password=provider.get("password"),
-            dbname=database or provider.get("database") or "postgres", sslmode=provider.get("sslmode") or "prefer",
-            connect_timeout=int(provider.get("connectTimeout") or 180), autocommit=True,
+            host=provider.get("host", "localhost"),
+            port=int(provider.get("port", 5432)),
+            user=provider.get("username", "postgres"),
+            password=provider.get("password"),
+            dbname=database or provider.get("database") or "postgres",
+            sslmode=provider.get("sslmode") or "prefer",
+            connect_timeout=int(provider.get("connectTimeout") or 180),
+            autocommit=True,
         )
 
     def _pg_role(self, args: mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         """resource_postgresql_role.go createRole: CREATE ROLE with every option spelled out."""
         inputs = args.inputs
         flags = [
-            ("superuser", "SUPERUSER", "NOSUPERUSER"), ("createDatabase", "CREATEDB", "NOCREATEDB"),
-            ("createRole", "CREATEROLE", "NOCREATEROLE"), ("inherit", "INHERIT", "NOINHERIT"),
-            ("login", "LOGIN", "NOLOGIN"), ("replication", "REPLICATION", "NOREPLICATION"),
+            ("superuser", "SUPERUSER", "NOSUPERUSER"),
+            ("createDatabase", "CREATEDB", "NOCREATEDB"),
+            ("createRole", "CREATEROLE", "NOCREATEROLE"),
+            ("inherit", "INHERIT", "NOINHERIT"),
+            ("login", "LOGIN", "NOLOGIN"),
+            ("replication", "REPLICATION", "NOREPLICATION"),
             ("bypassRowLevelSecurity", "BYPASSRLS", "NOBYPASSRLS"),
         ]
         defaults = {"inherit": True}
         options = [sql.SQL(on if inputs.get(key, defaults.get(key, False)) else off) for key, on, off in flags]
         if inputs.get("password"):
             options.append(sql.SQL("PASSWORD {}").format(sql.Literal(inputs["password"])))
-        options += [sql.SQL("VALID UNTIL 'infinity'"),
-                    sql.SQL("CONNECTION LIMIT {}").format(sql.Literal(int(inputs.get("connectionLimit", -1))))]
+        options += [
+            sql.SQL("VALID UNTIL 'infinity'"),
+            sql.SQL("CONNECTION LIMIT {}").format(sql.Literal(int(inputs.get("connectionLimit", -1)))),
+        ]
         with self._connect(args) as connection:
-            connection.execute(sql.SQL("CREATE ROLE {} WITH ").format(sql.Identifier(inputs["name"]))
-                               + sql.SQL(" ").join(options))
+            connection.execute(
+                sql.SQL("CREATE ROLE {} WITH ").format(sql.Identifier(inputs["name"])) + sql.SQL(" ").join(options)
+            )
             for member_of in inputs.get("roles") or []:
-                connection.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(member_of),
-                                                                     sql.Identifier(inputs["name"])))
+                connection.execute(
+                    sql.SQL("GRANT {} TO {}").format(sql.Identifier(member_of), sql.Identifier(inputs["name"]))
+                )
         return inputs["name"], inputs
 
     def _pg_database(self, args: mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         """resource_postgresql_database.go createDatabase."""
         inputs = args.inputs
-        statement = sql.SQL("CREATE DATABASE {} OWNER {} TEMPLATE {} ENCODING {} ALLOW_CONNECTIONS {} "
-                            "CONNECTION LIMIT {} IS_TEMPLATE {}").format(
-            sql.Identifier(inputs["name"]), sql.Identifier(inputs.get("owner") or "postgres"),
-            sql.Identifier(inputs.get("template") or "template0"), sql.Literal(inputs.get("encoding") or "UTF8"),
+        statement = sql.SQL(
+            "CREATE DATABASE {} OWNER {} TEMPLATE {} ENCODING {} ALLOW_CONNECTIONS {} "
+            "CONNECTION LIMIT {} IS_TEMPLATE {}"
+        ).format(
+            sql.Identifier(inputs["name"]),
+            sql.Identifier(inputs.get("owner") or "postgres"),
+            sql.Identifier(inputs.get("template") or "template0"),
+            sql.Literal(inputs.get("encoding") or "UTF8"),
             sql.SQL("true" if inputs.get("allowConnections", True) else "false"),
             sql.Literal(int(inputs.get("connectionLimit", -1))),
             sql.SQL("true" if inputs.get("isTemplate") else "false"),
@@ -390,10 +470,15 @@ class LiveMocks(mocks.Mocks):
     def _pg_default_privileges(self, args: mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         inputs = args.inputs
         with self._connect(args, inputs["database"]) as connection:
-            connection.execute(sql.SQL("ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA {} GRANT {} ON {}S TO {}").format(
-                sql.Identifier(inputs["owner"]), sql.Identifier(inputs["schema"]),
-                sql.SQL(", ").join(sql.SQL(p) for p in inputs["privileges"]), sql.SQL(inputs["objectType"].upper()),
-                sql.Identifier(inputs["role"])))
+            connection.execute(
+                sql.SQL("ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA {} GRANT {} ON {}S TO {}").format(
+                    sql.Identifier(inputs["owner"]),
+                    sql.Identifier(inputs["schema"]),
+                    sql.SQL(", ").join(sql.SQL(p) for p in inputs["privileges"]),
+                    sql.SQL(inputs["objectType"].upper()),
+                    sql.Identifier(inputs["role"]),
+                )
+            )
         return f"{inputs['role']}_{inputs['database']}_{inputs['objectType']}", inputs
 
     def _pg_publication(self, args: mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
@@ -455,6 +540,7 @@ def deploy(config: dict[str, str], daemon: TestDaemon, *, stack: str = "e2e", wo
 
 # ---- helpers ---------------------------------------------------------------------------
 
+
 def _reveal(value: Any) -> Any:
     """Inputs as the provider gets them: secrets unwrapped, and whole numbers as integers (the
     wire carries every number as a double; the Docker API refuses 30.0 for an int field)."""
@@ -471,12 +557,15 @@ def _reveal(value: Any) -> Any:
     return value
 
 
-def _only(inputs: dict[str, Any], known: frozenset[str] | set[str], args: mocks.MockResourceArgs,
-          prefix: str = "") -> None:
+def _only(
+    inputs: dict[str, Any], known: frozenset[str] | set[str], args: mocks.MockResourceArgs, prefix: str = ""
+) -> None:
     unknown = sorted(set(inputs) - set(known) - {"__defaults"})
     if unknown:
-        raise NotImplementedError(f"{NOT_REPRODUCED} {args.typ} inputs {', '.join(prefix + u for u in unknown)} "
-                                  f"({args.name}); add them to tests/live/engine.py")
+        raise NotImplementedError(
+            f"{NOT_REPRODUCED} {args.typ} inputs {', '.join(prefix + u for u in unknown)} "
+            f"({args.name}); add them to tests/live/engine.py"
+        )
 
 
 def _labels(inputs: dict[str, Any]) -> dict[str, str]:
@@ -521,7 +610,9 @@ def _upload_tar(upload: dict[str, Any]) -> bytes:
         content = base64.b64decode(upload["contentBase64"])
     else:
         content = (upload.get("content") or "").encode()
-    mode = int(upload["permissions"], 8) if upload.get("permissions") else (0o744 if upload.get("executable") else 0o644)
+    mode = (
+        int(upload["permissions"], 8) if upload.get("permissions") else (0o744 if upload.get("executable") else 0o644)
+    )
     info = tarfile.TarInfo(upload["file"].lstrip("/"))
     info.size, info.mode, info.mtime = len(content), mode, int(time.time())
     info.uid = _owner_id(upload.get("owner"), pwd.getpwnam, "pw_uid")

@@ -15,19 +15,31 @@ PATRONI_REST_PORT = 8008
 
 
 class DockerPgCluster(PatroniQueries):
-    def __init__(self, api: docker.APIClient, *, prefix: str, nodes: list[str], etcd: list[str],
-                 superuser_password: str, primary_port: int, replica_port: int, stats_port: int):
+    def __init__(
+        self,
+        api: docker.APIClient,
+        *,
+        prefix: str,
+        nodes: list[str],
+        etcd: list[str],
+        superuser_password: str,
+        primary_port: int,
+        replica_port: int,
+        stats_port: int,
+    ):
         from components.pgha import EtcdMember
 
         self.api = api
         self.prefix = prefix
         self.topology = PgHaTopology(
-            scope="live", etcd=tuple(EtcdMember(name, name) for name in etcd),
+            scope="live",
+            etcd=tuple(EtcdMember(name, name) for name in etcd),
             nodes=tuple(PatroniNode(name, name) for name in nodes),
         )
         # Only the superuser's password is used here; the others are the cluster's own business.
-        self.credentials = PgCredentials(superuser_password=superuser_password, replication_password="-",
-                                         rest_password="-")
+        self.credentials = PgCredentials(
+            superuser_password=superuser_password, replication_password="-", rest_password="-"
+        )
         self.primary_port, self.replica_port, self.stats_port = primary_port, replica_port, stats_port
 
     def container(self, node: PatroniNode) -> str:
@@ -35,9 +47,20 @@ class DockerPgCluster(PatroniQueries):
 
     def rest_status(self, node: PatroniNode, path: str) -> int | None:
         try:
-            result = self.api.exec_create(self.container(node), [
-                "curl", "--silent", "--output", "/dev/null", "--max-time", "1", "--write-out", "%{http_code}",
-                f"http://localhost:{PATRONI_REST_PORT}{path}"])
+            result = self.api.exec_create(
+                self.container(node),
+                [
+                    "curl",
+                    "--silent",
+                    "--output",
+                    "/dev/null",
+                    "--max-time",
+                    "1",
+                    "--write-out",
+                    "%{http_code}",
+                    f"http://localhost:{PATRONI_REST_PORT}{path}",
+                ],
+            )
             output = self.api.exec_start(result["Id"]).decode().strip()
         except docker.errors.APIError:  # the container is not running
             return None

@@ -86,7 +86,9 @@ def resolve_tag(line: str, images: Mapping[str, str] | None = None) -> str:
             raise StandinError(f"tag {line.strip()!r}: no service {value!r} in components/catalog.py")
         image = images[value]
         if image.startswith("build:"):
-            raise StandinError(f"tag {line.strip()!r}: the catalog builds {value!r} from images/, nothing to stand in for")
+            raise StandinError(
+                f"tag {line.strip()!r}: the catalog builds {value!r} from images/, nothing to stand in for"
+            )
         return image
     if kind == "image":
         name, _, tag = value.rpartition(":")
@@ -203,6 +205,7 @@ def by_hash_tag(name: str, input_hash: str) -> str:
 
 def pinned_dockerfile(text: str, by_hash: Mapping[str, str]) -> str:
     """The Dockerfile with each FROM of a stand-in's tag turned to its by-hash tag (by_hash: tag -> tag)."""
+
     def pin(match: re.Match) -> str:
         image = match.group("image")
         return match.group("head") + by_hash.get(image, image)
@@ -233,9 +236,13 @@ class Docker:
         return json.loads(result.stdout) if result.returncode == 0 else []
 
 
-def build_standins(only: Iterable[str] | None = None, *, docker_host: str | None = None,
-                   root: Path = STANDINS_DIR,
-                   on_build: Callable[[StandinBuild], None] | None = None) -> list[StandinBuild]:
+def build_standins(
+    only: Iterable[str] | None = None,
+    *,
+    docker_host: str | None = None,
+    root: Path = STANDINS_DIR,
+    on_build: Callable[[StandinBuild], None] | None = None,
+) -> list[StandinBuild]:
     """Builds the stand-ins (all, or those named and what they are FROM) whose inputs changed.
 
     on_build hears of each stand-in as soon as it is done (a fresh build takes minutes).
@@ -255,8 +262,9 @@ def build_standins(only: Iterable[str] | None = None, *, docker_host: str | None
     return builds
 
 
-def _build_one(docker: Docker, standin: Standin, wanted_hash: str, by_hash: Mapping[str, str],
-               tags: Mapping[str, str]) -> StandinBuild:
+def _build_one(
+    docker: Docker, standin: Standin, wanted_hash: str, by_hash: Mapping[str, str], tags: Mapping[str, str]
+) -> StandinBuild:
     start = time.monotonic()
     cached = docker.label(standin.tag, HASH_LABEL) == wanted_hash and _on_its_parent(docker, standin, tags)
     if not cached:
@@ -265,8 +273,10 @@ def _build_one(docker: Docker, standin: Standin, wanted_hash: str, by_hash: Mapp
         else:
             _docker_build(docker, standin, wanted_hash, by_hash)
             if not _on_its_parent(docker, standin, tags):
-                raise StandinError(f"stand-in {standin.name} ({standin.tag}): built, but not on the current "
-                                   f"image of {' or '.join(standin.parents)}")
+                raise StandinError(
+                    f"stand-in {standin.name} ({standin.tag}): built, but not on the current "
+                    f"image of {' or '.join(standin.parents)}"
+                )
     tagged = docker.run("tag", standin.tag, by_hash[standin.tag])
     if tagged.returncode != 0:
         raise StandinError(_failure(standin, "docker tag", tagged.stderr))
@@ -288,7 +298,7 @@ def _on_its_parent(docker: Docker, standin: Standin, tags: Mapping[str, str]) ->
         return True
     layers = docker.layers(standin.tag)
     parents = [docker.layers(tags[name]) for name in standin.parents]
-    return any(parent and layers[:len(parent)] == parent for parent in parents)
+    return any(parent and layers[: len(parent)] == parent for parent in parents)
 
 
 def _docker_build(docker: Docker, standin: Standin, wanted_hash: str, by_hash: Mapping[str, str]) -> None:
@@ -296,9 +306,25 @@ def _docker_build(docker: Docker, standin: Standin, wanted_hash: str, by_hash: M
         dockerfile = Path(scratch, "Dockerfile")
         dockerfile.write_text(pinned_dockerfile((standin.folder / "Dockerfile").read_text(), by_hash))
         result = subprocess.run(
-            [DOCKER, "build", "--network", "host", "--progress", "plain", "--file", str(dockerfile),
-             "--label", f"{HASH_LABEL}={wanted_hash}", "--tag", standin.tag, str(standin.folder)],
-            env=docker.env, stdout=log, stderr=subprocess.STDOUT, text=True,
+            [
+                DOCKER,
+                "build",
+                "--network",
+                "host",
+                "--progress",
+                "plain",
+                "--file",
+                str(dockerfile),
+                "--label",
+                f"{HASH_LABEL}={wanted_hash}",
+                "--tag",
+                standin.tag,
+                str(standin.folder),
+            ],
+            env=docker.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         if result.returncode != 0:
             log.seek(0)
@@ -310,13 +336,22 @@ def _import_base(docker: Docker, standin: Standin, wanted_hash: str) -> None:
     script = standin.folder / "make-rootfs.sh"
     rootfs = Path(tempfile.mkdtemp(prefix="datalyptica-standin-rootfs-"))
     try:
-        made = subprocess.run(["bash", str(script), str(rootfs), str(HOST_CA_DIR)],
-                              capture_output=True, text=True)
+        made = subprocess.run(["bash", str(script), str(rootfs), str(HOST_CA_DIR)], capture_output=True, text=True)
         if made.returncode != 0:
             raise StandinError(_failure(standin, script.name, made.stdout + made.stderr))
         tar = subprocess.Popen(["tar", "--numeric-owner", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
-        imported = docker.run("import", "--change", f"ENV {BASE_ENV}", "--change", 'CMD ["bash"]',
-                              "--change", f"LABEL {HASH_LABEL}={wanted_hash}", "-", standin.tag, stdin=tar.stdout)
+        imported = docker.run(
+            "import",
+            "--change",
+            f"ENV {BASE_ENV}",
+            "--change",
+            'CMD ["bash"]',
+            "--change",
+            f"LABEL {HASH_LABEL}={wanted_hash}",
+            "-",
+            standin.tag,
+            stdin=tar.stdout,
+        )
         tar.stdout.close()
         if tar.wait() != 0 or imported.returncode != 0:
             raise StandinError(_failure(standin, "tar | docker import", imported.stdout + imported.stderr))
@@ -330,8 +365,9 @@ def _failure(standin: Standin, step: str, log: str) -> str:
 
 
 def _print_build(build: StandinBuild) -> None:
-    print(f"{build.name:<12} {build.tag:<45} {build.seconds:7.1f} s  {'cached' if build.cached else 'built'}",
-          flush=True)
+    print(
+        f"{build.name:<12} {build.tag:<45} {build.seconds:7.1f} s  {'cached' if build.cached else 'built'}", flush=True
+    )
 
 
 def main(argv: list[str]) -> int:

@@ -6,9 +6,7 @@ the `standins` fixture has built them.
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import subprocess
 import tempfile
 import time
 import uuid
@@ -54,8 +52,12 @@ def config(image: str, key: str) -> object:
 
 def test_redis_runs_its_config_file_as_uid_999_in_data():
     image = standin("redis")
-    assert sh(image, "id -u redis; id -g redis; stat -c %U /data; command -v redis-cli") \
-        .splitlines() == ["999", "999", "redis", "/usr/bin/redis-cli"]
+    assert sh(image, "id -u redis; id -g redis; stat -c %U /data; command -v redis-cli").splitlines() == [
+        "999",
+        "999",
+        "redis",
+        "/usr/bin/redis-cli",
+    ]
     assert config(image, "WorkingDir") == "/data"
     name = f"h-ana-test-redis-{uuid.uuid4().hex[:8]}"
     # A *.conf first argument alone means redis-server (the entrypoint's rule), dropped to redis.
@@ -76,8 +78,10 @@ def test_redis_runs_its_config_file_as_uid_999_in_data():
         status = docker("exec", name, "cat", "/proc/1/status").stdout
         assert "redis-server" in status.splitlines()[0]
         assert any(line.split()[1:3] == ["999", "999"] for line in status.splitlines() if line.startswith("Uid:"))
-        assert docker("exec", name, "redis-cli", "-p", "6380", "config", "get", "appendonly").stdout.split() \
-            == ["appendonly", "yes"]
+        assert docker("exec", name, "redis-cli", "-p", "6380", "config", "get", "appendonly").stdout.split() == [
+            "appendonly",
+            "yes",
+        ]
     finally:
         docker("rm", "-f", "-v", name, check=False)  # with its anonymous /data volume
 
@@ -87,8 +91,11 @@ def test_redis_runs_its_config_file_as_uid_999_in_data():
 
 def test_mlflow_has_mlflow_python_and_pip_for_root():
     image = standin("mlflow")
-    out = sh(image, "id -u; mlflow --version; python -c 'import sys; print(sys.version_info[:2])'; "
-                    "pip --version >/dev/null && echo pip; command -v useradd").splitlines()
+    out = sh(
+        image,
+        "id -u; mlflow --version; python -c 'import sys; print(sys.version_info[:2])'; "
+        "pip --version >/dev/null && echo pip; command -v useradd",
+    ).splitlines()
     assert out == ["0", "mlflow, version 3.17.2", "(3, 11)", "pip", "/usr/sbin/useradd"]
 
 
@@ -102,11 +109,23 @@ def test_superset_runs_as_uid_1000_from_a_uv_venv():
     env = dict(item.split("=", 1) for item in config(image, "Env"))
     assert env["SUPERSET_HOME"] == "/app/superset_home" and env["PYTHONPATH"] == "/app/pythonpath"
     assert env["PATH"].startswith("/app/.venv/bin:")
-    out = sh(image, "id -u superset; command -v uv curl superset gunicorn; test -x /app/docker/entrypoints/run-server.sh && echo cmd; "
-                    "/app/.venv/bin/python -c 'import importlib.metadata as m; print(m.version(\"apache-superset\"))'; "
-                    "test -w /app/superset_home && echo home").splitlines()
-    assert out == ["1000", "/usr/local/bin/uv", "/usr/bin/curl", "/app/.venv/bin/superset", "/app/.venv/bin/gunicorn",
-                   "cmd", "6.1.0", "home"]
+    out = sh(
+        image,
+        "id -u superset; command -v uv curl superset gunicorn; "
+        "test -x /app/docker/entrypoints/run-server.sh && echo cmd; "
+        "/app/.venv/bin/python -c 'import importlib.metadata as m; print(m.version(\"apache-superset\"))'; "
+        "test -w /app/superset_home && echo home",
+    ).splitlines()
+    assert out == [
+        "1000",
+        "/usr/local/bin/uv",
+        "/usr/bin/curl",
+        "/app/.venv/bin/superset",
+        "/app/.venv/bin/gunicorn",
+        "cmd",
+        "6.1.0",
+        "home",
+    ]
 
 
 def test_superset_refuses_the_default_secret_key_like_upstream():
@@ -122,10 +141,23 @@ def test_airflow_user_home_and_venv():
     image = standin("airflow")
     assert config(image, "Entrypoint") == ["/usr/bin/dumb-init", "--", "/entrypoint"]
     assert config(image, "User") == "50000"
-    out = sh(image, "id -u; id -g; echo $AIRFLOW_HOME $HOME; command -v airflow pip curl; stat -c '%u:%g' /opt/airflow/dags /opt/airflow/logs; "
-                    "test -w /home/airflow/.local/lib && echo writable").splitlines()
-    assert out == ["50000", "0", "/opt/airflow /home/airflow", "/home/airflow/.local/bin/airflow",
-                   "/home/airflow/.local/bin/pip", "/usr/bin/curl", "50000:0", "50000:0", "writable"]
+    out = sh(
+        image,
+        "id -u; id -g; echo $AIRFLOW_HOME $HOME; command -v airflow pip curl; "
+        "stat -c '%u:%g' /opt/airflow/dags /opt/airflow/logs; "
+        "test -w /home/airflow/.local/lib && echo writable",
+    ).splitlines()
+    assert out == [
+        "50000",
+        "0",
+        "/opt/airflow /home/airflow",
+        "/home/airflow/.local/bin/airflow",
+        "/home/airflow/.local/bin/pip",
+        "/usr/bin/curl",
+        "50000:0",
+        "50000:0",
+        "writable",
+    ]
 
 
 def test_airflow_entrypoint_runs_subcommands_and_bash():
@@ -141,8 +173,18 @@ def test_airflow_entrypoint_runs_subcommands_and_bash():
 def test_airflow_entrypoint_installs_pip_additional_requirements():
     image = standin("airflow")
     # A requirement already met: pip runs and needs no index (the test containers have no network).
-    result = docker("run", "--rm", "-e", "CONNECTION_CHECK_MAX_COUNT=0", "-e", "_PIP_ADDITIONAL_REQUIREMENTS=uv",
-                    image, "python", "-c", "print('ran')")
+    result = docker(
+        "run",
+        "--rm",
+        "-e",
+        "CONNECTION_CHECK_MAX_COUNT=0",
+        "-e",
+        "_PIP_ADDITIONAL_REQUIREMENTS=uv",
+        image,
+        "python",
+        "-c",
+        "print('ran')",
+    )
     assert "Requirement already satisfied: uv" in result.stdout
     assert result.stdout.strip().splitlines()[-1] == "ran"
     assert "_PIP_ADDITIONAL_REQUIREMENTS" in result.stderr
@@ -154,8 +196,11 @@ def test_airflow_entrypoint_installs_pip_additional_requirements():
 def test_jupyterhub_root_system_python_and_proxy():
     image = standin("jupyterhub")
     assert config(image, "Cmd") == ["jupyterhub"] and config(image, "WorkingDir") == "/srv/jupyterhub"
-    out = sh(image, "id -u; jupyterhub --version; command -v configurable-http-proxy curl python; "
-                    "PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip --version >/dev/null && echo pip").splitlines()
+    out = sh(
+        image,
+        "id -u; jupyterhub --version; command -v configurable-http-proxy curl python; "
+        "PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip --version >/dev/null && echo pip",
+    ).splitlines()
     assert out == ["0", "5.4.3", "/usr/bin/configurable-http-proxy", "/usr/bin/curl", "/usr/bin/python", "pip"]
 
 
@@ -167,18 +212,36 @@ def test_notebook_user_environment_and_start_scripts():
     assert config(image, "Entrypoint") == ["tini", "-g", "--", "start.sh"]
     assert config(image, "Cmd") == ["start-notebook.py"]
     assert config(image, "User") == "1000"
-    out = sh(image, "id -un; id -u; id -g; echo $CONDA_DIR $HOME; stat -c '%u:%g' /opt/conda /home/jovyan/work; "
-                    "command -v pip python fix-permissions start-notebook.py start-singleuser.py jupyterhub-singleuser; "
-                    "find /opt/conda ! -user 1000 | wc -l").splitlines()
-    assert out == ["jovyan", "1000", "100", "/opt/conda /home/jovyan", "1000:100", "1000:100", "/opt/conda/bin/pip",
-                   "/opt/conda/bin/python", "/usr/local/bin/fix-permissions", "/usr/local/bin/start-notebook.py",
-                   "/usr/local/bin/start-singleuser.py", "/opt/conda/bin/jupyterhub-singleuser", "0"]
+    out = sh(
+        image,
+        "id -un; id -u; id -g; echo $CONDA_DIR $HOME; stat -c '%u:%g' /opt/conda /home/jovyan/work; "
+        "command -v pip python fix-permissions start-notebook.py start-singleuser.py jupyterhub-singleuser; "
+        "find /opt/conda ! -user 1000 | wc -l",
+    ).splitlines()
+    assert out == [
+        "jovyan",
+        "1000",
+        "100",
+        "/opt/conda /home/jovyan",
+        "1000:100",
+        "1000:100",
+        "/opt/conda/bin/pip",
+        "/opt/conda/bin/python",
+        "/usr/local/bin/fix-permissions",
+        "/usr/local/bin/start-notebook.py",
+        "/usr/local/bin/start-singleuser.py",
+        "/opt/conda/bin/jupyterhub-singleuser",
+        "0",
+    ]
 
 
 def test_notebook_has_java_and_the_pinned_pyspark():
     image = standin("pyspark-notebook")
-    out = sh(image, "java -version 2>&1 | head -1; python -c 'import pyspark; print(pyspark.__version__)'; "
-                    "test -x $SPARK_HOME/bin/spark-submit && ls $SPARK_HOME/jars | grep -c '^spark-core'").splitlines()
+    out = sh(
+        image,
+        "java -version 2>&1 | head -1; python -c 'import pyspark; print(pyspark.__version__)'; "
+        "test -x $SPARK_HOME/bin/spark-submit && ls $SPARK_HOME/jars | grep -c '^spark-core'",
+    ).splitlines()
     assert out[0].startswith("openjdk version") and out[1:] == ["4.1.2", "1"]
 
 
@@ -186,6 +249,6 @@ def test_notebook_start_notebook_runs_the_single_user_server_under_the_hub():
     image = standin("pyspark-notebook")
     # Outside the hub: JupyterLab; with the hub's token: jupyterhub-singleuser (asked for --version).
     assert run(image, "start-notebook.py", "--version", entrypoint=None).splitlines()[-1].startswith("4.")
-    assert run(image, "start-notebook.py", "--version", entrypoint=None,
-               env={"JUPYTERHUB_API_TOKEN": secrets.token_hex(8)}).splitlines()[-1] == run(
-        image, "jupyterhub", "--version")
+    assert run(
+        image, "start-notebook.py", "--version", entrypoint=None, env={"JUPYTERHUB_API_TOKEN": secrets.token_hex(8)}
+    ).splitlines()[-1] == run(image, "jupyterhub", "--version")

@@ -39,26 +39,52 @@ def small(daemon, standins):
 
         def server(name: str, *, depends_on=()):
             return dockerp.Container(
-                name, name=f"engine-test-{name}", image=image.image_id, hostname=name,
+                name,
+                name=f"engine-test-{name}",
+                image=image.image_id,
+                hostname=name,
                 command=["bash", "-c", f"sleep {healthy_after}; touch /tmp/ready; exec sleep infinity"],
                 envs=[pulumi.Output.concat("PASSWORD_LENGTH=", password.result.apply(lambda p: str(len(p))))],
-                uploads=[dockerp.ContainerUploadArgs(file="/etc/engine/secret", content=password.result,
-                                                     permissions="0400", owner="1234", group="4321")],
+                uploads=[
+                    dockerp.ContainerUploadArgs(
+                        file="/etc/engine/secret",
+                        content=password.result,
+                        permissions="0400",
+                        owner="1234",
+                        group="4321",
+                    )
+                ],
                 volumes=[dockerp.ContainerVolumeArgs(volume_name=volume.name, container_path="/data")],
                 networks_advanced=[dockerp.ContainerNetworksAdvancedArgs(name=network.name, aliases=[f"{name}-alias"])],
-                healthcheck=dockerp.ContainerHealthcheckArgs(tests=["CMD", "test", "-f", "/tmp/ready"], interval="1s",
-                                                             timeout="1s", retries=30, start_period="0s"),
-                wait=True, wait_timeout=60, memory=64, memory_swap=64, cpus="0.5", restart="unless-stopped",
+                healthcheck=dockerp.ContainerHealthcheckArgs(
+                    tests=["CMD", "test", "-f", "/tmp/ready"],
+                    interval="1s",
+                    timeout="1s",
+                    retries=30,
+                    start_period="0s",
+                ),
+                wait=True,
+                wait_timeout=60,
+                memory=64,
+                memory_swap=64,
+                cpus="0.5",
+                restart="unless-stopped",
                 opts=pulumi.ResourceOptions(depends_on=list(depends_on)),
             )
 
         first = server("first")
         second = server("second", depends_on=[first])
-        job = dockerp.Container("job", name="engine-test-job", image=image.image_id,
-                                command=["bash", "-c", "getent hosts first-alias && exit 3"],
-                                networks_advanced=[dockerp.ContainerNetworksAdvancedArgs(name=network.name)],
-                                attach=True, must_run=False, restart="no",
-                                opts=pulumi.ResourceOptions(depends_on=[second]))
+        job = dockerp.Container(
+            "job",
+            name="engine-test-job",
+            image=image.image_id,
+            command=["bash", "-c", "getent hosts first-alias && exit 3"],
+            networks_advanced=[dockerp.ContainerNetworksAdvancedArgs(name=network.name)],
+            attach=True,
+            must_run=False,
+            restart="no",
+            opts=pulumi.ResourceOptions(depends_on=[second]),
+        )
         pulumi.export("job_exit_code", job.exit_code)
         pulumi.export("second", second.name)
 
@@ -76,8 +102,9 @@ def test_containers_wait_for_health_and_dependents_wait_for_them(small):
 
 def test_uploads_keep_mode_owner_and_group_and_env_gets_the_generated_value(small, api: docker.APIClient):
     engine, _ = small
-    exec_id = api.exec_create("engine-test-first", ["bash", "-c", "stat -c '%a %u %g' /etc/engine/secret; "
-                                                    "echo $PASSWORD_LENGTH"])
+    exec_id = api.exec_create(
+        "engine-test-first", ["bash", "-c", "stat -c '%a %u %g' /etc/engine/secret; echo $PASSWORD_LENGTH"]
+    )
     stat, length = api.exec_start(exec_id["Id"]).decode().split("\n")[:2]
     assert stat == "400 1234 4321"
     assert length == "24"

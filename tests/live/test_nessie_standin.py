@@ -6,7 +6,6 @@ program's own health-check command, its settings file read through QUARKUS_CONFI
 
 import io
 import json
-import os
 import re
 import socket
 import subprocess
@@ -18,10 +17,10 @@ from collections.abc import Iterator
 import pytest
 
 from components.catalog import SERVICES
-from tests.live import cli
-from tests.live.standins import stack_images
 from components.service import HealthCheck
 from components.storage import NESSIE_MANAGEMENT_PORT, NESSIE_PORT, NESSIE_UID
+from tests.live import cli
+from tests.live.standins import stack_images
 
 pytestmark = [pytest.mark.live, pytest.mark.usefixtures("standins")]
 
@@ -90,9 +89,18 @@ def nessie() -> Iterator[int]:
     port = free_port()
     settings = f"nessie.version.store.type=IN_MEMORY\nnessie.server.default-branch={DEFAULT_BRANCH}\n"
     docker(
-        "create", "--name", CONTAINER, "--memory", SERVICES["nessie"].memory,
-        "-e", f"QUARKUS_CONFIG_LOCATIONS={CONFIG_PATH}", "-e", f"JAVA_OPTS_APPEND={JAVA_OPTION_MARK}",
-        "-p", f"127.0.0.1:{port}:{NESSIE_PORT}", IMAGE,
+        "create",
+        "--name",
+        CONTAINER,
+        "--memory",
+        SERVICES["nessie"].memory,
+        "-e",
+        f"QUARKUS_CONFIG_LOCATIONS={CONFIG_PATH}",
+        "-e",
+        f"JAVA_OPTS_APPEND={JAVA_OPTION_MARK}",
+        "-p",
+        f"127.0.0.1:{port}:{NESSIE_PORT}",
+        IMAGE,
     )
     try:
         docker("cp", "-", f"{CONTAINER}:/", stdin=file_archive(CONFIG_PATH, settings, NESSIE_UID, 0o400))
@@ -118,8 +126,11 @@ def test_keeps_upstreams_paths_and_start_command():
     assert env["JAVA_APP_JAR"] == "/deployments/quarkus-run.jar"
     assert f"{NESSIE_PORT}/tcp" in config["ExposedPorts"]
     owners = run_in_image("stat", "-c", "%u %n", "/deployments", "/deployments/quarkus-run.jar", "/home/nessie")
-    assert owners.splitlines() == [f"{NESSIE_UID} /deployments", f"{NESSIE_UID} /deployments/quarkus-run.jar",
-                                   f"{NESSIE_UID} /home/nessie"]
+    assert owners.splitlines() == [
+        f"{NESSIE_UID} /deployments",
+        f"{NESSIE_UID} /deployments/quarkus-run.jar",
+        f"{NESSIE_UID} /home/nessie",
+    ]
 
 
 def test_the_programs_health_check_passes_when_nessie_is_ready(nessie, deploy):

@@ -4,8 +4,6 @@ On the tests' own Docker Engine, once the `standins` fixture has built (or found
 """
 
 import json
-import os
-import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -17,16 +15,20 @@ from components.service import HealthCheck
 from tests.live.cli import docker
 from tests.live.standins import HASH_LABEL, STANDINS_DIR, build_standins, discover
 
-pytestmark = [pytest.mark.live, pytest.mark.usefixtures("standins")]
+pytestmark = pytest.mark.live
 CHECKED = ("base", "postgres", "etcd", "haproxy")
 TAGS = {name: standin.tag for name, standin in discover().items()}
 
 
-def run(name: str, *command: str, entrypoint: str | None = None, user: str | None = None,
-        network: str | None = None) -> str:
+def run(
+    name: str, *command: str, entrypoint: str | None = None, user: str | None = None, network: str | None = None
+) -> str:
     """`docker run --rm` of the stand-in: what the command printed."""
-    options = [*(["--entrypoint", entrypoint] if entrypoint is not None else []),
-               *(["--user", user] if user else []), *(["--network", network] if network else [])]
+    options = [
+        *(["--entrypoint", entrypoint] if entrypoint is not None else []),
+        *(["--user", user] if user else []),
+        *(["--network", network] if network else []),
+    ]
     return docker("run", "--rm", *options, TAGS[name], *command).stdout
 
 
@@ -44,8 +46,9 @@ def stat(name: str, *paths: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def standins():
-    return build_standins(CHECKED, docker_host=docker_host())
+def standins(daemon):
+    """The stand-ins checked here, built on the tests' own daemon (or found cached)."""
+    return build_standins(CHECKED, docker_host=daemon.host)
 
 
 @pytest.fixture
@@ -77,15 +80,16 @@ def wait_for(check, what: str, timeout: float = 30) -> None:
         time.sleep(0.5)
 
 
-def test_every_checked_stand_in_is_built_with_the_hash_of_its_inputs(standins):
+def test_every_checked_stand_in_is_built_with_the_hash_of_its_inputs(standins, daemon):
     assert {build.name for build in standins} == set(CHECKED)
     for build in standins:
         assert config(build.name)["Labels"][HASH_LABEL], build.name
-    again = build_standins(CHECKED, docker_host=docker_host())
+    again = build_standins(CHECKED, docker_host=daemon.host)
     assert all(build.cached for build in again), "a second run builds nothing"
 
 
 # base: tests/live/standins/base/CONTRACT.md
+
 
 def test_base_is_debian_bookworm_with_upstreams_suites_path_and_cmd():
     assert shell("base", "cat /etc/debian_version").startswith("12.")
@@ -105,6 +109,7 @@ def test_base_trusts_the_building_machines_ca_certificates():
 
 
 # postgres: tests/live/standins/postgres/CONTRACT.md
+
 
 def test_postgres_user_is_uid_and_gid_999_with_its_home():
     assert shell("postgres", "getent passwd postgres").strip() == "postgres:x:999:999::/var/lib/postgresql:/bin/bash"
@@ -143,19 +148,27 @@ def test_postgres_has_the_locale_gosu_and_the_patroni_images_apt_pins():
     assert "en_US.utf8" in shell("postgres", "locale -a").split()
     assert shell("postgres", "gosu postgres id -u").strip() == "999"
     # images/patroni pins these; the base's package lists are empty until apt-get update.
-    versions = shell("postgres", "apt-get update -qq >/dev/null && apt-cache policy curl python3 | grep Candidate",
-                     network="host")
+    versions = shell(
+        "postgres", "apt-get update -qq >/dev/null && apt-cache policy curl python3 | grep Candidate", network="host"
+    )
     assert "7.88." in versions and "3.11." in versions, versions
 
 
 def test_postgres_entrypoint_initialises_an_empty_data_directory_and_serves(container):
     # Trust on the container's own socket only: no credential is needed for the check.
-    name = container("postgres", "-e", "POSTGRES_HOST_AUTH_METHOD=trust", "-e", "POSTGRES_DB=standin",
-                     command=("postgres", "-c", "listen_addresses="))
+    name = container(
+        "postgres",
+        "-e",
+        "POSTGRES_HOST_AUTH_METHOD=trust",
+        "-e",
+        "POSTGRES_DB=standin",
+        command=("postgres", "-c", "listen_addresses="),
+    )
 
     def answers() -> bool:
-        result = docker("exec", "-u", "postgres", name, "psql", "-At", "-d", "standin", "-c", "select current_user",
-                        check=False)
+        result = docker(
+            "exec", "-u", "postgres", name, "psql", "-At", "-d", "standin", "-c", "select current_user", check=False
+        )
         return result.returncode == 0 and result.stdout.strip() == "postgres"
 
     wait_for(answers, "the stand-in's PostgreSQL answering on its socket")
@@ -164,6 +177,7 @@ def test_postgres_entrypoint_initialises_an_empty_data_directory_and_serves(cont
 
 
 # etcd: tests/live/standins/etcd/CONTRACT.md
+
 
 def test_etcd_binaries_are_release_v3_5_21_at_upstreams_paths():
     assert "etcd Version: 3.5.21\n" in run("etcd", "/usr/local/bin/etcd", "--version")
@@ -198,6 +212,7 @@ def test_etcd_toolchain_is_not_in_the_image():
 
 # haproxy: tests/live/standins/haproxy/CONTRACT.md
 
+
 def test_haproxy_is_of_the_pinned_major_its_contract_names_the_version_and_it_has_the_prometheus_exporter():
     pinned = TAGS["haproxy"].rpartition(":")[2]
     first_line = run("haproxy", "haproxy", "-v").splitlines()[0]  # HAProxy version 3.0.11-... date
@@ -223,8 +238,11 @@ def test_haproxy_has_bash_for_the_health_check_and_no_curl_or_wget_as_upstream()
 
 
 def test_haproxy_runs_the_programs_config_and_passes_the_programs_health_check(container):
-    topology = pgha.PgHaTopology("standin", (pgha.EtcdMember("etcd-1", "etcd-1"),),
-                                 (pgha.PatroniNode("patroni-1", "patroni-1"), pgha.PatroniNode("patroni-2", "patroni-2")))
+    topology = pgha.PgHaTopology(
+        "standin",
+        (pgha.EtcdMember("etcd-1", "etcd-1"),),
+        (pgha.PatroniNode("patroni-1", "patroni-1"), pgha.PatroniNode("patroni-2", "patroni-2")),
+    )
     rendered = pgha.render_haproxy_config(topology, docker_dns=False)
     name = container("haproxy", start=False)
     config_file = Path(f"/tmp/{name}.cfg")

@@ -30,6 +30,7 @@ HEALTHY_AGAIN_SECONDS = 240
 
 # ---- what the deployment registered --------------------------------------------------------
 
+
 def containers(live: LiveDeployment) -> dict[str, Registered]:
     return live.deployment.containers()
 
@@ -54,11 +55,13 @@ def pg(e2e: LiveDeployment, api: docker.APIClient) -> DockerPgCluster:
     haproxy = registered["haproxy"]
     prefix = container_name(haproxy).removesuffix("-haproxy")
     return DockerPgCluster(
-        api, prefix=prefix,
+        api,
+        prefix=prefix,
         nodes=sorted(name for name in registered if name.startswith("patroni-")),
         etcd=sorted(name for name in registered if name.startswith("etcd-")),
         superuser_password=e2e.outputs["postgres_superuser_password"],
-        primary_port=host_port(haproxy, 5000), replica_port=host_port(haproxy, 5001),
+        primary_port=host_port(haproxy, 5000),
+        replica_port=host_port(haproxy, 5001),
         stats_port=host_port(haproxy, 7000),
     )
 
@@ -75,11 +78,13 @@ def wait_all_healthy(api: docker.APIClient, live: LiveDeployment, timeout: float
     def unhealthy() -> list[str]:
         return [n for n in names if (api.inspect_container(n)["State"].get("Health") or {}).get("Status") != "healthy"]
 
-    wait_for(lambda: not unhealthy(), timeout=timeout, what=f"every container healthy (still not: {unhealthy()})",
-             interval=1)
+    wait_for(
+        lambda: not unhealthy(), timeout=timeout, what=f"every container healthy (still not: {unhealthy()})", interval=1
+    )
 
 
 # ---- it came up -------------------------------------------------------------------------
+
 
 def test_every_container_is_healthy(e2e: LiveDeployment, api: docker.APIClient):
     states = {name: api.inspect_container(container_name(c))["State"] for name, c in servers(e2e).items()}
@@ -109,8 +114,14 @@ def test_haproxy_routes_primary_and_replica_ports_with_the_generated_password(pg
     wait_for(lambda: _in_recovery(pg), timeout=30, what="a replica behind the replicas port")
 
     with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
-        psycopg.connect(host=LOCALHOST, port=pg.primary_port, user="postgres", password="not-the-password",
-                        dbname="postgres", connect_timeout=5)
+        psycopg.connect(
+            host=LOCALHOST,
+            port=pg.primary_port,
+            user="postgres",
+            password="not-the-password",
+            dbname="postgres",
+            connect_timeout=5,
+        )
 
 
 def _in_recovery(pg: DockerPgCluster) -> bool:
@@ -134,12 +145,24 @@ def test_a_consumer_role_reaches_its_own_database_only(e2e: LiveDeployment, pg: 
     nessie = _database_access(e2e, "nessie")
     other = _provision_like(e2e, "nessie", "probe")
     for mine, theirs in ((nessie, other), (other, nessie)):
-        with psycopg.connect(host=LOCALHOST, port=pg.primary_port, user=mine["user"], password=mine["password"],
-                             dbname=mine["database"], connect_timeout=5) as connection:
+        with psycopg.connect(
+            host=LOCALHOST,
+            port=pg.primary_port,
+            user=mine["user"],
+            password=mine["password"],
+            dbname=mine["database"],
+            connect_timeout=5,
+        ) as connection:
             assert connection.execute("SELECT current_user").fetchone()[0] == mine["user"]
         with pytest.raises(psycopg.OperationalError, match="permission denied for database"):
-            psycopg.connect(host=LOCALHOST, port=pg.primary_port, user=mine["user"], password=mine["password"],
-                            dbname=theirs["database"], connect_timeout=5)
+            psycopg.connect(
+                host=LOCALHOST,
+                port=pg.primary_port,
+                user=mine["user"],
+                password=mine["password"],
+                dbname=theirs["database"],
+                connect_timeout=5,
+            )
 
 
 def _database_access(live: LiveDeployment, consumer: str) -> dict[str, str]:
@@ -152,8 +175,11 @@ def _provision_like(live: LiveDeployment, consumer: str, new: str) -> dict[str, 
     from pulumi.runtime.mocks import MockResourceArgs
 
     access = {}
-    for suffix, kind in (("db-role", "role:Role"), ("database", "database:Database"),
-                         ("database-revoke-public", "grant:Grant")):
+    for suffix, kind in (
+        ("db-role", "role:Role"),
+        ("database", "database:Database"),
+        ("database-revoke-public", "grant:Grant"),
+    ):
         registered = live.deployment.named(f"{consumer}-{suffix}", f"postgresql:index/{kind}")
         inputs = json.loads(json.dumps(registered.inputs).replace(f'"{consumer}"', f'"{new}"'))
         if kind == "role:Role":
@@ -161,15 +187,16 @@ def _provision_like(live: LiveDeployment, consumer: str, new: str) -> dict[str, 
             access.update(user=inputs["name"], password=inputs["password"])
         if kind == "database:Database":
             access["database"] = inputs["name"]
-        live.mocks.new_resource(MockResourceArgs(
-            f"postgresql:index/{kind}", f"{new}-{suffix}", inputs, registered.provider, "", True))
+        live.mocks.new_resource(
+            MockResourceArgs(f"postgresql:index/{kind}", f"{new}-{suffix}", inputs, registered.provider, "", True)
+        )
     return access
 
 
 # ---- what is inside the containers --------------------------------------------------------
 
-def test_secret_files_have_their_mode_and_owner_and_the_service_reads_them(e2e: LiveDeployment,
-                                                                         api: docker.APIClient):
+
+def test_secret_files_have_their_mode_and_owner_and_the_service_reads_them(e2e: LiveDeployment, api: docker.APIClient):
     checked = 0
     for name, container in servers(e2e).items():
         for upload in container.inputs.get("uploads") or []:
@@ -199,20 +226,27 @@ def test_published_ports_listen_only_on_the_bind_address(e2e: LiveDeployment, e2
     published = {int(p["external"]) for c in containers(e2e).values() for p in c.inputs.get("ports") or []}
     assert published
     for port in published:
-        addresses = {line.split()[3].rpartition(":")[0] for line in listening if line.split()[3:4]
-                     and line.split()[3].endswith(f":{port}")}
+        addresses = {
+            line.split()[3].rpartition(":")[0]
+            for line in listening
+            if line.split()[3:4] and line.split()[3].endswith(f":{port}")
+        }
         assert addresses == {e2e_settings.bind_address}, f"port {port} listens on {addresses}"
 
 
 def test_only_the_ha_network_reaches_etcd(e2e: LiveDeployment, api: docker.APIClient, pg: DockerPgCluster):
-    networks = {r.inputs["labels"][0]["value"]: r.inputs["name"]
-                for r in e2e.deployment.of_type("docker:index/network:Network")}
+    networks = {
+        r.inputs["labels"][0]["value"]: r.inputs["name"] for r in e2e.deployment.of_type("docker:index/network:Network")
+    }
     etcd = pg.topology.etcd[0].name
 
     def reaches(network: str) -> bool:
         probe = api.create_container(
-            "datalyptica-standin/debian:bookworm", ["bash", "-c", f"exec 3<>/dev/tcp/{etcd}/2379"],
-            host_config=api.create_host_config(network_mode=network), labels={"datalyptica.stack": "e2e-probe"})
+            "datalyptica-standin/debian:bookworm",
+            ["bash", "-c", f"exec 3<>/dev/tcp/{etcd}/2379"],
+            host_config=api.create_host_config(network_mode=network),
+            labels={"datalyptica.stack": "e2e-probe"},
+        )
         try:
             api.start(probe)
             return api.wait(probe, timeout=30)["StatusCode"] == 0
@@ -224,6 +258,7 @@ def test_only_the_ha_network_reaches_etcd(e2e: LiveDeployment, api: docker.APICl
 
 
 # ---- faults -----------------------------------------------------------------------------
+
 
 def test_failover_under_load_loses_no_acknowledged_write(pg: DockerPgCluster):
     reports = []
@@ -237,9 +272,15 @@ def test_failover_under_load_loses_no_acknowledged_write(pg: DockerPgCluster):
         assert report.rejoined_as_replica
         assert report.replica_port_rows_missing == 0
     seconds = [r.failover_seconds for r in reports]
-    record("failover", {"seconds": [round(s, 1) for s in seconds], "median": round(statistics.median(seconds), 1),
-                        "rows_acknowledged": [r.rows_acknowledged for r in reports],
-                        "rows_lost": sum(r.rows_lost for r in reports)})
+    record(
+        "failover",
+        {
+            "seconds": [round(s, 1) for s in seconds],
+            "median": round(statistics.median(seconds), 1),
+            "rows_acknowledged": [r.rows_acknowledged for r in reports],
+            "rows_lost": sum(r.rows_lost for r in reports),
+        },
+    )
     assert max(seconds) < FAILOVER_BOUND_SECONDS
 
 
@@ -264,8 +305,9 @@ def _count_rows(pg: DockerPgCluster) -> int:
 STATEFUL = ("etcd-", "patroni-", "nessie")
 
 
-def test_restarting_each_stateful_service_keeps_the_data(e2e: LiveDeployment, api: docker.APIClient,
-                                                         pg: DockerPgCluster):
+def test_restarting_each_stateful_service_keeps_the_data(
+    e2e: LiveDeployment, api: docker.APIClient, pg: DockerPgCluster
+):
     rows = _marker_rows(pg)
     for name, container in servers(e2e).items():
         if name.startswith(STATEFUL):
@@ -274,8 +316,9 @@ def test_restarting_each_stateful_service_keeps_the_data(e2e: LiveDeployment, ap
     assert _count_rows(pg) == rows
 
 
-def test_a_replaced_patroni_container_keeps_its_volume_and_rejoins(e2e: LiveDeployment, api: docker.APIClient,
-                                                                   pg: DockerPgCluster):
+def test_a_replaced_patroni_container_keeps_its_volume_and_rejoins(
+    e2e: LiveDeployment, api: docker.APIClient, pg: DockerPgCluster
+):
     rows = _marker_rows(pg)
     replica = pg.replicas_of(pg.wait_for_leader(timeout=30))[0]
     registered = containers(e2e)[replica.name]
@@ -291,12 +334,14 @@ def _replace(live: LiveDeployment, api: docker.APIClient, registered: Registered
 
     api.stop(container_name(registered), timeout=int(registered.inputs.get("destroyGraceSeconds") or 0))
     api.remove_container(container_name(registered))
-    live.mocks.new_resource(MockResourceArgs(registered.type, registered.name, registered.inputs,
-                                             registered.provider, "", True))
+    live.mocks.new_resource(
+        MockResourceArgs(registered.type, registered.name, registered.inputs, registered.provider, "", True)
+    )
 
 
-def test_the_platform_comes_back_after_the_docker_daemon_restarts(e2e: LiveDeployment, api: docker.APIClient,
-                                                                  pg: DockerPgCluster, daemon):
+def test_the_platform_comes_back_after_the_docker_daemon_restarts(
+    e2e: LiveDeployment, api: docker.APIClient, pg: DockerPgCluster, daemon
+):
     rows = _marker_rows(pg)
     started = time.monotonic()
     daemon.restart()
@@ -306,6 +351,7 @@ def test_the_platform_comes_back_after_the_docker_daemon_restarts(e2e: LiveDeplo
 
 
 # ---- teardown ---------------------------------------------------------------------------
+
 
 def test_teardown_removes_everything_it_created(e2e: LiveDeployment, api: docker.APIClient):
     names = {container_name(c) for c in containers(e2e).values()}

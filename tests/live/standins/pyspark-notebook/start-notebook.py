@@ -1,5 +1,6 @@
 #!/opt/conda/bin/python
 """The stand-in's start-notebook.py: under JupyterHub the single-user server, else JupyterLab."""
+
 import os
 import shlex
 import sys

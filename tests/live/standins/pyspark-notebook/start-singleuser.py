@@ -1,5 +1,6 @@
 #!/opt/conda/bin/python
 """The stand-in's start-singleuser.py: JupyterHub's single-user server with the given arguments."""
+
 import os
 import shlex
 import sys

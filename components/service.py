@@ -79,7 +79,7 @@ IMAGE_PLATFORM = "linux/amd64"
 # defaults (5 s x 2 attempts, A and AAAA) a lookup of a dead peer stalled 20 s. Measured on the
 # test engine: `getent hosts patroni-9` took 20.0 s, 2.0 s with these options; Patroni's checks
 # of a crashed leader by name made failover 30.7 s instead of about 20.
-DNS_OPTIONS = ("timeout:1", "attempts:2")
+DNS_OPTIONS = ("timeout:1", "attempts:1")
 DEFAULT_STOP_GRACE_SECONDS = 10  # Docker's own default for `docker stop`
 STOP_GRACE_SECONDS: dict[str, int] = {
     # `weed server` waits 10 s after SIGTERM before it exits (seaweedfs).

@@ -16,37 +16,16 @@ import docker
 import psycopg
 import pytest
 
-from scripts.offline import Registered
 from tests.integration.pgcluster import run_crash_failover, wait_for
 from tests.live.conftest import record
 from tests.live.engine import LiveDeployment
 from tests.live.pgcluster import DockerPgCluster
+from tests.live.stack import container_name, containers, exec_in, host_port, replace, servers, wait_all_healthy
 
 LOCALHOST = "127.0.0.1"
 FAILOVER_KILLS = 3
 FAILOVER_BOUND_SECONDS = 60  # each kill; the goal, Patroni's floor with ttl 20, is a median of 20 s
 HEALTHY_AGAIN_SECONDS = 240
-
-
-# ---- what the deployment registered --------------------------------------------------------
-
-
-def containers(live: LiveDeployment) -> dict[str, Registered]:
-    return live.deployment.containers()
-
-
-def servers(live: LiveDeployment) -> dict[str, Registered]:
-    """Long-running containers (jobs created but not started, and one-shot jobs, left out)."""
-    return {name: c for name, c in containers(live).items() if c.inputs.get("healthcheck")}
-
-
-def host_port(container: Registered, internal: int) -> int:
-    [port] = [p["external"] for p in container.inputs.get("ports") or [] if p["internal"] == internal]
-    return int(port)  # the wire carries numbers as doubles
-
-
-def container_name(container: Registered) -> str:
-    return container.inputs["name"]
 
 
 @pytest.fixture(scope="module")
@@ -63,23 +42,6 @@ def pg(e2e: LiveDeployment, api: docker.APIClient) -> DockerPgCluster:
         primary_port=host_port(haproxy, 5000),
         replica_port=host_port(haproxy, 5001),
         stats_port=host_port(haproxy, 7000),
-    )
-
-
-def exec_in(api: docker.APIClient, container: str, command: list[str], user: str = "") -> tuple[int, str]:
-    created = api.exec_create(container, command, user=user)
-    output = api.exec_start(created["Id"]).decode(errors="replace")
-    return api.exec_inspect(created["Id"])["ExitCode"], output
-
-
-def wait_all_healthy(api: docker.APIClient, live: LiveDeployment, timeout: float = HEALTHY_AGAIN_SECONDS) -> None:
-    names = [container_name(c) for c in servers(live).values()]
-
-    def unhealthy() -> list[str]:
-        return [n for n in names if (api.inspect_container(n)["State"].get("Health") or {}).get("Status") != "healthy"]
-
-    wait_for(
-        lambda: not unhealthy(), timeout=timeout, what=f"every container healthy (still not: {unhealthy()})", interval=1
     )
 
 
@@ -322,21 +284,9 @@ def test_a_replaced_patroni_container_keeps_its_volume_and_rejoins(
     rows = _marker_rows(pg)
     replica = pg.replicas_of(pg.wait_for_leader(timeout=30))[0]
     registered = containers(e2e)[replica.name]
-    _replace(e2e, api, registered)
+    replace(e2e, api, registered)
     pg.wait_for_sync_replica(replica, timeout=120)
     assert _count_rows(pg) == rows
-
-
-def _replace(live: LiveDeployment, api: docker.APIClient, registered: Registered) -> None:
-    """What `pulumi up` does on a replacement (delete before replace): stop with the grace
-    period, remove, create again from the same inputs on the same volumes."""
-    from pulumi.runtime.mocks import MockResourceArgs
-
-    api.stop(container_name(registered), timeout=int(registered.inputs.get("destroyGraceSeconds") or 0))
-    api.remove_container(container_name(registered))
-    live.mocks.new_resource(
-        MockResourceArgs(registered.type, registered.name, registered.inputs, registered.provider, "", True)
-    )
 
 
 def test_the_platform_comes_back_after_the_docker_daemon_restarts(

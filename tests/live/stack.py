@@ -1,0 +1,59 @@
+"""What the live tests read of the deployed e2e stack: its registered containers, their host
+ports, and what `pulumi up` would do to one (replace it)."""
+
+from __future__ import annotations
+
+import docker
+
+from scripts.offline import Registered
+from tests.integration.pgcluster import wait_for
+from tests.live.engine import LiveDeployment
+
+HEALTHY_AGAIN_SECONDS = 240
+
+
+def containers(live: LiveDeployment) -> dict[str, Registered]:
+    return live.deployment.containers()
+
+
+def servers(live: LiveDeployment) -> dict[str, Registered]:
+    """Long-running containers (jobs created but not started, and one-shot jobs, left out)."""
+    return {name: c for name, c in containers(live).items() if c.inputs.get("healthcheck")}
+
+
+def host_port(container: Registered, internal: int) -> int:
+    [port] = [p["external"] for p in container.inputs.get("ports") or [] if p["internal"] == internal]
+    return int(port)  # the wire carries numbers as doubles
+
+
+def container_name(container: Registered) -> str:
+    return container.inputs["name"]
+
+
+def exec_in(api: docker.APIClient, container: str, command: list[str], user: str = "") -> tuple[int, str]:
+    created = api.exec_create(container, command, user=user)
+    output = api.exec_start(created["Id"]).decode(errors="replace")
+    return api.exec_inspect(created["Id"])["ExitCode"], output
+
+
+def wait_all_healthy(api: docker.APIClient, live: LiveDeployment, timeout: float = HEALTHY_AGAIN_SECONDS) -> None:
+    names = [container_name(c) for c in servers(live).values()]
+
+    def unhealthy() -> list[str]:
+        return [n for n in names if (api.inspect_container(n)["State"].get("Health") or {}).get("Status") != "healthy"]
+
+    wait_for(
+        lambda: not unhealthy(), timeout=timeout, what=f"every container healthy (still not: {unhealthy()})", interval=1
+    )
+
+
+def replace(live: LiveDeployment, api: docker.APIClient, registered: Registered) -> None:
+    """What `pulumi up` does on a replacement (delete before replace): stop with the grace
+    period, remove, create again from the same inputs on the same volumes."""
+    from pulumi.runtime.mocks import MockResourceArgs
+
+    api.stop(container_name(registered), timeout=int(registered.inputs.get("destroyGraceSeconds") or 0))
+    api.remove_container(container_name(registered))
+    live.mocks.new_resource(
+        MockResourceArgs(registered.type, registered.name, registered.inputs, registered.provider, "", True)
+    )

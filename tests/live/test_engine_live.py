@@ -137,3 +137,70 @@ def test_teardown_leaves_nothing(small, api: docker.APIClient):
     time.sleep(0.5)
     assert not [c for c in api.containers(all=True) if c["Names"][0].startswith("/engine-test-")]
     assert not [n for n in api.networks() if n["Name"] == "engine-test-net"]
+
+
+def test_a_failed_job_stops_the_deployment_and_runs_again_when_replaced(daemon, standins, api: docker.APIClient):
+    """The program's one-shot job mechanism (components/service.py) on the real engine: the job
+    exits non-zero, the deployment fails naming `pulumi up --replace`, nothing after it is made;
+    once the cause is fixed, the replaced job (the live engine keeps no state: every run creates)
+    runs again and what waits for it is created."""
+    import dataclasses
+
+    from components.service import HealthCheck, Platform, Service
+    from components.settings import load_settings
+
+    settings = load_settings({"layers": ["storage"], "prefix": "enginejob"})
+
+    def program():
+        platform = Platform(settings)
+        base = dataclasses.replace(settings.service("haproxy"), image=BASE, cpus=0.25, memory_bytes=64 * 2**20)
+        volume = dockerp.Volume(
+            "marker", name="enginejob-marker", opts=pulumi.ResourceOptions(provider=platform.docker)
+        )
+        job = Service(
+            "job",
+            platform=platform,
+            spec=dataclasses.replace(base, name="job"),
+            networks=[],
+            healthcheck=None,
+            run_once=True,
+            command=["test", "-f", "/marker/ready"],
+            shared_volumes={"/marker": volume},
+        )
+        Service(
+            "after-job",
+            platform=platform,
+            spec=dataclasses.replace(base, name="after-job"),
+            networks=[],
+            command=["sleep", "infinity"],
+            healthcheck=HealthCheck.command("true", interval="1s", start_period="0s"),
+            after=[job],
+        )
+
+    def run() -> LiveMocks:
+        engine = LiveMocks(daemon)
+        asyncio.set_event_loop(asyncio.new_event_loop())
+        try:
+            run_function(program, {"docker:host": daemon.host}, stack="enginejob", live_mocks=engine)
+        finally:
+            for item in engine.created:  # keep the volume between the two runs, as a protected one is
+                if item.kind == "container":
+                    api.remove_container(item.ident, force=True)
+        return engine
+
+    with pytest.raises(Exception, match=r"pulumi up --replace") as failed:
+        run()
+    assert "enginejob-job exited with 1" in str(failed.value)
+    assert not [c for c in api.containers(all=True) if c["Names"][0] == "/enginejob-after-job"]
+
+    fix = api.create_container(
+        BASE, ["touch", "/marker/ready"], host_config=api.create_host_config(binds=["enginejob-marker:/marker"])
+    )
+    api.start(fix)
+    api.wait(fix)
+    api.remove_container(fix)
+
+    engine = run()
+    assert engine.timings["enginejob-job"].exit_code == 0
+    assert "enginejob-after-job" in engine.timings
+    api.remove_volume("enginejob-marker", force=True)

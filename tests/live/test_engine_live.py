@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import time
 
 import docker
@@ -167,7 +168,7 @@ def test_a_failed_job_stops_the_deployment_and_runs_again_when_replaced(daemon, 
             command=["test", "-f", "/marker/ready"],
             shared_volumes={"/marker": volume},
         )
-        Service(
+        after = Service(
             "after-job",
             platform=platform,
             spec=dataclasses.replace(base, name="after-job"),
@@ -176,8 +177,14 @@ def test_a_failed_job_stops_the_deployment_and_runs_again_when_replaced(daemon, 
             healthcheck=HealthCheck.command("true", interval="1s", start_period="0s"),
             after=[job],
         )
+        # As a stack's outputs do: what waits for the job is awaited to the end of the run.
+        pulumi.export("after_job", after.container.id)
 
     def run() -> LiveMocks:
+        """One `pulumi up`: a new program process (no runtime settings, a new event loop)."""
+        from pulumi.runtime import reset_options
+
+        reset_options()
         engine = LiveMocks(daemon)
         asyncio.set_event_loop(asyncio.new_event_loop())
         try:
@@ -188,6 +195,8 @@ def test_a_failed_job_stops_the_deployment_and_runs_again_when_replaced(daemon, 
                     api.remove_container(item.ident, force=True)
         return engine
 
+    with contextlib.suppress(docker.errors.NotFound):  # a marker left by an interrupted run
+        api.remove_volume("enginejob-marker", force=True)
     with pytest.raises(Exception, match=r"pulumi up --replace") as failed:
         run()
     assert "enginejob-job exited with 1" in str(failed.value)

@@ -246,7 +246,7 @@ class File:
     path: str
     content: pulumi.Input[str]
     secret: bool = False
-    owner: str | None = None  # uid (or uid:gid is not supported by Docker uploads: uid only)
+    owner: str | None = None  # the uid the file belongs to (uploads also take a group; none needs one yet)
     executable: bool = False
     # The image's entrypoint rewrites the file in place at start (Flink's conf/config.yaml), so
     # its owner may write it: 0600 for a secret, 0644 otherwise.

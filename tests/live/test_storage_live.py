@@ -107,24 +107,21 @@ def test_a_consumer_role_reaches_its_own_database_only(e2e: LiveDeployment, pg: 
     nessie = _database_access(e2e, "nessie")
     other = _provision_like(e2e, "nessie", "probe")
     for mine, theirs in ((nessie, other), (other, nessie)):
-        with psycopg.connect(
-            host=LOCALHOST,
-            port=pg.primary_port,
-            user=mine["user"],
-            password=mine["password"],
-            dbname=mine["database"],
-            connect_timeout=5,
-        ) as connection:
+        with _connect_as(pg, mine, mine["database"]) as connection:
             assert connection.execute("SELECT current_user").fetchone()[0] == mine["user"]
         with pytest.raises(psycopg.OperationalError, match="permission denied for database"):
-            psycopg.connect(
-                host=LOCALHOST,
-                port=pg.primary_port,
-                user=mine["user"],
-                password=mine["password"],
-                dbname=theirs["database"],
-                connect_timeout=5,
-            )
+            _connect_as(pg, mine, theirs["database"])
+
+
+def _connect_as(pg: DockerPgCluster, access: dict[str, str], database: str) -> psycopg.Connection:
+    return psycopg.connect(
+        host=LOCALHOST,
+        port=pg.primary_port,
+        user=access["user"],
+        password=access["password"],
+        dbname=database,
+        connect_timeout=5,
+    )
 
 
 def _database_access(live: LiveDeployment, consumer: str) -> dict[str, str]:

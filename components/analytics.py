@@ -34,6 +34,7 @@ REDIS_PORT = 6379
 JUPYTERHUB_PORT = 8000
 JUPYTERHUB_HUB_PORT = 8081
 MLFLOW_PORT = 5000
+DOCKER_SOCKET_IN_CONTAINER = "/var/run/docker.sock"  # where DockerSpawner looks for it
 MLFLOW_WORKERS = 2  # gunicorn/uvicorn workers of `mlflow server` (see _mlflow)
 SUPERSET_PORT = 8088
 AIRFLOW_API_PORT = 8080
@@ -406,7 +407,7 @@ class AnalyticsLayer(pulumi.ComponentResource):
                 File(admin_file, self.jupyterhub_admin_password, secret=True, owner=JUPYTERHUB_UID),
             ],
             # DockerSpawner starts each user's notebook (and its volume, which Pulumi does not manage).
-            host_paths={"/var/run/docker.sock": "/var/run/docker.sock"},
+            host_paths={platform.settings.docker_socket: DOCKER_SOCKET_IN_CONTAINER},
             ports=[Port("jupyterhub", JUPYTERHUB_PORT)],
             healthcheck=HealthCheck.curl(f"http://localhost:{JUPYTERHUB_PORT}/hub/health"),
             metrics=Metrics(JUPYTERHUB_PORT, "/hub/metrics"),

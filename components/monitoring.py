@@ -230,7 +230,7 @@ class MonitoringLayer(pulumi.ComponentResource):
             # data and the host's /, /proc, /sys (container and filesystem statistics). Only
             # Alloy gets them; cAdvisor needs the host's cgroup namespace to see other containers.
             mounts=[
-                host_path("/var/run/docker.sock", "/var/run/docker.sock"),
+                host_path(self._platform.settings.docker_socket, "/var/run/docker.sock"),
                 host_path("/var/lib/docker", "/var/lib/docker"),
                 host_path("/", "/host/root"),
                 host_path("/proc", "/host/proc"),

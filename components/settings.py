@@ -144,9 +144,24 @@ class Settings(_Model):
         le=18,
         description="PostgreSQL major version the Patroni image builds on (postgres:<major>-bookworm), 13-18",
     )
+    docker_socket: str = Field(
+        default="/var/run/docker.sock",
+        description="The Docker host's API socket, mounted into JupyterHub (DockerSpawner) and Alloy "
+        "(read-only); e.g. /run/user/1000/docker.sock for rootless Docker",
+    )
     host: HostCapacity = Field(default_factory=HostCapacity)
     ports: dict[str, int | None] = Field(default_factory=dict)
     services: dict[str, ServiceOverride] = Field(default_factory=dict)
+
+    @field_validator("docker_socket")
+    @classmethod
+    def _socket_is_an_absolute_path(cls, path: str) -> str:
+        if not path.startswith("/") or any(c.isspace() or c == ":" for c in path):
+            raise ValueError(
+                f"{path!r} is not an absolute path on the Docker host; give the socket's path, "
+                "e.g. /var/run/docker.sock (or /run/user/<uid>/docker.sock for rootless Docker)"
+            )
+        return path
 
     @field_validator("layers")
     @classmethod

@@ -163,3 +163,16 @@ def test_prod_publishes_three_brokers_without_a_collision():
     prod = settings_of("prod")
     assert prod.service("kafka").replicas == 3
     assert [prod.host_port("kafka", broker) for broker in (1, 2, 3)] == [29092, 29093, 29094]
+
+
+def test_the_docker_socket_reaches_the_containers_that_talk_to_docker(deploy):
+    """Rootless Docker and this project's own test engine keep the socket elsewhere than
+    /var/run/docker.sock; DockerSpawner and Alloy still find it where they look."""
+    socket = "/run/user/1000/docker.sock"
+    containers = deploy(dockerSocket=socket).containers()
+    hub = {v.get("hostPath"): v["containerPath"] for v in containers["jupyterhub"].inputs["volumes"]}
+    assert hub[socket] == "/var/run/docker.sock"
+    alloy = {m["source"]: m for m in containers["alloy"].inputs["mounts"]}
+    assert alloy[socket]["target"] == "/var/run/docker.sock" and alloy[socket]["readOnly"] is True
+    message = refusal(dockerSocket="docker.sock")
+    assert "datalyptica:dockerSocket: 'docker.sock' is not an absolute path on the Docker host" in message

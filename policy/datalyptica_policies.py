@@ -138,10 +138,13 @@ def _host_mounts(props: Mapping[str, Any]) -> Iterator[tuple[str, bool]]:
 
 
 def _exposes_docker_socket(host_path: str) -> bool:
-    """The socket itself, or a folder it is in (/var/run, /run is where /var/run points, /)."""
+    """The socket itself, or a folder it is in (/var/run, /run is where /var/run points, /); any
+    other `docker.sock` too (datalyptica:dockerSocket may name e.g. rootless Docker's)."""
     path = host_path.rstrip("/") or "/"
     folder = path.rstrip("/") + "/"
-    return any(path == socket or socket.startswith(folder) for socket in (DOCKER_SOCKET, "/run/docker.sock"))
+    return path.endswith("/docker.sock") or any(
+        path == socket or socket.startswith(folder) for socket in (DOCKER_SOCKET, "/run/docker.sock")
+    )
 
 
 def docker_socket_only_where_allowed(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:

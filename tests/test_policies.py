@@ -135,6 +135,8 @@ def test_docker_socket_allow_list():
     assert check(rule, as_service("superset", mounts=[bind]))
     assert check(rule, as_service("superset", volumes=socket_volume(True, host_path="/var/run/")))
     assert check(rule, as_service("superset", volumes=socket_volume(True, host_path="/")))
+    # a socket elsewhere (datalyptica:dockerSocket, rootless Docker) is the socket too
+    assert check(rule, as_service("superset", volumes=socket_volume(True, host_path="/run/user/1000/docker.sock")))
     # other bind mounts and named volumes are not the socket
     assert check(rule, as_service("superset", volumes=socket_volume(False, host_path="/srv/data"))) == []
     assert check(rule, container(volumes=[{"volumeName": "datalyptica-data", "containerPath": "/data"}])) == []

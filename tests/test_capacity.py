@@ -12,9 +12,8 @@ import pytest
 
 from components import catalog
 from components.settings import load_settings, parse_size
-from scripts import offline
 from scripts.offline import engine_config, run_program, settings_of
-from tests.tools import refusal
+from tests.tools import refusal, registered_before_refusal
 
 GiB = 1024**3
 
@@ -90,18 +89,8 @@ def test_memory_beyond_the_host_names_the_key_the_largest_consumers_and_the_fix(
     assert "raise datalyptica:host.memory to at least" in message
 
 
-def test_a_stack_that_does_not_fit_registers_nothing(monkeypatch):
-    seen = []
-    original = offline.RecordingMonitor.RegisterResource
-
-    def spy(self, request):
-        seen.append(request.type)
-        return original(self, request)
-
-    monkeypatch.setattr(offline.RecordingMonitor, "RegisterResource", spy)
-    with pytest.raises(pulumi.RunError, match=r"datalyptica:host\.memory"):
-        run_program(engine_config({"host": {"cpus": 16, "memory": "4g"}}))
-    assert [t for t in seen if t != "pulumi:pulumi:Stack"] == []
+def test_a_stack_that_does_not_fit_registers_nothing():
+    assert registered_before_refusal({"host": {"cpus": 16, "memory": "4g"}}, r"datalyptica:host\.memory") == []
 
 
 def test_cpu_overcommit_warns_naming_the_key_and_the_fix(monkeypatch):

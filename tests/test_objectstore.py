@@ -7,7 +7,6 @@ the stack runs; SeaweedFS's are made by one-shot jobs (components/objectstore.py
 import functools
 import json
 
-import pulumi
 import pytest
 import yaml
 
@@ -16,6 +15,7 @@ from components.objectstore import SEAWEEDFS_BUCKET_ACTIONS, seaweedfs_admin_ide
 from components.settings import SettingsError, config_from_engine, load_settings
 from scripts import plan as plan_command
 from scripts.offline import Deployment, engine_config, run_program, stack_config
+from tests.tools import registered_before_refusal
 
 CONTAINER = "docker:index/container:Container"
 PROVISION = "/etc/datalyptica-s3"
@@ -85,22 +85,7 @@ def test_an_unknown_object_store_is_refused_naming_key_value_and_choices(value):
 
 
 def test_an_unknown_object_store_stops_the_program_before_any_resource():
-    from scripts import offline as pulumi_harness
-
-    seen = []
-    original = pulumi_harness.RecordingMonitor.RegisterResource
-
-    def spy(self, request):
-        seen.append(request.type)
-        return original(self, request)
-
-    pulumi_harness.RecordingMonitor.RegisterResource = spy
-    try:
-        with pytest.raises(pulumi.RunError, match="datalyptica:objectStore"):
-            run_program(engine_config({"objectStore": "ceph"}))
-    finally:
-        pulumi_harness.RecordingMonitor.RegisterResource = original
-    assert [t for t in seen if t != "pulumi:pulumi:Stack"] == []
+    assert registered_before_refusal({"objectStore": "ceph"}, "datalyptica:objectStore") == []
 
 
 def test_only_the_chosen_store_counts_for_ports_and_capacity():

@@ -9,7 +9,8 @@ import yaml
 from components.service import HealthCheck, Platform, Service
 from components.settings import load_settings
 from components.storage import StorageLayer, bucket_policy
-from scripts.offline import engine_config, run_function, run_program
+from scripts.offline import engine_config, run_function
+from tests.tools import registered_before_refusal
 
 STORAGE_SERVICES = {"etcd-1", "etcd-2", "etcd-3", "patroni-1", "patroni-2", "haproxy", "minio", "nessie"}
 CONTAINER = "docker:index/container:Container"
@@ -297,22 +298,7 @@ def test_consumer_provisioning_lives_under_the_consumer(two_consumers):
     ],
 )
 def test_bad_config_stops_the_program_before_any_resource(config, key):
-    from scripts import offline as pulumi_harness
-
-    monitor_seen = []
-    original = pulumi_harness.RecordingMonitor.RegisterResource
-
-    def spy(self, request):
-        monitor_seen.append(request.type)
-        return original(self, request)
-
-    pulumi_harness.RecordingMonitor.RegisterResource = spy
-    try:
-        with pytest.raises(pulumi.RunError, match=key.replace(".", r"\.")):
-            run_program(engine_config(config))
-    finally:
-        pulumi_harness.RecordingMonitor.RegisterResource = original
-    assert [t for t in monitor_seen if t != "pulumi:pulumi:Stack"] == []
+    assert registered_before_refusal(config, key.replace(".", r"\.")) == []
 
 
 def test_every_container_gives_up_on_an_unknown_name_within_seconds(dev):

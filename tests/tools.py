@@ -2,7 +2,9 @@
 
 import shutil
 from pathlib import Path
+from typing import Any
 
+import pulumi
 import pytest
 
 from components.settings import SettingsError, load_settings
@@ -36,3 +38,24 @@ def refusal(**config) -> str:
     with pytest.raises(SettingsError) as error:
         load_settings(config)
     return str(error.value)
+
+
+def registered_before_refusal(config: dict[str, Any], match: str) -> list[str]:
+    """Run the program with `config` (as in a stack file), expect its refusal matching `match`,
+    and return the types of the resources registered before it (the stack itself left out)."""
+    from scripts import offline
+
+    seen: list[str] = []
+    original = offline.RecordingMonitor.RegisterResource
+
+    def spy(self: offline.RecordingMonitor, request: Any) -> Any:
+        seen.append(request.type)
+        return original(self, request)
+
+    offline.RecordingMonitor.RegisterResource = spy  # type: ignore[method-assign]
+    try:
+        with pytest.raises(pulumi.RunError, match=match):
+            offline.run_program(offline.engine_config(config))
+    finally:
+        offline.RecordingMonitor.RegisterResource = original  # type: ignore[method-assign]
+    return [t for t in seen if t != "pulumi:pulumi:Stack"]

@@ -14,7 +14,6 @@ it created and stops the daemon it started, unless --keep. Needs root (it starts
 from __future__ import annotations
 
 import argparse
-import asyncio
 import statistics
 import sys
 import time
@@ -95,22 +94,7 @@ def report_failovers(live: LiveDeployment, kills: int) -> None:
     from tests.integration.pgcluster import run_crash_failover
     from tests.live.pgcluster import DockerPgCluster
 
-    containers = live.deployment.containers()
-    haproxy = containers["haproxy"]
-
-    def port(internal: int) -> int:
-        return int(next(p["external"] for p in haproxy.inputs["ports"] if p["internal"] == internal))
-
-    cluster = DockerPgCluster(
-        live.mocks.api,
-        prefix=haproxy.inputs["name"].removesuffix("-haproxy"),
-        nodes=sorted(n for n in containers if n.startswith("patroni-")),
-        etcd=sorted(n for n in containers if n.startswith("etcd-")),
-        superuser_password=live.outputs["postgres_superuser_password"],
-        primary_port=port(5000),
-        replica_port=port(5001),
-        stats_port=port(7000),
-    )
+    cluster = DockerPgCluster.of(live, live.mocks.api)
     seconds, lost = [], 0
     for kill in range(1, kills + 1):
         report = run_crash_failover(cluster, writers=4)
@@ -135,19 +119,16 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="leave the stack and the daemon running")
     args = parser.parse_args()
 
-    from tests.live.standins import build_standins
+    from tests.live.standins import build_for
 
     daemon = TestDaemon()
     started_daemon = daemon.start()
     print(f"== stand-ins (daemon {daemon.host})", flush=True)
-    builds = build_standins(docker_host=daemon.host)
+    builds = build_for(daemon)
     for build in builds:
         print(f"  {build.tag}: {build.seconds:.1f} s{' (cached)' if build.cached else ''}", flush=True)
-    if any(not build.cached for build in builds):
-        daemon.restart()  # BuildKit must see the stand-ins just made (as tests/live/conftest.py does)
 
     print(f"== deploy {args.stack}", flush=True)
-    asyncio.set_event_loop(asyncio.new_event_loop())
     first = time.monotonic()
     live = deploy(stack_config(args.stack), daemon, stack=args.stack)
     try:

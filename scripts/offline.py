@@ -99,14 +99,14 @@ def _has_secret(value: Any) -> bool:
     return False
 
 
-def _reveal(value: Any) -> Any:
+def reveal(value: Any) -> Any:
     """The values behind secret markers (what the container or provider would receive)."""
     if isinstance(value, dict):
         if value.get(SIG_KEY) == SECRET_SIG:
-            return _reveal(value["value"])
-        return {k: _reveal(v) for k, v in value.items()}
+            return reveal(value["value"])
+        return {k: reveal(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_reveal(v) for v in value]
+        return [reveal(v) for v in value]
     return value
 
 
@@ -139,9 +139,9 @@ class RecordingMonitor(mocks.MockMonitor):
                     name=request.name,
                     urn=response.urn,
                     parent=request.parent,
-                    inputs=_reveal(rpc.deserialize_properties(request.object)),
+                    inputs=reveal(rpc.deserialize_properties(request.object)),
                     raw_inputs=json_format.MessageToDict(request.object),
-                    outputs=_reveal(rpc.deserialize_properties(response.object)),
+                    outputs=reveal(rpc.deserialize_properties(response.object)),
                     dependencies=list(request.dependencies),
                     protect=request.protect,
                     retain_on_delete=request.retainOnDelete,
@@ -282,6 +282,11 @@ def _engine_config_env(config: dict[str, str]) -> Iterator[None]:
             os.environ["PULUMI_CONFIG"] = before
 
 
+def main_program() -> None:
+    """The Pulumi program itself, as the language host runs it."""
+    runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+
+
 def run_program(
     config: dict[str, str],
     *,
@@ -294,7 +299,7 @@ def run_program(
 
     `live_mocks` replace the offline PlatformMocks (the live test engine passes its own)."""
     return run_function(
-        lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"),
+        main_program,
         config,
         stack=stack,
         job_exit_codes=job_exit_codes,

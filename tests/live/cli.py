@@ -9,8 +9,7 @@ from __future__ import annotations
 import subprocess
 
 from tests.live.dockerd import TestDaemon
-
-DOCKER = "/usr/bin/docker"  # Debian's 20.10 client: BuildKit through DOCKER_BUILDKIT=1
+from tests.live.standins import DOCKER
 
 
 def docker(

@@ -10,7 +10,6 @@ the daemon running after the session, to look at them by hand.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import time
@@ -56,13 +55,9 @@ def api(daemon: TestDaemon) -> docker.APIClient:
 
 @pytest.fixture(scope="session")
 def standins(daemon: TestDaemon) -> list:
-    from tests.live.standins import build_standins
+    from tests.live.standins import build_for
 
-    builds = build_standins(docker_host=daemon.host)
-    if any(not build.cached for build in builds):
-        # dockerd's BuildKit keeps building FROM the image a tag first named until the daemon
-        # restarts (tests/live/standins.py): images/* must build on the stand-ins just made.
-        daemon.restart()
+    builds = build_for(daemon)
     record("standins", [{"tag": b.tag, "seconds": round(b.seconds, 1), "cached": b.cached} for b in builds])
     return builds
 
@@ -70,7 +65,6 @@ def standins(daemon: TestDaemon) -> list:
 @pytest.fixture(scope="session")
 def e2e(daemon: TestDaemon, standins: list) -> Iterator[LiveDeployment]:
     """Pulumi.e2e.yaml, deployed: every registration returned (containers healthy, jobs done)."""
-    asyncio.set_event_loop(asyncio.new_event_loop())
     remove_leftovers(docker.APIClient(base_url=daemon.host, version="auto"))
     try:
         live = deploy(stack_config(STACK), daemon, stack=STACK)

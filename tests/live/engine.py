@@ -43,7 +43,7 @@ import psycopg
 from psycopg import sql
 from pulumi.runtime import mocks
 
-from scripts.offline import ROOT, Deployment, run_program
+from scripts.offline import ROOT, Deployment, main_program, reveal, run_function
 from tests.live.dockerd import TestDaemon
 
 NOT_REPRODUCED = "the live test engine does not reproduce"
@@ -113,7 +113,7 @@ class LiveMocks(mocks.Mocks):
     # ---- the Mocks interface -----------------------------------------------------------
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        inputs = _reveal(args.inputs)
+        inputs = _as_sent(args.inputs)
         if not args.custom:  # a component: nothing to create
             return "", inputs
         if args.typ.startswith("pulumi:providers:"):
@@ -524,34 +524,46 @@ class LiveMocks(mocks.Mocks):
 LAST_ENGINE: LiveMocks | None = None  # the latest deploy's engine, to clean up after a failed one
 
 
-def deploy(config: dict[str, str], daemon: TestDaemon, *, stack: str = "e2e", workers: int = 64) -> LiveDeployment:
+def deploy(config: dict[str, str], daemon: TestDaemon, *, stack: str = "e2e") -> LiveDeployment:
     """Run __main__.py with `config` (engine form) against the test daemon, for real."""
+    return deploy_function(main_program, config, daemon, stack=stack)
+
+
+def deploy_function(
+    program: Callable[[], Any], config: dict[str, str], daemon: TestDaemon, *, stack: str, workers: int = 64
+) -> LiveDeployment:
+    """Run a Pulumi program function for real, as one `pulumi up` would: a new program process
+    (no runtime settings left over, a new event loop), against the test daemon only."""
     global LAST_ENGINE
+    from pulumi.runtime import reset_options
+
+    reset_options()
     engine = LAST_ENGINE = LiveMocks(daemon)
-    loop = asyncio.get_event_loop()
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
     # The SDK sends every registration through the loop's default executor; its default size
     # (a few threads on 2 cores) would serialize the containers that wait to be healthy.
     loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(max_workers=workers))
     started = time.monotonic()
     # The program's Docker provider points where `docker:host` says: at this daemon, nowhere else.
-    deployment = run_program({**config, "docker:host": daemon.host}, stack=stack, live_mocks=engine)
+    deployment = run_function(program, {**config, "docker:host": daemon.host}, stack=stack, live_mocks=engine)
     return LiveDeployment(deployment, engine, time.monotonic() - started)
 
 
 # ---- helpers ---------------------------------------------------------------------------
 
 
-def _reveal(value: Any) -> Any:
-    """Inputs as the provider gets them: secrets unwrapped, and whole numbers as integers (the
-    wire carries every number as a double; the Docker API refuses 30.0 for an int field)."""
-    from pulumi.runtime import rpc
+def _as_sent(value: Any) -> Any:
+    """Inputs as the provider gets them: secrets unwrapped (offline.reveal), and whole numbers as
+    integers (the wire carries every number as a double; the Docker API refuses 30.0 for an int)."""
+    return _whole_numbers(reveal(value))
 
-    if rpc.is_rpc_secret(value):
-        return _reveal(rpc.unwrap_rpc_secret(value))
+
+def _whole_numbers(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: _reveal(v) for k, v in value.items()}
+        return {k: _whole_numbers(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_reveal(v) for v in value]
+        return [_whole_numbers(v) for v in value]
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value

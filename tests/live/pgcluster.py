@@ -9,7 +9,10 @@ from __future__ import annotations
 import docker
 
 from components.pgha import PatroniNode, PgCredentials, PgHaTopology
+from components.storage import HAPROXY_STATS_PORT, POSTGRES_PRIMARY_PORT, POSTGRES_REPLICAS_PORT
 from tests.integration.pgcluster import PatroniQueries
+from tests.live.engine import LiveDeployment
+from tests.live.stack import container_name, host_port
 
 PATRONI_REST_PORT = 8008
 
@@ -41,6 +44,22 @@ class DockerPgCluster(PatroniQueries):
             superuser_password=superuser_password, replication_password="-", rest_password="-"
         )
         self.primary_port, self.replica_port, self.stats_port = primary_port, replica_port, stats_port
+
+    @classmethod
+    def of(cls, live: LiveDeployment, api: docker.APIClient) -> DockerPgCluster:
+        """The cluster a live deployment made: its nodes and HAProxy's ports on 127.0.0.1."""
+        registered = live.deployment.containers()
+        haproxy = registered["haproxy"]
+        return cls(
+            api,
+            prefix=container_name(haproxy).removesuffix("-haproxy"),
+            nodes=sorted(name for name in registered if name.startswith("patroni-")),
+            etcd=sorted(name for name in registered if name.startswith("etcd-")),
+            superuser_password=live.outputs["postgres_superuser_password"],
+            primary_port=host_port(haproxy, POSTGRES_PRIMARY_PORT),
+            replica_port=host_port(haproxy, POSTGRES_REPLICAS_PORT),
+            stats_port=host_port(haproxy, HAPROXY_STATS_PORT),
+        )
 
     def container(self, node: PatroniNode) -> str:
         return f"{self.prefix}-{node.name}"

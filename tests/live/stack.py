@@ -3,6 +3,8 @@ ports, and what `pulumi up` would do to one (replace it)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import docker
 
 from scripts.offline import Registered
@@ -47,13 +49,27 @@ def wait_all_healthy(api: docker.APIClient, live: LiveDeployment, timeout: float
     )
 
 
+def register(
+    live: LiveDeployment, registered: Registered, inputs: dict[str, Any] | None = None, name: str | None = None
+) -> dict[str, Any]:
+    """Create `registered` again through the live engine, as the provider would (with other
+    inputs or another name: a resource like one the program made); its outputs."""
+    from pulumi.runtime.mocks import MockResourceArgs
+
+    args = MockResourceArgs(
+        registered.type,
+        name or registered.name,
+        registered.inputs if inputs is None else inputs,
+        registered.provider,
+        "",
+        True,
+    )
+    return live.mocks.new_resource(args)[1]
+
+
 def replace(live: LiveDeployment, api: docker.APIClient, registered: Registered) -> None:
     """What `pulumi up` does on a replacement (delete before replace): stop with the grace
     period, remove, create again from the same inputs on the same volumes."""
-    from pulumi.runtime.mocks import MockResourceArgs
-
     api.stop(container_name(registered), timeout=int(registered.inputs.get("destroyGraceSeconds") or 0))
     api.remove_container(container_name(registered))
-    live.mocks.new_resource(
-        MockResourceArgs(registered.type, registered.name, registered.inputs, registered.provider, "", True)
-    )
+    register(live, registered)

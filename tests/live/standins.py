@@ -30,9 +30,13 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from components import catalog
 from tests.dockerfiles import base_images
+
+if TYPE_CHECKING:
+    from tests.live.dockerd import TestDaemon
 
 STANDINS_DIR = Path(__file__).resolve().parent / "standins"
 STACK = "e2e"  # the stack whose images the stand-ins stand in for
@@ -259,6 +263,16 @@ def build_standins(
         builds.append(_build_one(docker, standin, hashes[name], by_hash, tags))
         if on_build is not None:
             on_build(builds[-1])
+    return builds
+
+
+def build_for(daemon: "TestDaemon") -> list[StandinBuild]:
+    """Every stand-in on the tests' own daemon, which restarts after anything was rebuilt:
+    dockerd's BuildKit keeps building FROM the image a tag first named until the daemon
+    restarts, and images/* must build on the stand-ins just made."""
+    builds = build_standins(docker_host=daemon.host)
+    if any(not build.cached for build in builds):
+        daemon.restart()
     return builds
 
 

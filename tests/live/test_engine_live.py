@@ -5,8 +5,6 @@ Runs before the e2e stack (this file sorts first), on the stand-ins' Debian base
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import contextlib
 import time
 
@@ -16,8 +14,8 @@ import pulumi_docker as dockerp
 import pulumi_random as random
 import pytest
 
-from scripts.offline import run_function
-from tests.live.engine import LiveMocks, go_duration_ns
+from tests.live import engine as live_engine
+from tests.live.engine import LiveMocks, deploy_function, go_duration_ns
 
 BASE = "datalyptica-standin/debian:bookworm"
 
@@ -26,10 +24,6 @@ BASE = "datalyptica-standin/debian:bookworm"
 def small(daemon, standins):
     """A network with two containers (one waiting for the other's health), a volume, uploads,
     a one-shot job that fails and one that succeeds, and a generated password."""
-    engine = LiveMocks(daemon)
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(max_workers=16))
 
     def program():
         image = dockerp.RemoteImage("base", name=BASE, keep_locally=True)
@@ -89,9 +83,9 @@ def small(daemon, standins):
         pulumi.export("job_exit_code", job.exit_code)
         pulumi.export("second", second.name)
 
-    deployment = run_function(program, {}, stack="engine", live_mocks=engine)
-    yield engine, deployment
-    engine.teardown()
+    live = deploy_function(program, {}, daemon, stack="engine")
+    yield live.mocks, live.deployment
+    live.mocks.teardown()
 
 
 def test_containers_wait_for_health_and_dependents_wait_for_them(small):
@@ -181,19 +175,13 @@ def test_a_failed_job_stops_the_deployment_and_runs_again_when_replaced(daemon, 
         pulumi.export("after_job", after.container.id)
 
     def run() -> LiveMocks:
-        """One `pulumi up`: a new program process (no runtime settings, a new event loop)."""
-        from pulumi.runtime import reset_options
-
-        reset_options()
-        engine = LiveMocks(daemon)
-        asyncio.set_event_loop(asyncio.new_event_loop())
+        """One `pulumi up` of the program."""
         try:
-            run_function(program, {"docker:host": daemon.host}, stack="enginejob", live_mocks=engine)
+            return deploy_function(program, {}, daemon, stack="enginejob").mocks
         finally:
-            for item in engine.created:  # keep the volume between the two runs, as a protected one is
+            for item in live_engine.LAST_ENGINE.created:  # keep the volume between the runs, as a protected one is
                 if item.kind == "container":
                     api.remove_container(item.ident, force=True)
-        return engine
 
     with contextlib.suppress(docker.errors.NotFound):  # a marker left by an interrupted run
         api.remove_volume("enginejob-marker", force=True)

@@ -19,18 +19,16 @@ import docker
 import pytest
 from botocore.config import Config
 
-from components.objectstore import PROVISION_DIR, seaweedfs_access_key, seaweedfs_identity_policy
-from tests.integration.pgcluster import wait_for
+from components.objectstore import PROVISION_DIR, SEAWEEDFS_S3_PORT, seaweedfs_access_key, seaweedfs_identity_policy
+from components.storage import NESSIE_PORT
+from tests.integration.pgcluster import LOCALHOST, wait_for
 from tests.live.engine import LiveDeployment
-from tests.live.stack import container_name, containers, host_port, replace, wait_all_healthy
-
-LOCALHOST = "127.0.0.1"
-S3_PORT = 8333
+from tests.live.stack import container_name, containers, host_port, register, replace, wait_all_healthy
 
 
 @pytest.fixture(scope="module")
 def s3_url(e2e: LiveDeployment) -> str:
-    return f"http://{LOCALHOST}:{host_port(containers(e2e)['seaweedfs'], S3_PORT)}"
+    return f"http://{LOCALHOST}:{host_port(containers(e2e)['seaweedfs'], SEAWEEDFS_S3_PORT)}"
 
 
 def client(url: str, access_key: str, secret_key: str):
@@ -60,7 +58,6 @@ def nessie(e2e: LiveDeployment, s3_url: str):
 
 def add_consumer(live: LiveDeployment, consumer: str, buckets: list[str]) -> tuple[str, str]:
     """Provision `consumer` with the job the program registered for Nessie, re-rendered for it."""
-    from pulumi.runtime.mocks import MockResourceArgs
 
     template = live.deployment.named("nessie-s3-identity-container", "docker:index/container:Container")
     secret_key = secrets.token_hex(20)
@@ -73,9 +70,7 @@ def add_consumer(live: LiveDeployment, consumer: str, buckets: list[str]) -> tup
             upload["content"] = secret_key
         if upload["file"] == f"{PROVISION_DIR}/policy.json":
             upload["content"] = seaweedfs_identity_policy(buckets)
-    _, outputs = live.mocks.new_resource(
-        MockResourceArgs(template.type, f"{consumer}-s3-identity", inputs, template.provider, "", True)
-    )
+    outputs = register(live, template, inputs, name=f"{consumer}-s3-identity")
     assert outputs["exitCode"] == 0, f"the {consumer} identity job exited {outputs['exitCode']}"
     return access_key, secret_key
 
@@ -151,7 +146,7 @@ def test_objects_and_identities_survive_a_restart_and_a_replaced_container(
 
 
 def test_nessie_writes_an_iceberg_tables_files_into_the_warehouse_bucket(e2e: LiveDeployment, admin):
-    nessie_url = f"http://{LOCALHOST}:{host_port(containers(e2e)['nessie'], 19120)}/iceberg/v1/main"
+    nessie_url = f"http://{LOCALHOST}:{host_port(containers(e2e)['nessie'], NESSIE_PORT)}/iceberg/v1/main"
     namespace = f"e2e_{uuid.uuid4().hex[:8]}"
 
     def post(path: str, body: dict) -> dict:

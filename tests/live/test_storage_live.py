@@ -16,13 +16,12 @@ import docker
 import psycopg
 import pytest
 
-from tests.integration.pgcluster import run_crash_failover, wait_for
+from tests.integration.pgcluster import LOCALHOST, run_crash_failover, wait_for
 from tests.live.conftest import record
 from tests.live.engine import LiveDeployment
 from tests.live.pgcluster import DockerPgCluster
-from tests.live.stack import container_name, containers, exec_in, host_port, replace, servers, wait_all_healthy
+from tests.live.stack import container_name, containers, exec_in, register, replace, servers, wait_all_healthy
 
-LOCALHOST = "127.0.0.1"
 FAILOVER_KILLS = 3
 FAILOVER_BOUND_SECONDS = 60  # each kill; the goal, Patroni's floor with ttl 20, is a median of 20 s
 HEALTHY_AGAIN_SECONDS = 240
@@ -30,19 +29,7 @@ HEALTHY_AGAIN_SECONDS = 240
 
 @pytest.fixture(scope="module")
 def pg(e2e: LiveDeployment, api: docker.APIClient) -> DockerPgCluster:
-    registered = containers(e2e)
-    haproxy = registered["haproxy"]
-    prefix = container_name(haproxy).removesuffix("-haproxy")
-    return DockerPgCluster(
-        api,
-        prefix=prefix,
-        nodes=sorted(name for name in registered if name.startswith("patroni-")),
-        etcd=sorted(name for name in registered if name.startswith("etcd-")),
-        superuser_password=e2e.outputs["postgres_superuser_password"],
-        primary_port=host_port(haproxy, 5000),
-        replica_port=host_port(haproxy, 5001),
-        stats_port=host_port(haproxy, 7000),
-    )
+    return DockerPgCluster.of(e2e, api)
 
 
 # ---- it came up -------------------------------------------------------------------------
@@ -131,8 +118,6 @@ def _database_access(live: LiveDeployment, consumer: str) -> dict[str, str]:
 
 
 def _provision_like(live: LiveDeployment, consumer: str, new: str) -> dict[str, str]:
-    from pulumi.runtime.mocks import MockResourceArgs
-
     access = {}
     for suffix, kind in (
         ("db-role", "role:Role"),
@@ -146,9 +131,7 @@ def _provision_like(live: LiveDeployment, consumer: str, new: str) -> dict[str, 
             access.update(user=inputs["name"], password=inputs["password"])
         if kind == "database:Database":
             access["database"] = inputs["name"]
-        live.mocks.new_resource(
-            MockResourceArgs(f"postgresql:index/{kind}", f"{new}-{suffix}", inputs, registered.provider, "", True)
-        )
+        register(live, registered, inputs, name=f"{new}-{suffix}")
     return access
 
 

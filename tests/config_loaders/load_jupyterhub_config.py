@@ -41,7 +41,11 @@ admin_login = None
 if len(sys.argv) > 2:
     admin = sorted(authenticator.admin_users)[0]
     handler = SimpleNamespace(request=SimpleNamespace(remote_ip="127.0.0.1"))
-    admin_login = asyncio.run(authenticator.authenticate(handler, {"username": admin, "password": sys.argv[2]}))
+    # What the login handler calls: the authenticator's own check, then JupyterHub's allow rules.
+    authenticated = asyncio.run(
+        authenticator.get_authenticated_user(handler, {"username": admin, "password": sys.argv[2]})
+    )
+    admin_login = authenticated and authenticated["name"]
 
 print(
     json.dumps(

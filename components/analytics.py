@@ -19,7 +19,7 @@ import pulumi_docker as docker
 
 from components import analytics_configs as configs
 from components import secrets
-from components.service import File, HealthCheck, Metrics, Platform, Port, Service
+from components.service import File, HealthCheck, Metrics, Platform, Port, Service, Timing
 from components.settings import ServiceSettings
 from components.sso import OidcClient
 from components.storage import DatabaseAccess, StorageLayer
@@ -60,6 +60,7 @@ AIRFLOW_CONFIG = f"{AIRFLOW_HOME}/config/airflow.cfg"
 AIRFLOW_WEBSERVER_CONFIG = f"{AIRFLOW_HOME}/config/webserver_config.py"
 AIRFLOW_CONNECTIONS = f"{AIRFLOW_HOME}/config/connections.json"
 AIRFLOW_INIT = f"{AIRFLOW_HOME}/datalyptica/init.sh"
+AIRFLOW_SAMPLE_DAG = f"{AIRFLOW_HOME}/dags/datalyptica_sample_etl.py"
 
 
 # ---- what this layer uses of other layers ------------------------------------------------------
@@ -467,10 +468,12 @@ class AnalyticsLayer(pulumi.ComponentResource):
         return init, web
 
     def _airflow_connections(self) -> tuple[pulumi.Output[str], tuple[pulumi.Resource, ...]]:
-        """Connections Airflow's DAGs use (MLflow and S3 always, Trino and Spark with their layers),
-        and the resources they need: Airflow's own bucket user on the lake."""
+        """Connections Airflow's DAGs use (MLflow, S3 and the shared analytics database always,
+        Trino and Spark with their layers), and the resources they need: Airflow's own bucket user
+        on the lake, and the shared database's role."""
         links = self._links
         storage = self._storage.endpoints
+        shared = self.shared_data
         bucket = self._storage.buckets("airflow", [storage.warehouse_bucket, storage.landing_bucket], parent=self)
         fixed: dict[str, dict] = {"mlflow_default": {"conn_type": "http", "host": "mlflow", "port": MLFLOW_PORT}}
         if links.trino:
@@ -484,7 +487,7 @@ class AnalyticsLayer(pulumi.ComponentResource):
         if links.spark:
             host, _, port = links.spark.master_url.rpartition(":")
             fixed["spark_default"] = {"conn_type": "spark", "host": host, "port": int(port)}
-        connections = pulumi.Output.all(bucket.access_key, bucket.secret_key).apply(
+        connections = pulumi.Output.all(bucket.access_key, bucket.secret_key, shared.password).apply(
             lambda keys: configs.render_airflow_connections(
                 {
                     **fixed,
@@ -492,12 +495,25 @@ class AnalyticsLayer(pulumi.ComponentResource):
                         "conn_type": "aws",
                         "login": keys[0],
                         "password": keys[1],
-                        "extra": {"endpoint_url": storage.s3_endpoint, "region_name": storage.s3_region},
+                        "extra": {
+                            "endpoint_url": storage.s3_endpoint,
+                            "region_name": storage.s3_region,
+                            # Buckets by path: the object store's name has no per-bucket DNS names.
+                            "config_kwargs": {"s3": {"addressing_style": "path"}},
+                        },
+                    },
+                    "postgres_default": {
+                        "conn_type": "postgres",
+                        "host": shared.host,
+                        "port": shared.port,
+                        "login": shared.username,
+                        "password": keys[2],
+                        "schema": shared.database,
                     },
                 }
             )
         )
-        return connections, bucket.resources
+        return connections, (*bucket.resources, *shared.resources)
 
     def _airflow(self) -> tuple[Service, list[Service]]:
         database, plain_database = self._database("airflow")
@@ -525,7 +541,7 @@ class AnalyticsLayer(pulumi.ComponentResource):
                 connections_file=AIRFLOW_CONNECTIONS,
             )
         )
-        connections, bucket_resources = self._airflow_connections()
+        connections, connection_resources = self._airflow_connections()
         # One config, one JWT secret, one Fernet key for every Airflow container.
         files = [
             File(AIRFLOW_CONFIG, cfg.apply(configs.render_airflow_config), secret=True, owner=AIRFLOW_UID),
@@ -551,16 +567,29 @@ class AnalyticsLayer(pulumi.ComponentResource):
         init_script = self.airflow_admin_password.apply(
             lambda pw: configs.render_airflow_init(configs.AdminUser(ADMIN_USER, pw, ADMIN_EMAIL))
         )
+        # The init job writes the sample DAG into the shared dags volume (a changed DAG replaces
+        # the job, which writes it again); the DAGs users add beside it are theirs.
+        sample_dag = File(
+            AIRFLOW_SAMPLE_DAG,
+            configs.render_airflow_sample_dag(self._storage.endpoints.landing_bucket),
+            owner=AIRFLOW_UID,
+        )
         init = self._service(
             "airflow-init",
             spec=self._spec("airflow-apiserver", "airflow-init"),
             run_once=True,
             healthcheck=None,
             command=["bash", AIRFLOW_INIT],
-            **{**common, "files": [*files, File(AIRFLOW_INIT, init_script, secret=True, owner=AIRFLOW_UID)]},
-            depends_on=[*database.resources, *bucket_resources, self.redis.container],
+            **{
+                **common,
+                "files": [*files, File(AIRFLOW_INIT, init_script, secret=True, owner=AIRFLOW_UID), sample_dag],
+            },
+            depends_on=[*database.resources, *connection_resources, self.redis.container],
         )
         jobs_check = 'airflow jobs check --job-type {} --hostname "$HOSTNAME"'
+        # Each of these checks starts Airflow's CLI, which imports all of Airflow: 16 s measured at
+        # 0.25 CPU, past Docker's 5 s default timeout (the upstream compose file allows 10 s).
+        cli_check: Timing = {"interval": "30s", "timeout": "30s", "start_period": "60s"}
         components = [
             self._service(
                 "airflow-apiserver",
@@ -582,14 +611,14 @@ class AnalyticsLayer(pulumi.ComponentResource):
                 command=["dag-processor"],
                 after=[init],
                 **common,
-                healthcheck=HealthCheck.shell(jobs_check.format("DagProcessorJob")),
+                healthcheck=HealthCheck.shell(jobs_check.format("DagProcessorJob"), **cli_check),
             ),
             self._service(
                 "airflow-triggerer",
                 command=["triggerer"],
                 after=[init],
                 **common,
-                healthcheck=HealthCheck.shell(jobs_check.format("TriggererJob")),
+                healthcheck=HealthCheck.shell(jobs_check.format("TriggererJob"), **cli_check),
             ),
         ]
         worker = self._spec("airflow-worker")
@@ -600,7 +629,7 @@ class AnalyticsLayer(pulumi.ComponentResource):
                 spec=worker,
                 command=["celery", "worker"],
                 after=[init],
-                healthcheck=HealthCheck.shell(ping, start_period="60s"),
+                healthcheck=HealthCheck.shell(ping, **cli_check),
                 **{**common, "env": {**common["env"], "DUMB_INIT_SETSID": "0"}},
             )
             for i in range(1, worker.replicas + 1)

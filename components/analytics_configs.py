@@ -10,6 +10,7 @@ as a container upload with mode 0400, never as environment variables (visible to
     airflow.cfg           render_airflow_config(AirflowConfig)         -> AIRFLOW_CONFIG
     webserver_config.py   render_airflow_webserver_config(AirflowConfig) -> AirflowConfig.webserver_config_path
     connections.json      render_airflow_connections({...})            -> AirflowConfig.connections_file
+    sample DAG            render_airflow_sample_dag(landing_bucket)    -> dags/datalyptica_sample_etl.py
     init scripts          render_superset_init(...), render_airflow_init(...): one-shot, idempotent
     redis.conf            render_redis_config(password)
     .pgpass, AWS creds    render_pgpass(PostgresDatabase), render_aws_credentials(key, secret)
@@ -173,6 +174,10 @@ class AirflowConfig:
     oidc: OidcClient | None = None
     oidc_default_role: str = "Viewer"
     connections_file: str | None = None
+    # A task whose worker stops heartbeating (killed, out of memory) is failed, and so retried,
+    # after this long. Airflow's 300 s suits workers on other machines; on one Docker host a
+    # worker that missed 24 heartbeats (one per 5 s) is gone.
+    task_heartbeat_timeout_seconds: int = 120
 
     def __post_init__(self) -> None:
         # 32 bytes in URL-safe base64 are 43 characters and one '='; '+' or '/' mean plain base64.
@@ -278,6 +283,17 @@ def render_airflow_connections(connections: Mapping[str, Mapping[str, object]]) 
             raise ValueError(f"connection {conn_id!r} needs a conn_type")
     return (
         json.dumps({conn_id: dict(fields) for conn_id, fields in connections.items()}, indent=2, sort_keys=True) + "\n"
+    )
+
+
+SAMPLE_DAG_TABLE = "sample_etl_readings"  # where the sample DAG loads, in the shared analytics database
+
+
+def render_airflow_sample_dag(landing_bucket: str) -> str:
+    """The ETL DAG the platform ships (dags/datalyptica_sample_etl.py): the landing bucket through
+    `aws_default`, then the shared analytics database through `postgres_default`."""
+    return render(
+        "airflow/dags/datalyptica_sample_etl.py.j2", landing_bucket=landing_bucket, table=SAMPLE_DAG_TABLE, py=repr
     )
 
 

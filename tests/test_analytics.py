@@ -367,13 +367,44 @@ def test_notebooks_get_the_services_of_enabled_layers_only(dev, alone):
 
 
 def test_airflow_connections_follow_the_enabled_layers(dev, alone):
-    assert set(airflow_connections(dev)) == {"mlflow_default", "aws_default", "trino_default", "spark_default"}
-    assert set(airflow_connections(alone)) == {"mlflow_default", "aws_default"}
+    always = {"mlflow_default", "aws_default", "postgres_default"}
+    assert set(airflow_connections(dev)) == always | {"trino_default", "spark_default"}
+    assert set(airflow_connections(alone)) == always
     assert airflow_connections(dev)["spark_default"] == {
         "conn_type": "spark",
         "host": "spark://spark-master",
         "port": 7077,
     }
+
+
+def test_airflow_dags_reach_the_shared_database_and_the_lake_by_path(alone):
+    connections = airflow_connections(alone)
+    shared = alone.named("analytics-data-db-role", "postgresql:index/role:Role").inputs
+    assert connections["postgres_default"] == {
+        "conn_type": "postgres",
+        "host": "haproxy",
+        "port": 5000,
+        "login": shared["name"],
+        "password": shared["password"],
+        "schema": "analytics",
+    }
+    assert connections["aws_default"]["extra"]["config_kwargs"] == {"s3": {"addressing_style": "path"}}
+
+
+def test_the_init_job_ships_the_sample_dag_into_the_shared_dags_volume(alone):
+    containers = alone.containers()
+    dag = upload(containers["airflow-init"], "/opt/airflow/dags/datalyptica_sample_etl.py")
+    compile(dag, "datalyptica_sample_etl.py", "exec")  # Airflow's DAG processor parses it as Python
+    assert "LANDING_BUCKET = 'landing'" in dag and 'postgres_conn_id="postgres_default"' in dag
+
+    def dags_volume(name: str) -> str:
+        [volume] = [
+            v["volumeName"] for v in containers[name].inputs["volumes"] if v["containerPath"] == "/opt/airflow/dags"
+        ]
+        return volume
+
+    for name in ("airflow-scheduler", "airflow-dag-processor", "airflow-worker-1"):
+        assert dags_volume(name) == dags_volume("airflow-init")
 
 
 def test_jupyterhub_limits_notebooks_by_the_notebook_settings(prod):
@@ -507,11 +538,32 @@ def test_airflow_loads_the_layers_config_and_accepts_its_init(dev, tmp_path):
     loaded = load_with(AIRFLOW_VENV, "load_airflow_config.py", env=variables)
     assert loaded["executor"] == "CeleryExecutor" and loaded["fernet_round_trip"] == "ok"
     assert loaded["broker_url"].endswith("@redis:6379/0")
-    assert set(loaded["connections"]) == {"mlflow_default", "aws_default", "trino_default", "spark_default"}
+    assert set(loaded["connections"]) == {
+        "mlflow_default",
+        "aws_default",
+        "postgres_default",
+        "trino_default",
+        "spark_default",
+    }
     assert loaded["connections"]["aws_default"]["extra"]["endpoint_url"] == "http://minio:9000"
+    assert loaded["task_heartbeat_timeout"] == 120
     parsed = load_with(AIRFLOW_VENV, "parse_airflow_cli.py", str(script), env=variables)
     assert [p["command"] for p in parsed] == [["db", "migrate"], ["users", "create"], ["users", "reset-password"]]
     assert parsed[1]["options"]["password"] == dev.outputs["airflow_admin_password"]
+
+
+def test_airflow_parses_the_sample_dag_the_platform_ships(dev, tmp_path):
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    source = upload(dev.containers()["airflow-init"], "/opt/airflow/dags/datalyptica_sample_etl.py")
+    (dags / "datalyptica_sample_etl.py").write_text(source)
+    (tmp_path / "home").mkdir()
+    parsed = load_with(AIRFLOW_VENV, "load_airflow_dag.py", str(dags), env={"AIRFLOW_HOME": str(tmp_path / "home")})
+    assert parsed["import_errors"] == {}
+    dag = parsed["dags"]["datalyptica_sample_etl"]
+    assert dag["schedule"] == "NullTimetable"  # runs only when triggered
+    assert dag["params"] == {"rows": 24, "hold_seconds": 0}
+    assert dag["tasks"] == {"extract": {"retries": 2, "downstream": ["load"]}, "load": {"retries": 2, "downstream": []}}
 
 
 def test_mlflow_runs_as_many_workers_as_its_memory_holds(dev):

@@ -369,6 +369,7 @@ class AnalyticsLayer(pulumi.ComponentResource):
             lambda values: configs.render_jupyterhub_config(
                 configs.JupyterHubConfig(
                     network_name=platform.container_name("notebooks"),
+                    notebook_container_prefix=platform.container_name("jupyter"),
                     notebook_image=notebook_image_name,
                     notebook_cpu_limit=notebook.cpus,
                     notebook_mem_limit=f"{notebook.memory_mb}M",

@@ -124,7 +124,9 @@ class JupyterHubConfig:
     cookie_secret_file: str = "/data/jupyterhub_cookie_secret"
     hub_connect_host: str = "jupyterhub"  # the name spawned notebooks call the hub by
     hub_port: int = 8081
-    notebook_container_prefix: str = "jupyter"  # containers are named <prefix>-<username>
+    # Each user's container is <prefix>-<username> and their volume <prefix>-home-<username>: the
+    # stack's own prefix (Platform.container_name("jupyter")) keeps two stacks on one host apart.
+    notebook_container_prefix: str = "jupyter"
     notebook_environment: Mapping[str, str] = field(default_factory=dict)
     oidc: OidcClient | None = None
     public_url: str | None = None  # https://host[:port] users browse to; needed with `oidc`

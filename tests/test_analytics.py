@@ -212,6 +212,16 @@ def test_notebooks_network_reaches_what_the_seed_lets_notebooks_use(dev):
     ).replace('"', "'")
 
 
+def test_notebook_containers_and_volumes_carry_the_stacks_prefix(deploy):
+    """Two stacks on one Docker host spawn `<prefix>-jupyter-<user>`, each with its own volumes."""
+    config = upload(
+        deploy(layers=["storage", "analytics"], prefix="team-b").containers()["jupyterhub"],
+        "/srv/jupyterhub/jupyterhub_config.py",
+    )
+    assert "c.DockerSpawner.prefix = 'team-b-jupyter'" in config
+    assert "c.DockerSpawner.volumes = {'team-b-jupyter-home-{username}': '/home/jovyan/work'}" in config
+
+
 def test_no_notebooks_network_without_the_analytics_layer(deploy):
     storage_only = deploy(layers=["storage"])
     assert "datalyptica-notebooks" not in {

@@ -138,7 +138,7 @@ def test_jupyterhub_loads_dockerspawner_with_local_accounts(tmp_path):
     assert loaded["network_name"] == "datalyptica-notebooks"
     assert loaded["use_internal_ip"] is True
     assert loaded["image"] == cfg.notebook_image
-    assert loaded["volume_binds"] == {"jupyterhub-user-alice": {"bind": "/home/jovyan/work", "mode": "rw"}}
+    assert loaded["volume_binds"] == {"jupyter-home-alice": {"bind": "/home/jovyan/work", "mode": "rw"}}
     assert loaded["container_name"] == "jupyter-alice"
     assert loaded["mem_limit"] == 3 * 1024**3
     assert loaded["cpu_limit"] == 1.5

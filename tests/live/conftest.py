@@ -99,8 +99,12 @@ def remove_leftovers(api: docker.APIClient) -> None:
         api.remove_container(container["Id"], force=True)
     for network in api.networks(filters={"label": "datalyptica.network"}):
         if network["Name"].startswith(prefix):
+            # Notebooks DockerSpawner started on the stack's network carry no label of the stack.
+            for container in api.containers(all=True, filters={"network": network["Id"]}):
+                api.remove_container(container["Id"], force=True)
             api.remove_network(network["Id"])
-    for volume in api.volumes(filters={"label": "datalyptica.volume"}).get("Volumes") or []:
+    # The stack's volumes, and the notebook volumes DockerSpawner made (named by the stack's prefix).
+    for volume in api.volumes().get("Volumes") or []:
         if volume["Name"].startswith(prefix):
             api.remove_volume(volume["Name"], force=True)
 

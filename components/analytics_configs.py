@@ -10,7 +10,7 @@ as a container upload with mode 0400, never as environment variables (visible to
     airflow.cfg           render_airflow_config(AirflowConfig)         -> AIRFLOW_CONFIG
     webserver_config.py   render_airflow_webserver_config(AirflowConfig) -> AirflowConfig.webserver_config_path
     connections.json      render_airflow_connections({...})            -> AirflowConfig.connections_file
-    sample DAG            render_airflow_sample_dag(landing_bucket)    -> dags/datalyptica_sample_etl.py
+    sample DAG            render_airflow_sample_dag(landing_bucket)    -> dags/<SAMPLE_DAG_ID>.py
     init scripts          render_superset_init(...), render_airflow_init(...): one-shot, idempotent
     redis.conf            render_redis_config(password)
     .pgpass, AWS creds    render_pgpass(PostgresDatabase), render_aws_credentials(key, secret)
@@ -180,9 +180,12 @@ class AirflowConfig:
     # after this long. Airflow's 300 s suits workers on other machines; on one Docker host a
     # worker that missed 24 heartbeats (one per 5 s) is gone.
     task_heartbeat_timeout_seconds: int = 120
+    worker_concurrency: int = 16  # tasks a Celery worker runs at once (Airflow's default)
 
     def __post_init__(self) -> None:
         # 32 bytes in URL-safe base64 are 43 characters and one '='; '+' or '/' mean plain base64.
+        if self.worker_concurrency < 1:
+            raise ValueError(f"AirflowConfig.worker_concurrency must be 1 or more, got {self.worker_concurrency}")
         if not re.fullmatch(r"[A-Za-z0-9_-]{43}=", self.fernet_key):
             raise ValueError("AirflowConfig.fernet_key must be 32 bytes in URL-safe base64 (Fernet.generate_key())")
 
@@ -288,14 +291,19 @@ def render_airflow_connections(connections: Mapping[str, Mapping[str, object]]) 
     )
 
 
+SAMPLE_DAG_ID = "datalyptica_sample_etl"  # also its file's name under the dags folder
 SAMPLE_DAG_TABLE = "sample_etl_readings"  # where the sample DAG loads, in the shared analytics database
 
 
 def render_airflow_sample_dag(landing_bucket: str) -> str:
-    """The ETL DAG the platform ships (dags/datalyptica_sample_etl.py): the landing bucket through
+    """The ETL DAG the platform ships (dags/<SAMPLE_DAG_ID>.py): the landing bucket through
     `aws_default`, then the shared analytics database through `postgres_default`."""
     return render(
-        "airflow/dags/datalyptica_sample_etl.py.j2", landing_bucket=landing_bucket, table=SAMPLE_DAG_TABLE, py=repr
+        "airflow/dags/sample_etl.py.j2",
+        dag_id=SAMPLE_DAG_ID,
+        landing_bucket=landing_bucket,
+        table=SAMPLE_DAG_TABLE,
+        py=repr,
     )
 
 

@@ -557,6 +557,7 @@ def test_airflow_loads_the_layers_config_and_accepts_its_init(dev, tmp_path):
     }
     assert loaded["connections"]["aws_default"]["extra"]["endpoint_url"] == "http://minio:9000"
     assert loaded["task_heartbeat_timeout"] == 120
+    assert loaded["worker_concurrency"] == 5  # dev's worker has 1536m
     parsed = load_with(AIRFLOW_VENV, "parse_airflow_cli.py", str(script), env=variables)
     assert [p["command"] for p in parsed] == [["db", "migrate"], ["users", "create"], ["users", "reset-password"]]
     assert parsed[1]["options"]["password"] == dev.outputs["airflow_admin_password"]
@@ -574,6 +575,19 @@ def test_airflow_parses_the_sample_dag_the_platform_ships(dev, tmp_path):
     assert dag["schedule"] == "NullTimetable"  # runs only when triggered
     assert dag["params"] == {"rows": 24, "hold_seconds": 0}
     assert dag["tasks"] == {"extract": {"retries": 2, "downstream": ["load"]}, "load": {"retries": 2, "downstream": []}}
+
+
+def test_a_celery_worker_runs_as_many_tasks_at_once_as_its_memory_holds(deploy):
+    from components.analytics import airflow_worker_concurrency
+
+    assert [airflow_worker_concurrency(mb) for mb in (512, 1024, 1152, 1536, 4096, 8192)] == [1, 2, 3, 5, 16, 16]
+    config = upload(
+        deploy(layers=["storage", "analytics"], services={"airflow-worker": {"memory": "2g"}}).containers()[
+            "airflow-worker-1"
+        ],
+        "/opt/airflow/config/airflow.cfg",
+    )
+    assert "worker_concurrency = 7" in config
 
 
 def test_mlflow_runs_as_many_workers_as_its_memory_holds(dev):

@@ -51,6 +51,7 @@ print(
             "load_examples": conf.getboolean("core", "load_examples"),
             "sql_alchemy_conn": conf.get("database", "sql_alchemy_conn"),
             "broker_url": conf.get("celery", "broker_url"),
+            "worker_concurrency": conf.getint("celery", "worker_concurrency"),
             "result_backend": conf.get("celery", "result_backend"),
             "api_secret_key": conf.get("api", "secret_key"),
             "api_port": conf.getint("api", "port"),

@@ -6,8 +6,9 @@ Builds the stand-in images (tests/live/standins.py; cached ones say so), deploys
 through the live test engine (tests/live/engine.py), then prints: each stand-in's and image's
 build time; the time from the first create to every container healthy; the critical path
 (the longest chain of containers each created only after the one before was healthy) and the
-ratio of the two (1.0: nothing ran in parallel that could have); failover seconds and rows over
-N kills of the PostgreSQL leader; and each container's memory against its limit. Removes what
+ratio of the two (1.0: nothing ran in parallel that could have); with the analytics layer, a
+notebook's spawn and the sample DAG's run; each container's memory against its limit (after that
+work); failover seconds and rows over N kills of the PostgreSQL leader. Removes what
 it created and stops the daemon it started, unless --keep. Needs root (it starts dockerd).
 """
 
@@ -22,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scripts.offline import Deployment, Registered, stack_config
+from scripts.offline import Deployment, Registered, settings_of, stack_config
 from tests.live.dockerd import TestDaemon
 from tests.live.engine import ContainerTiming, LiveDeployment, deploy
 
@@ -112,6 +113,39 @@ def report_failovers(live: LiveDeployment, kills: int) -> None:
     )
 
 
+def report_analytics(live: LiveDeployment, prefix: str) -> None:
+    """How long a person waits on the analytics layer: a notebook server from login to a kernel's
+    first answer, and the sample ETL DAG from trigger to success on the Celery worker."""
+    from components.analytics import AIRFLOW_API_PORT, JUPYTERHUB_PORT
+    from components.analytics_configs import SAMPLE_DAG_ID
+    from tests.live.stack import containers, host_port, remove_notebook_volume
+    from tests.live.uis import Airflow, JupyterHub, base_url
+
+    deployed = containers(live)
+    hub = JupyterHub(base_url(host_port(deployed["jupyterhub"], JUPYTERHUB_PORT)))
+    started = time.monotonic()
+    hub.login("admin", live.outputs["jupyterhub_admin_password"])
+    hub.create_token("admin")
+    hub.spawn("admin")
+    spawned = time.monotonic()
+    kernel = hub.kernel("admin")
+    kernel.execute("import boto3, mlflow, psycopg")
+    answered = time.monotonic()
+    kernel.close()
+    hub.stop("admin")
+    remove_notebook_volume(live.mocks.api, prefix, "admin")
+    print(
+        f"  notebook: login to server ready {spawned - started:.1f} s; first kernel answer {answered - spawned:.1f} s"
+    )
+
+    airflow = Airflow(base_url(host_port(deployed["airflow-apiserver"], AIRFLOW_API_PORT)))
+    airflow.login("admin", live.outputs["airflow_admin_password"])
+    airflow.unpause_when_parsed(SAMPLE_DAG_ID)
+    started = time.monotonic()
+    state = airflow.wait_for_run(SAMPLE_DAG_ID, airflow.trigger(SAMPLE_DAG_ID))
+    print(f"  {SAMPLE_DAG_ID}: {state} {time.monotonic() - started:.1f} s from trigger")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("stack", help="a stack file Pulumi.<stack>.yaml, e.g. e2e")
@@ -141,6 +175,10 @@ def main() -> int:
         path_seconds, chain = critical_path(container_dependencies(live.deployment), timings)
         print(f"  first create to all healthy: {all_ready:.1f} s; whole deploy {live.seconds:.1f} s")
         print(f"  critical path {path_seconds:.1f} s: {' -> '.join(chain)}; ratio {all_ready / path_seconds:.2f}")
+
+        if "jupyterhub" in live.deployment.containers():
+            print("== analytics", flush=True)
+            report_analytics(live, settings_of(args.stack).prefix)
 
         print("== memory (used less page cache / limit)")
         for name, used, limit in memory_use(live):

@@ -73,3 +73,16 @@ def replace(live: LiveDeployment, api: docker.APIClient, registered: Registered)
     api.stop(container_name(registered), timeout=int(registered.inputs.get("destroyGraceSeconds") or 0))
     api.remove_container(container_name(registered))
     register(live, registered)
+
+
+def remove_notebook_volume(api: docker.APIClient, prefix: str, username: str) -> None:
+    """After a user's server stopped: DockerSpawner removes its container (`remove = True`) and
+    leaves the user's volume, which no Pulumi resource owns; a test's user leaves nothing."""
+    container = f"{prefix}-jupyter-{username}"
+    wait_for(
+        lambda: not api.containers(all=True, filters={"name": f"^/{container}$"}),
+        timeout=60,
+        what=f"{container} removed",
+        interval=1,
+    )
+    api.remove_volume(f"{prefix}-jupyter-home-{username}", force=True)

@@ -108,8 +108,10 @@ class JupyterHub:
         return response.json()
 
     def spawn(self, username: str, timeout: float = 240) -> None:
-        response = self.api("POST", f"/users/{username}/server")
-        assert response.status_code in (201, 202), response.text
+        """The user's notebook server, started unless it is already (logging in in starts it), and ready."""
+        if not (self.user(username).get("servers") or {}).get(""):
+            response = self.api("POST", f"/users/{username}/server")
+            assert response.status_code in (201, 202), response.text
         poll(
             lambda: (self.user(username).get("servers", {}).get("") or {}).get("ready"),
             timeout=timeout,
@@ -260,6 +262,15 @@ class Airflow:
         response = self.session.request(method, f"{self.url}/api/v2/{path}", timeout=TIMEOUT, **kwargs)
         assert response.ok, f"{method} {path}: {response.status_code} {response.text[:500]}"
         return response.json() if response.content else None
+
+    def unpause_when_parsed(self, dag_id: str, timeout: float = 180) -> None:
+        """The DAG processor parses a shipped DAG after it starts; unpaused, it runs when triggered."""
+        poll(
+            lambda: self.session.get(f"{self.url}/api/v2/dags/{dag_id}", timeout=TIMEOUT).status_code == 200,
+            timeout=timeout,
+            what=f"{dag_id} listed",
+        )
+        self.call("PATCH", f"dags/{dag_id}", json={"is_paused": False})
 
     def trigger(self, dag_id: str, conf: dict[str, Any] | None = None) -> str:
         run = self.call("POST", f"dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf or {}})

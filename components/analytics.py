@@ -18,7 +18,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components import analytics_configs as configs
-from components import secrets
+from components import pgha, secrets
 from components.service import File, HealthCheck, Metrics, Platform, Port, Service, Timing
 from components.settings import ServiceSettings
 from components.sso import OidcClient
@@ -302,7 +302,8 @@ class AnalyticsLayer(pulumi.ComponentResource):
                 str(MLFLOW_PORT),
                 # No password here: libpq reads it from PGPASSFILE.
                 "--backend-store-uri",
-                f"postgresql://{database.username}@{database.host}:{database.port}/{database.database}",
+                f"postgresql://{database.username}@{database.host}:{database.port}/{database.database}"
+                f"?connect_timeout={pgha.CLIENT_CONNECT_TIMEOUT_SECONDS}",
                 "--serve-artifacts",
                 "--artifacts-destination",
                 f"s3://{MLFLOW_ARTIFACTS_BUCKET}",

@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
+from components.pgha import CLIENT_CONNECT_TIMEOUT_SECONDS
 from components.templates import render
 
 # One Redis (the seed's `redis:6379`) serves Airflow's and Superset's Celery and Superset's caches.
@@ -49,10 +50,11 @@ class PostgresDatabase:
     port: int = 5000
 
     def url(self, scheme: str = "postgresql+psycopg2") -> str:
-        """A SQLAlchemy URL; user and password are percent-encoded."""
+        """A SQLAlchemy URL (libpq's connect timeout as a query); user and password percent-encoded."""
         return (
             f"{scheme}://{quote(self.user, safe='')}:{quote(self.password, safe='')}"
             f"@{self.host}:{self.port}/{quote(self.database, safe='')}"
+            f"?connect_timeout={CLIENT_CONNECT_TIMEOUT_SECONDS}"
         )
 
 
@@ -212,6 +214,7 @@ def notebook_environment(
         env |= {
             "PGHOST": postgres.host,
             "PGPORT": str(postgres.port),
+            "PGCONNECT_TIMEOUT": str(CLIENT_CONNECT_TIMEOUT_SECONDS),
             "PGDATABASE": postgres.database,
             "PGUSER": postgres.user,
             "PGPASSWORD": postgres.password,

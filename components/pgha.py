@@ -33,6 +33,12 @@ HAPROXY_CONFIG_PATH = "/usr/local/etc/haproxy/haproxy.cfg"
 # On the stats port: 200 only while the primary listener has an up server (monitor-uri).
 HAPROXY_PRIMARY_READY_PATH = "/primary-ready"
 
+# How long a platform client of PostgreSQL (libpq's connect_timeout) waits for a connection
+# through HAProxy, its login included. Without one, a connection opened while the leader was
+# being killed waited for ever: Airflow's scheduler, triggerer and DAG processor hung in
+# psycopg2's connect and stayed unhealthy (seen in the live tests); with it they retry.
+CLIENT_CONNECT_TIMEOUT_SECONDS = 10
+
 # Docker's embedded DNS server, reachable from every container on a user-defined network.
 DOCKER_DNS = "127.0.0.11:53"
 

@@ -45,7 +45,8 @@ class DatabaseAccess:
     resources: tuple[pulumi.Resource, ...]  # what a consumer's container depends on
 
     def url(self, scheme: str = "postgresql") -> pulumi.Output[str]:
-        """A secret connection URL, e.g. scheme 'postgresql+psycopg2' for SQLAlchemy."""
+        """A secret libpq connection URL (with its connect timeout), e.g. scheme 'postgresql+psycopg2'
+        for SQLAlchemy."""
         return pulumi.Output.secret(
             pulumi.Output.concat(
                 scheme,
@@ -59,6 +60,7 @@ class DatabaseAccess:
                 str(self.port),
                 "/",
                 self.database,
+                f"?connect_timeout={pgha.CLIENT_CONNECT_TIMEOUT_SECONDS}",
             )
         )
 

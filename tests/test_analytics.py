@@ -5,6 +5,7 @@ test_analytics_configs.py)."""
 import ast
 import functools
 import json
+import re
 import shlex
 
 import pulumi
@@ -261,7 +262,10 @@ def test_mlflow_artifacts_bucket_with_mlflows_own_user(dev):
 def test_mlflow_command_proxies_artifacts_and_holds_no_password(dev):
     mlflow = dev.containers()["mlflow"]
     command = mlflow.inputs["command"]
-    assert command[command.index("--backend-store-uri") + 1] == "postgresql://mlflow@haproxy:5000/mlflow"
+    assert (
+        command[command.index("--backend-store-uri") + 1]
+        == "postgresql://mlflow@haproxy:5000/mlflow?connect_timeout=10"
+    )
     assert "--serve-artifacts" in command
     assert command[command.index("--artifacts-destination") + 1] == "s3://mlflow-artifacts"
     allowed = command[command.index("--allowed-hosts") + 1].split(",")
@@ -597,3 +601,18 @@ def test_mlflow_runs_as_many_workers_as_its_memory_holds(dev):
     command = dev.containers()["mlflow"].inputs["command"]
     assert command[command.index("--workers") + 1] == str(MLFLOW_WORKERS)
     assert dev.containers()["mlflow"].inputs["memory"] >= 300 * MLFLOW_WORKERS
+
+
+def test_every_postgresql_client_gives_up_on_a_connection_after_a_timeout(dev):
+    """A connection opened while the leader is killed must not wait for ever (components/pgha.py)."""
+    containers = dev.containers()
+    rendered = {
+        "airflow": upload(containers["airflow-scheduler"], "/opt/airflow/config/airflow.cfg"),
+        "superset": upload(containers["superset"], "/app/pythonpath/superset_config.py"),
+        "jupyterhub": upload(containers["jupyterhub"], "/srv/jupyterhub/jupyterhub_config.py"),
+        "mlflow": " ".join(containers["mlflow"].inputs["command"]),
+    }
+    for service, text in rendered.items():
+        urls = re.findall(r"postgresql[+a-z0-9]*://\S+", text)
+        assert urls and all("connect_timeout=10" in url for url in urls), (service, urls)
+    assert notebook_environment(dev)["PGCONNECT_TIMEOUT"] == "10"

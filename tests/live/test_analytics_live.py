@@ -95,10 +95,11 @@ def notebook(e2e: LiveDeployment, hub: JupyterHub, api: docker.APIClient, e2e_se
     hub.spawn(ADMIN)
     kernel = hub.kernel(ADMIN)
     try:
-        container = api.inspect_container(f"{e2e_settings.prefix}-jupyter-{ADMIN}")
-        yield {"kernel": kernel, "container": container, **run_checklist_in(kernel)}
+        name = f"{e2e_settings.prefix}-jupyter-{ADMIN}"
+        found = run_checklist_in(kernel)
+        record("notebook_memory", memory_of(api, name))
+        yield {"kernel": kernel, "container": api.inspect_container(name), **found}
     finally:
-        record("notebook_memory", memory_of(api, f"{e2e_settings.prefix}-jupyter-{ADMIN}"))
         kernel.close()
         hub.stop(ADMIN)
         remove_notebook_volume(api, e2e_settings.prefix, ADMIN)
@@ -489,6 +490,17 @@ def test_a_replaced_mlflow_container_keeps_runs_and_artifacts(
     artifact = requests.get(mlflow.artifact_url(mlflow_run["artifact_uri"], "model.txt"), timeout=30)
     assert artifact.content == mlflow_run["artifact"]
     assert mlflow.call("GET", "mlflow/runs/get", params={"run_id": notebook["mlflow_run_id"]})["run"]
+
+
+def test_a_replaced_jupyterhub_keeps_its_users_and_their_tokens(
+    e2e: LiveDeployment, api: docker.APIClient, hub: JupyterHub, notebook: dict[str, Any]
+):
+    """The hub keeps its state in PostgreSQL: a new container knows the admin and the token the
+    old one issued. (Stopping the hub stops the notebook servers, so this runs after theirs.)"""
+    replace(e2e, api, containers(e2e)["jupyterhub"])
+    assert hub.api("GET", "/user").json()["name"] == ADMIN  # the token issued before the replacement
+    again = JupyterHub(hub.url)
+    assert "/hub/login" not in again.login(ADMIN, e2e.outputs["jupyterhub_admin_password"], then="/hub/home").url
 
 
 # ---- what it all used ---------------------------------------------------------------------------

@@ -50,11 +50,13 @@ class JupyterHub:
     session: requests.Session = field(default_factory=requests.Session)
     token: str | None = None
 
-    def login(self, username: str, password: str) -> requests.Response:
-        """The login form as a browser posts it; the hub answers with a redirect off /hub/login."""
+    def login(self, username: str, password: str, then: str = "") -> requests.Response:
+        """The login form as a browser posts it; the hub answers with a redirect off /hub/login, by
+        default to the user's server, which it starts (`then="/hub/home"`: to the home page)."""
         self.session.get(f"{self.url}/hub/login", timeout=TIMEOUT).raise_for_status()
         return self.session.post(
             f"{self.url}/hub/login",
+            params={"next": then} if then else None,
             data={"username": username, "password": password, "_xsrf": self._xsrf()},
             timeout=TIMEOUT,
         )
@@ -119,8 +121,10 @@ class JupyterHub:
         )
 
     def stop(self, username: str, timeout: float = 120) -> None:
-        response = self.api("DELETE", f"/users/{username}/server")
-        assert response.status_code in (202, 204), response.text
+        """The user's server stopped (whether it still ran or not)."""
+        if (self.user(username).get("servers") or {}).get(""):
+            response = self.api("DELETE", f"/users/{username}/server")
+            assert response.status_code in (202, 204), response.text
         poll(lambda: not self.user(username).get("servers"), timeout=timeout, what=f"{username}'s server stopped")
 
     def kernel(self, username: str) -> Kernel:

@@ -496,8 +496,11 @@ def test_a_replaced_jupyterhub_keeps_its_users_and_their_tokens(
     e2e: LiveDeployment, api: docker.APIClient, hub: JupyterHub, notebook: dict[str, Any]
 ):
     """The hub keeps its state in PostgreSQL: a new container knows the admin and the token the
-    old one issued. (Stopping the hub stops the notebook servers, so this runs after theirs.)"""
+    old one issued. Stopping the hub stops the notebook servers (JupyterHub's cleanup_servers),
+    and DockerSpawner removes their containers: nothing of the old hub's is left running."""
+    notebook_container = notebook["container"]["Name"].lstrip("/")
     replace(e2e, api, containers(e2e)["jupyterhub"])
+    assert not api.containers(all=True, filters={"name": f"^/{notebook_container}$"})
     assert hub.api("GET", "/user").json()["name"] == ADMIN  # the token issued before the replacement
     again = JupyterHub(hub.url)
     assert "/hub/login" not in again.login(ADMIN, e2e.outputs["jupyterhub_admin_password"], then="/hub/home").url

@@ -303,7 +303,7 @@ class AnalyticsLayer(pulumi.ComponentResource):
                 # No password here: libpq reads it from PGPASSFILE.
                 "--backend-store-uri",
                 f"postgresql://{database.username}@{database.host}:{database.port}/{database.database}"
-                f"?connect_timeout={pgha.CLIENT_CONNECT_TIMEOUT_SECONDS}",
+                f"{pgha.CLIENT_URL_QUERY}",
                 "--serve-artifacts",
                 "--artifacts-destination",
                 f"s3://{MLFLOW_ARTIFACTS_BUCKET}",

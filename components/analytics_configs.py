@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-from components.pgha import CLIENT_CONNECT_TIMEOUT_SECONDS
+from components.pgha import CLIENT_CONNECT_TIMEOUT_SECONDS, CLIENT_URL_QUERY
 from components.templates import render
 
 # One Redis (the seed's `redis:6379`) serves Airflow's and Superset's Celery and Superset's caches.
@@ -54,7 +54,7 @@ class PostgresDatabase:
         return (
             f"{scheme}://{quote(self.user, safe='')}:{quote(self.password, safe='')}"
             f"@{self.host}:{self.port}/{quote(self.database, safe='')}"
-            f"?connect_timeout={CLIENT_CONNECT_TIMEOUT_SECONDS}"
+            f"{CLIENT_URL_QUERY}"
         )
 
 

@@ -38,6 +38,7 @@ HAPROXY_PRIMARY_READY_PATH = "/primary-ready"
 # being killed waited for ever: Airflow's scheduler, triggerer and DAG processor hung in
 # psycopg2's connect and stayed unhealthy (seen in the live tests); with it they retry.
 CLIENT_CONNECT_TIMEOUT_SECONDS = 10
+CLIENT_URL_QUERY = f"?connect_timeout={CLIENT_CONNECT_TIMEOUT_SECONDS}"  # to end a libpq or SQLAlchemy URL
 
 # Docker's embedded DNS server, reachable from every container on a user-defined network.
 DOCKER_DNS = "127.0.0.11:53"

@@ -60,7 +60,7 @@ class DatabaseAccess:
                 str(self.port),
                 "/",
                 self.database,
-                f"?connect_timeout={pgha.CLIENT_CONNECT_TIMEOUT_SECONDS}",
+                pgha.CLIENT_URL_QUERY,
             )
         )
 

@@ -78,17 +78,14 @@ def critical_path(
     return max((longest(name) for name in timings), default=(0.0, []))
 
 
-def memory_use(live: LiveDeployment) -> list[tuple[str, int, int]]:
-    """(container, bytes used less page cache, limit) for every running container."""
-    rows = []
-    for name in live.mocks.timings:
-        state = live.mocks.api.inspect_container(name)["State"]
-        if not state["Running"]:
-            continue
-        stats = live.mocks.api.stats(name, stream=False)["memory_stats"]
-        cache = stats.get("stats", {}).get("total_inactive_file", stats.get("stats", {}).get("inactive_file", 0))
-        rows.append((name, stats.get("usage", 0) - cache, stats.get("limit", 0)))
-    return rows
+def memory_use(live: LiveDeployment) -> list[tuple[str, dict[str, int]]]:
+    """(container, MiB now, at its peak and its limit: tests.live.stack.memory_of) for every running container."""
+    from tests.live.stack import memory_of
+
+    api = live.mocks.api
+    return [
+        (name, memory_of(api, name)) for name in live.mocks.timings if api.inspect_container(name)["State"]["Running"]
+    ]
 
 
 def report_failovers(live: LiveDeployment, kills: int) -> None:
@@ -118,11 +115,10 @@ def report_analytics(live: LiveDeployment, prefix: str) -> None:
     first answer, and the sample ETL DAG from trigger to success on the Celery worker."""
     from components.analytics import AIRFLOW_API_PORT, JUPYTERHUB_PORT
     from components.analytics_configs import SAMPLE_DAG_ID
-    from tests.live.stack import containers, host_port, remove_notebook_volume
-    from tests.live.uis import Airflow, JupyterHub, base_url
+    from tests.live.stack import published_url, remove_notebook_volume
+    from tests.live.uis import Airflow, JupyterHub
 
-    deployed = containers(live)
-    hub = JupyterHub(base_url(host_port(deployed["jupyterhub"], JUPYTERHUB_PORT)))
+    hub = JupyterHub(published_url(live, "jupyterhub", JUPYTERHUB_PORT))
     started = time.monotonic()
     hub.login("admin", live.outputs["jupyterhub_admin_password"])
     hub.create_token("admin")
@@ -138,7 +134,7 @@ def report_analytics(live: LiveDeployment, prefix: str) -> None:
         f"  notebook: login to server ready {spawned - started:.1f} s; first kernel answer {answered - spawned:.1f} s"
     )
 
-    airflow = Airflow(base_url(host_port(deployed["airflow-apiserver"], AIRFLOW_API_PORT)))
+    airflow = Airflow(published_url(live, "airflow-apiserver", AIRFLOW_API_PORT))
     airflow.login("admin", live.outputs["airflow_admin_password"])
     airflow.unpause_when_parsed(SAMPLE_DAG_ID)
     started = time.monotonic()
@@ -180,9 +176,9 @@ def main() -> int:
             print("== analytics", flush=True)
             report_analytics(live, settings_of(args.stack).prefix)
 
-        print("== memory (used less page cache / limit)")
-        for name, used, limit in memory_use(live):
-            print(f"  {name}: {used / 2**20:.0f} MiB / {limit / 2**20:.0f} MiB ({100 * used / limit:.0f}%)")
+        print("== memory (MiB used less page cache, peak / limit)")
+        for name, mib in memory_use(live):
+            print(f"  {name}: {mib['mib_now']}, peak {mib['mib_peak']} / {mib['mib_limit']}")
 
         if args.kills and "haproxy" in live.deployment.containers():
             print(f"== failover x{args.kills}", flush=True)

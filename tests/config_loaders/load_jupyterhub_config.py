@@ -15,7 +15,7 @@ from jupyterhub import __version__ as jupyterhub_version
 from jupyterhub import orm
 from jupyterhub.app import JupyterHub
 from jupyterhub.proxy import ConfigurableHTTPProxy
-from sqlalchemy.engine import make_url
+from url_parts import url_parts
 
 messages = []
 
@@ -35,7 +35,7 @@ spawner = app.spawner_class(parent=app, user=SimpleNamespace(name="alice", id=1)
 # hub gives it its own (the real one is PostgreSQL, not reachable here).
 authenticator = app.authenticator_class(parent=app, _deprecated_db_session=orm.new_session_factory("sqlite://")())
 proxy = ConfigurableHTTPProxy(parent=app)
-db_url = make_url(app.db_url)
+
 
 admin_login = None
 if len(sys.argv) > 2:
@@ -70,14 +70,7 @@ print(
             "hub_connect_ip": app.hub_connect_ip,
             "hub_port": app.hub_port,
             "cookie_secret_file": app.cookie_secret_file,
-            "db": {
-                "drivername": db_url.drivername,
-                "host": db_url.host,
-                "port": db_url.port,
-                "database": db_url.database,
-                "username": db_url.username,
-                "password": db_url.password,
-            },
+            "db": url_parts(app.db_url),
             "active_server_limit": app.active_server_limit,
             "authenticate_prometheus": app.authenticate_prometheus,
             "admin_login": admin_login,

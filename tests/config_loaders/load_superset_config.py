@@ -9,27 +9,20 @@ import json
 from celery import Celery
 from flask import Flask
 from flask_caching import Cache
-from sqlalchemy.engine import make_url
 from superset import config
+from url_parts import url_parts
 
 app = Flask("superset-config-check")
 caches = {name: Cache(app, config=getattr(config, name)) for name in ("CACHE_CONFIG", "DATA_CACHE_CONFIG")}
 celery = Celery(config_source=config.CELERY_CONFIG)
-db_url = make_url(config.SQLALCHEMY_DATABASE_URI)
+
 
 print(
     json.dumps(
         {
             "superset_version": config.VERSION_STRING,
             "secret_key": config.SECRET_KEY,
-            "db": {
-                "drivername": db_url.drivername,
-                "host": db_url.host,
-                "port": db_url.port,
-                "database": db_url.database,
-                "username": db_url.username,
-                "password": db_url.password,
-            },
+            "db": url_parts(config.SQLALCHEMY_DATABASE_URI),
             "caches": {
                 name: {"backend": type(cache.cache).__name__, "db": getattr(config, name)["CACHE_REDIS_DB"]}
                 for name, cache in caches.items()

@@ -3,12 +3,15 @@ ports, and what `pulumi up` would do to one (replace it)."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+import boto3
 import docker
+from botocore.config import Config
 
 from scripts.offline import Registered
-from tests.integration.pgcluster import wait_for
+from tests.integration.pgcluster import LOCALHOST, wait_for
 from tests.live.engine import LiveDeployment
 
 HEALTHY_AGAIN_SECONDS = 240
@@ -26,6 +29,43 @@ def servers(live: LiveDeployment) -> dict[str, Registered]:
 def host_port(container: Registered, internal: int) -> int:
     [port] = [p["external"] for p in container.inputs.get("ports") or [] if p["internal"] == internal]
     return int(port)  # the wire carries numbers as doubles
+
+
+def published_url(live: LiveDeployment, service: str, internal: int, scheme: str = "http") -> str:
+    """How a test on this machine reaches `service`'s port `internal`: its host port on 127.0.0.1."""
+    return f"{scheme}://{LOCALHOST}:{host_port(containers(live)[service], internal)}"
+
+
+def database_access(live: LiveDeployment, consumer: str) -> dict[str, str]:
+    """The role and database the program made for `consumer` (storage.database)."""
+    role = live.deployment.named(f"{consumer}-db-role", "postgresql:index/role:Role")
+    database = live.deployment.named(f"{consumer}-database", "postgresql:index/database:Database")
+    return {"user": role.inputs["name"], "password": role.inputs["password"], "database": database.inputs["name"]}
+
+
+def s3_client(url: str, access_key: str, secret_key: str):
+    """A boto3 S3 client of the object store, buckets by path."""
+    return boto3.client(
+        "s3",
+        endpoint_url=url,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        region_name="us-east-1",
+        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}),
+    )
+
+
+def memory_of(api: docker.APIClient, container: str) -> dict[str, int]:
+    """MiB in use now (less inactive page cache, as `docker stats`), at the peak since the start
+    (cgroup v1 max_usage, page cache included) and the limit."""
+    _, peak = exec_in(api, container, ["cat", "/sys/fs/cgroup/memory/memory.max_usage_in_bytes"])
+    stats = api.stats(container, stream=False)["memory_stats"]
+    cache = stats.get("stats", {}).get("total_inactive_file", stats.get("stats", {}).get("inactive_file", 0))
+    return {
+        "mib_now": (stats["usage"] - cache) >> 20,
+        "mib_peak": int(peak.strip()) >> 20,
+        "mib_limit": stats["limit"] >> 20,
+    }
 
 
 def container_name(container: Registered) -> str:
@@ -47,6 +87,18 @@ def wait_all_healthy(api: docker.APIClient, live: LiveDeployment, timeout: float
     wait_for(
         lambda: not unhealthy(), timeout=timeout, what=f"every container healthy (still not: {unhealthy()})", interval=1
     )
+
+
+def wait_healthy(api: docker.APIClient, container: str, timeout: float = HEALTHY_AGAIN_SECONDS) -> float:
+    """Seconds until `container`'s health check passes."""
+    started = time.monotonic()
+    wait_for(
+        lambda: (api.inspect_container(container)["State"].get("Health") or {}).get("Status") == "healthy",
+        timeout=timeout,
+        what=f"{container} healthy",
+        interval=1,
+    )
+    return time.monotonic() - started
 
 
 def register(

@@ -12,11 +12,11 @@ import pytest
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from components.analytics import AIRFLOW_API_PORT, JUPYTERHUB_PORT, MLFLOW_PORT, SUPERSET_PORT
+from tests.integration.pgcluster import wait_for
 from tests.live.browser import chromium, fill_in_and_submit, wait_for_text
 from tests.live.conftest import OUTPUT_DIR
 from tests.live.engine import LiveDeployment
-from tests.live.stack import containers, host_port
-from tests.live.uis import base_url, poll
+from tests.live.stack import published_url
 
 SCREENSHOTS = OUTPUT_DIR / "screenshots"
 
@@ -27,10 +27,6 @@ def browser():
         yield driver
 
 
-def url_of(live: LiveDeployment, service: str, port: int) -> str:
-    return base_url(host_port(containers(live)[service], port))
-
-
 def keep_screenshot(driver: WebDriver, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
@@ -39,7 +35,7 @@ def keep_screenshot(driver: WebDriver, name: str) -> None:
 
 
 def test_a_browser_logs_in_to_jupyterhub(e2e: LiveDeployment, browser: WebDriver):
-    url = url_of(e2e, "jupyterhub", JUPYTERHUB_PORT)
+    url = published_url(e2e, "jupyterhub", JUPYTERHUB_PORT)
     # To the hub's home page, not the default of spawning a notebook server at once.
     browser.get(f"{url}/hub/login?next=/hub/home")
     fill_in_and_submit(
@@ -47,21 +43,21 @@ def test_a_browser_logs_in_to_jupyterhub(e2e: LiveDeployment, browser: WebDriver
         {"#username_input": "admin", "#password_input": e2e.outputs["jupyterhub_admin_password"]},
         "#login_submit",
     )
-    poll(lambda: browser.current_url.startswith(f"{url}/hub/home"), timeout=60, what="the hub's home page")
+    wait_for(lambda: browser.current_url.startswith(f"{url}/hub/home"), timeout=60, what="the hub's home page")
     wait_for_text(browser, "body", "Logout")
     wait_for_text(browser, "body", "admin")
     keep_screenshot(browser, "jupyterhub")
 
 
 def test_a_browser_opens_mlflow_and_sees_its_experiments(e2e: LiveDeployment, browser: WebDriver):
-    browser.get(url_of(e2e, "mlflow", MLFLOW_PORT) + "/#/experiments")
+    browser.get(published_url(e2e, "mlflow", MLFLOW_PORT) + "/#/experiments")
     wait_for_text(browser, "body", "Experiments")
     wait_for_text(browser, "body", "Default")  # the experiment every MLflow has
     keep_screenshot(browser, "mlflow")
 
 
 def test_a_browser_logs_in_to_superset(e2e: LiveDeployment, browser: WebDriver):
-    url = url_of(e2e, "superset", SUPERSET_PORT)
+    url = published_url(e2e, "superset", SUPERSET_PORT)
     browser.get(f"{url}/login/")
     # The login page queues UI events and sends them every 2 s, and at unload. Sent at unload, the
     # request still has the anonymous session: its answer (a redirect to /login/) can arrive after
@@ -71,17 +67,17 @@ def test_a_browser_logs_in_to_superset(e2e: LiveDeployment, browser: WebDriver):
     fill_in_and_submit(
         browser, {"#username": "admin", "#password": e2e.outputs["superset_admin_password"]}, "button[type=submit]"
     )
-    poll(lambda: "/superset/welcome" in browser.current_url, timeout=60, what="Superset's welcome page")
+    wait_for(lambda: "/superset/welcome" in browser.current_url, timeout=60, what="Superset's welcome page")
     wait_for_text(browser, "body", "Dashboards")
     keep_screenshot(browser, "superset")
 
 
 def test_a_browser_logs_in_to_airflow(e2e: LiveDeployment, browser: WebDriver):
-    url = url_of(e2e, "airflow-apiserver", AIRFLOW_API_PORT)
+    url = published_url(e2e, "airflow-apiserver", AIRFLOW_API_PORT)
     browser.get(f"{url}/auth/login/")
     fill_in_and_submit(
         browser, {"#username": "admin", "#password": e2e.outputs["airflow_admin_password"]}, "input[type=submit]"
     )
-    poll(lambda: "/auth/login" not in browser.current_url, timeout=60, what="off Airflow's login page")
+    wait_for(lambda: "/auth/login" not in browser.current_url, timeout=60, what="off Airflow's login page")
     wait_for_text(browser, "body", "Welcome")  # the React home page, shown to a logged-in user only
     keep_screenshot(browser, "airflow")

@@ -19,12 +19,10 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import docker
 import psycopg
 import pytest
 import requests
-from botocore.config import Config
 
 from components.analytics import (
     AIRFLOW_API_PORT,
@@ -36,11 +34,23 @@ from components.analytics import (
 from components.analytics_configs import SAMPLE_DAG_ID, SAMPLE_DAG_TABLE
 from components.objectstore import SEAWEEDFS_S3_PORT
 from components.storage import LANDING_BUCKET, POSTGRES_PRIMARY_PORT
-from tests.integration.pgcluster import LOCALHOST
+from tests.integration.pgcluster import LOCALHOST, wait_for
 from tests.live.conftest import record
 from tests.live.engine import LiveDeployment
-from tests.live.stack import container_name, containers, host_port, remove_notebook_volume, replace, wait_all_healthy
-from tests.live.uis import Airflow, JupyterHub, Kernel, MLflow, Superset, base_url, poll
+from tests.live.stack import (
+    container_name,
+    containers,
+    database_access,
+    host_port,
+    memory_of,
+    published_url,
+    remove_notebook_volume,
+    replace,
+    s3_client,
+    wait_all_healthy,
+    wait_healthy,
+)
+from tests.live.uis import Airflow, JupyterHub, Kernel, MLflow, Superset
 
 ADMIN = "admin"
 SAMPLE_DAG = SAMPLE_DAG_ID
@@ -51,29 +61,29 @@ NO_QUERY_LAYER = (
 )
 
 
-def url_of(live: LiveDeployment, service: str, port: int) -> str:
-    return base_url(host_port(containers(live)[service], port))
-
-
 def shared_database(live: LiveDeployment) -> dict[str, str]:
     """The analytics layer's shared database role (notebooks, Superset and the sample DAG use it)."""
-    role = live.deployment.named("analytics-data-db-role", "postgresql:index/role:Role").inputs
-    return {"user": role["name"], "password": role["password"], "dbname": "analytics"}
+    return database_access(live, "analytics-data")
 
 
 def connect_shared(live: LiveDeployment) -> psycopg.Connection:
-    port = host_port(containers(live)["haproxy"], POSTGRES_PRIMARY_PORT)
-    return psycopg.connect(host=LOCALHOST, port=port, connect_timeout=10, autocommit=True, **shared_database(live))
+    access = shared_database(live)
+    return psycopg.connect(
+        host=LOCALHOST,
+        port=host_port(containers(live)["haproxy"], POSTGRES_PRIMARY_PORT),
+        user=access["user"],
+        password=access["password"],
+        dbname=access["database"],
+        connect_timeout=10,
+        autocommit=True,
+    )
 
 
 def s3_admin(live: LiveDeployment):
-    return boto3.client(
-        "s3",
-        endpoint_url=url_of(live, "seaweedfs", SEAWEEDFS_S3_PORT),
-        aws_access_key_id=live.outputs["seaweedfs_admin_access_key"],
-        aws_secret_access_key=live.outputs["seaweedfs_admin_secret_key"],
-        region_name="us-east-1",
-        config=Config(s3={"addressing_style": "path"}),
+    return s3_client(
+        published_url(live, "seaweedfs", SEAWEEDFS_S3_PORT),
+        live.outputs["seaweedfs_admin_access_key"],
+        live.outputs["seaweedfs_admin_secret_key"],
     )
 
 
@@ -82,7 +92,7 @@ def s3_admin(live: LiveDeployment):
 
 @pytest.fixture(scope="module")
 def hub(e2e: LiveDeployment) -> JupyterHub:
-    hub = JupyterHub(url_of(e2e, "jupyterhub", JUPYTERHUB_PORT))
+    hub = JupyterHub(published_url(e2e, "jupyterhub", JUPYTERHUB_PORT))
     response = hub.login(ADMIN, e2e.outputs["jupyterhub_admin_password"])
     assert "/hub/login" not in response.url, "the generated admin password did not log in"
     hub.create_token(ADMIN)
@@ -224,7 +234,7 @@ def test_the_notebook_queries_trino(e2e_settings, notebook: dict[str, Any]):
 
 @pytest.fixture(scope="module")
 def mlflow(e2e: LiveDeployment) -> MLflow:
-    return MLflow(url_of(e2e, "mlflow", MLFLOW_PORT))
+    return MLflow(published_url(e2e, "mlflow", MLFLOW_PORT))
 
 
 @pytest.fixture(scope="module")
@@ -290,7 +300,7 @@ def test_mlflow_lists_the_run_logged_from_the_notebook(mlflow: MLflow, notebook:
 
 @pytest.fixture(scope="module")
 def superset(e2e: LiveDeployment) -> Superset:
-    client = Superset(url_of(e2e, "superset", SUPERSET_PORT))
+    client = Superset(published_url(e2e, "superset", SUPERSET_PORT))
     client.login(ADMIN, e2e.outputs["superset_admin_password"])
     return client
 
@@ -373,7 +383,7 @@ def test_superset_queries_trino(e2e_settings, superset: Superset):
 
 @pytest.fixture(scope="module")
 def airflow(e2e: LiveDeployment) -> Airflow:
-    client = Airflow(url_of(e2e, "airflow-apiserver", AIRFLOW_API_PORT))
+    client = Airflow(published_url(e2e, "airflow-apiserver", AIRFLOW_API_PORT))
     client.login(ADMIN, e2e.outputs["airflow_admin_password"])
     client.unpause_when_parsed(SAMPLE_DAG)
     return client
@@ -419,17 +429,6 @@ def test_airflow_runs_the_shipped_sample_dag_on_the_celery_worker(e2e: LiveDeplo
 # ---- faults -------------------------------------------------------------------------------------
 
 
-def wait_healthy(api: docker.APIClient, container: str, timeout: float = 240) -> float:
-    started = time.monotonic()
-    poll(
-        lambda: (api.inspect_container(container)["State"].get("Health") or {}).get("Status") == "healthy",
-        timeout=timeout,
-        what=f"{container} healthy",
-        interval=1,
-    )
-    return time.monotonic() - started
-
-
 def test_airflow_and_superset_recover_from_a_redis_restart_without_a_redeploy(
     e2e: LiveDeployment,
     api: docker.APIClient,
@@ -456,7 +455,7 @@ def test_a_task_whose_celery_worker_is_killed_is_retried_and_succeeds(
 ):
     worker = container_name(containers(e2e)["airflow-worker-1"])
     run_id = airflow.trigger(SAMPLE_DAG, {"hold_seconds": 45})
-    poll(
+    wait_for(
         lambda: airflow.task_instance(SAMPLE_DAG, run_id, "extract")["state"] == "running",
         timeout=180,
         what="extract running",
@@ -510,16 +509,6 @@ def test_a_replaced_jupyterhub_keeps_its_users_and_their_tokens(
 
 ANALYTICS = ("redis", "jupyterhub", "mlflow", "superset", "airflow-apiserver", "airflow-scheduler",
              "airflow-dag-processor", "airflow-triggerer", "airflow-worker-1")  # fmt: skip
-
-
-def memory_of(api: docker.APIClient, container: str) -> dict[str, int]:
-    """MiB in use now (less inactive page cache, as `docker stats`), at the peak since the start
-    (cgroup v1 max_usage, page cache included) and the limit."""
-    created = api.exec_create(container, ["cat", "/sys/fs/cgroup/memory/memory.max_usage_in_bytes"])
-    peak = int(api.exec_start(created["Id"]).decode().strip())
-    stats = api.stats(container, stream=False)["memory_stats"]
-    usage = stats["usage"] - stats["stats"].get("total_inactive_file", 0)
-    return {"mib_now": usage >> 20, "mib_peak": peak >> 20, "mib_limit": stats["limit"] >> 20}
 
 
 def test_each_analytics_service_stayed_inside_its_memory_limit(e2e: LiveDeployment, api: docker.APIClient):

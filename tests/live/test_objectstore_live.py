@@ -13,33 +13,20 @@ import urllib.error
 import urllib.request
 import uuid
 
-import boto3
 import botocore.exceptions
 import docker
 import pytest
-from botocore.config import Config
 
 from components.objectstore import PROVISION_DIR, SEAWEEDFS_S3_PORT, seaweedfs_access_key, seaweedfs_identity_policy
 from components.storage import NESSIE_PORT
 from tests.integration.pgcluster import LOCALHOST, wait_for
 from tests.live.engine import LiveDeployment
-from tests.live.stack import container_name, containers, host_port, register, replace, wait_all_healthy
+from tests.live.stack import container_name, containers, host_port, register, replace, s3_client, wait_all_healthy
 
 
 @pytest.fixture(scope="module")
 def s3_url(e2e: LiveDeployment) -> str:
     return f"http://{LOCALHOST}:{host_port(containers(e2e)['seaweedfs'], SEAWEEDFS_S3_PORT)}"
-
-
-def client(url: str, access_key: str, secret_key: str):
-    return boto3.client(
-        "s3",
-        endpoint_url=url,
-        aws_access_key_id=access_key,
-        aws_secret_access_key=secret_key,
-        region_name="us-east-1",
-        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}),
-    )
 
 
 def generated(live: LiveDeployment, name: str) -> str:
@@ -48,12 +35,12 @@ def generated(live: LiveDeployment, name: str) -> str:
 
 @pytest.fixture(scope="module")
 def admin(e2e: LiveDeployment, s3_url: str):
-    return client(s3_url, e2e.outputs["seaweedfs_admin_access_key"], e2e.outputs["seaweedfs_admin_secret_key"])
+    return s3_client(s3_url, e2e.outputs["seaweedfs_admin_access_key"], e2e.outputs["seaweedfs_admin_secret_key"])
 
 
 @pytest.fixture(scope="module")
 def nessie(e2e: LiveDeployment, s3_url: str):
-    return client(s3_url, seaweedfs_access_key("nessie"), generated(e2e, "nessie-s3-secret-key"))
+    return s3_client(s3_url, seaweedfs_access_key("nessie"), generated(e2e, "nessie-s3-secret-key"))
 
 
 def add_consumer(live: LiveDeployment, consumer: str, buckets: list[str]) -> tuple[str, str]:
@@ -77,7 +64,7 @@ def add_consumer(live: LiveDeployment, consumer: str, buckets: list[str]) -> tup
 
 @pytest.fixture(scope="module")
 def probe(e2e: LiveDeployment, s3_url: str):
-    return client(s3_url, *add_consumer(e2e, "probe", ["probe-bucket"]))
+    return s3_client(s3_url, *add_consumer(e2e, "probe", ["probe-bucket"]))
 
 
 def denied(call, codes: tuple[str, ...] = ("AccessDenied",)) -> bool:
@@ -108,7 +95,7 @@ def test_unsigned_and_wrongly_signed_requests_are_refused(s3_url: str, e2e: Live
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(request, timeout=10)
         assert refused.value.code == 403, (method, path)
-    wrong = client(s3_url, seaweedfs_access_key("nessie"), "not-the-secret-key-of-nessie-at-all-000000")
+    wrong = s3_client(s3_url, seaweedfs_access_key("nessie"), "not-the-secret-key-of-nessie-at-all-000000")
     assert denied(lambda: wrong.get_object(Bucket="warehouse", Key="nessie-own.txt"), ("SignatureDoesNotMatch",))
 
 
@@ -123,7 +110,7 @@ def _objects(admin) -> dict[tuple[str, str], bytes]:
 def test_adding_a_consumer_keeps_every_buckets_objects(e2e: LiveDeployment, admin, probe, s3_url: str):
     admin.put_object(Bucket="landing", Key="before-adding.csv", Body=b"a,b\n1,2\n")
     before = _objects(admin)
-    later = client(s3_url, *add_consumer(e2e, "later", ["landing"]))
+    later = s3_client(s3_url, *add_consumer(e2e, "later", ["landing"]))
     assert _objects(admin) == before
     assert later.get_object(Bucket="landing", Key="before-adding.csv")["Body"].read() == b"a,b\n1,2\n"
     assert denied(lambda: later.get_object(Bucket="warehouse", Key="nessie-own.txt"))

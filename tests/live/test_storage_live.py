@@ -20,7 +20,16 @@ from tests.integration.pgcluster import LOCALHOST, run_crash_failover, wait_for
 from tests.live.conftest import record
 from tests.live.engine import LiveDeployment
 from tests.live.pgcluster import DockerPgCluster
-from tests.live.stack import container_name, containers, exec_in, register, replace, servers, wait_all_healthy
+from tests.live.stack import (
+    container_name,
+    containers,
+    database_access,
+    exec_in,
+    register,
+    replace,
+    servers,
+    wait_all_healthy,
+)
 
 FAILOVER_KILLS = 3
 FAILOVER_BOUND_SECONDS = 60  # each kill; the goal, Patroni's floor with ttl 20, is a median of 20 s
@@ -91,7 +100,7 @@ def test_haproxy_serves_prometheus_metrics(pg: DockerPgCluster):
 def test_a_consumer_role_reaches_its_own_database_only(e2e: LiveDeployment, pg: DockerPgCluster):
     """Nessie's role (storage.database) against a second consumer provisioned with the very
     inputs the program registered for Nessie, renamed: each reaches its own database only."""
-    nessie = _database_access(e2e, "nessie")
+    nessie = database_access(e2e, "nessie")
     other = _provision_like(e2e, "nessie", "probe")
     for mine, theirs in ((nessie, other), (other, nessie)):
         with _connect_as(pg, mine, mine["database"]) as connection:
@@ -109,12 +118,6 @@ def _connect_as(pg: DockerPgCluster, access: dict[str, str], database: str) -> p
         dbname=database,
         connect_timeout=5,
     )
-
-
-def _database_access(live: LiveDeployment, consumer: str) -> dict[str, str]:
-    role = live.deployment.named(f"{consumer}-db-role", "postgresql:index/role:Role")
-    database = live.deployment.named(f"{consumer}-database", "postgresql:index/database:Database")
-    return {"user": role.inputs["name"], "password": role.inputs["password"], "database": database.inputs["name"]}
 
 
 def _provision_like(live: LiveDeployment, consumer: str, new: str) -> dict[str, str]:

@@ -11,34 +11,16 @@ API on its published port (127.0.0.1), logged in the way that UI logs people in.
 from __future__ import annotations
 
 import json
-import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import requests
 import websocket
 
-from tests.integration.pgcluster import LOCALHOST
+from tests.integration.pgcluster import wait_for
 
 TIMEOUT = 30  # seconds for one HTTP call
-
-
-def base_url(port: int) -> str:
-    return f"http://{LOCALHOST}:{port}"
-
-
-def poll(check: Callable[[], Any], *, timeout: float, what: str, interval: float = 2) -> Any:
-    """The first truthy result of `check` within `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"{what}: not within {timeout:.0f} s (last: {last!r})")
 
 
 # ---- JupyterHub --------------------------------------------------------------------------------
@@ -114,7 +96,7 @@ class JupyterHub:
         if not (self.user(username).get("servers") or {}).get(""):
             response = self.api("POST", f"/users/{username}/server")
             assert response.status_code in (201, 202), response.text
-        poll(
+        wait_for(
             lambda: (self.user(username).get("servers", {}).get("") or {}).get("ready"),
             timeout=timeout,
             what=f"{username}'s notebook server ready",
@@ -125,7 +107,7 @@ class JupyterHub:
         if (self.user(username).get("servers") or {}).get(""):
             response = self.api("DELETE", f"/users/{username}/server")
             assert response.status_code in (202, 204), response.text
-        poll(lambda: not self.user(username).get("servers"), timeout=timeout, what=f"{username}'s server stopped")
+        wait_for(lambda: not self.user(username).get("servers"), timeout=timeout, what=f"{username}'s server stopped")
 
     def kernel(self, username: str) -> Kernel:
         """A new Python kernel in the user's notebook server, reached through the hub's proxy."""
@@ -269,7 +251,7 @@ class Airflow:
 
     def unpause_when_parsed(self, dag_id: str, timeout: float = 180) -> None:
         """The DAG processor parses a shipped DAG after it starts; unpaused, it runs when triggered."""
-        poll(
+        wait_for(
             lambda: self.session.get(f"{self.url}/api/v2/dags/{dag_id}", timeout=TIMEOUT).status_code == 200,
             timeout=timeout,
             what=f"{dag_id} listed",
@@ -285,7 +267,7 @@ class Airflow:
             state = self.call("GET", f"dags/{dag_id}/dagRuns/{run_id}")["state"]
             return state if state in ("success", "failed") else None
 
-        return poll(ended, timeout=timeout, what=f"run {run_id} of {dag_id} ended", interval=3)
+        return wait_for(ended, timeout=timeout, what=f"run {run_id} of {dag_id} ended", interval=3)
 
     def task_instance(self, dag_id: str, run_id: str, task_id: str) -> dict[str, Any]:
         return self.call("GET", f"dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}")

@@ -24,6 +24,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from components.service import STOP_GRACE_SECONDS
+
 STATE_DIR = Path(os.environ.get("DATALYPTICA_E2E_STATE", "/var/lib/datalyptica-e2e"))
 RUN_DIR = Path("/run/datalyptica-e2e")
 BRIDGE = "dle2e0"
@@ -137,8 +139,10 @@ class TestDaemon:
             f"dockerd did not answer on {self.socket} within {timeout:g} s; see {self.log}:\n" + self._log_tail()
         )
 
-    def stop(self, timeout: float = 90) -> None:
-        """SIGTERM our daemon by its pid (it stops its containers with their grace periods)."""
+    def stop(self, timeout: float = max(STOP_GRACE_SECONDS.values()) + 30) -> None:
+        """SIGTERM our daemon by its pid (it stops its containers with their grace periods, so it
+        is given the longest of them: killed sooner, it left containerd unanswering at the next
+        start, seen with the analytics layer deployed)."""
         pid = self.pid()
         if pid is None:
             return
@@ -151,7 +155,7 @@ class TestDaemon:
 
     def restart(self) -> None:
         self.stop()
-        self.start()
+        self.start(timeout=180)  # containerd restores every container of the stack first
 
     def _bridge_up(self) -> None:
         if subprocess.run(["ip", "link", "show", BRIDGE], capture_output=True, check=False).returncode != 0:

@@ -50,6 +50,8 @@ the stateful ones, so they flush and shut down cleanly) as both `destroy_grace_s
 """
 
 import dataclasses
+import hashlib
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -67,7 +69,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 IMAGES_DIR = PROJECT_DIR / "images"
 SERVICE_TYPE = "datalyptica:platform:Service"
 # Images are built for this platform whatever the machine that runs `pulumi up` is: the
-# platform is an input of docker.Image, so the host's own would rebuild them from another machine.
+# platform is an input of the image build, so the host's own would rebuild them from another machine.
 IMAGE_PLATFORM = "linux/amd64"
 
 # Seconds a container gets between SIGTERM and SIGKILL when it is stopped, replaced or destroyed.
@@ -401,27 +403,49 @@ class Platform:
         return f"{catalog.BUILT_IMAGE_REGISTRY}/{folder}:{self.settings.image_version}"
 
     def _build(self, folder: str, *, parent: pulumi.Resource) -> pulumi.Output[str]:
+        """Build images/<folder> on the Docker host, tagged with its platform name.
+
+        A `RemoteImage` with a build block, built by the Docker Engine's own (legacy) builder: it
+        runs on the provider's Docker host, where the containers run. (pulumi-docker's native
+        `Image` is not served by the bridged provider, and the bridged buildx path dials the local
+        /var/run/docker.sock whatever the provider's `host` says.) The provider rebuilds only when
+        an input changes, so `triggers` carries a hash of the build context's files.
+        """
         context = IMAGES_DIR / folder
         if not (context / "Dockerfile").is_file():
             raise FileNotFoundError(f"images/{folder}/Dockerfile is missing: the {folder} image cannot be built")
-        # Context and Dockerfile relative to the project (the program runs from its directory), and
-        # a fixed platform: all three are inputs, so absolute paths or the host's platform would
-        # rebuild the image (and replace its containers) whenever the checkout or machine changes.
+        # Context and Dockerfile relative to the project (the program and the provider run from its
+        # directory), and a fixed platform: all three are inputs, so absolute paths or the host's
+        # platform would rebuild the image (and replace its containers) whenever the checkout or
+        # machine changes.
         relative = context.relative_to(PROJECT_DIR)
-        image = docker.Image(
+        build_args = self.settings.image_build_args(folder)
+        image = docker.RemoteImage(
             f"{folder}-image",
-            image_name=self.built_image_name(folder),
-            build=docker.DockerBuildArgs(
+            name=self.built_image_name(folder),
+            build=docker.RemoteImageBuildArgs(
                 context=relative.as_posix(),
-                dockerfile=(relative / "Dockerfile").as_posix(),
+                dockerfile="Dockerfile",
                 platform=IMAGE_PLATFORM,
-                args=self.settings.image_build_args(folder) or None,
+                build_args=build_args or None,
+                use_legacy_builder=True,
             ),
-            skip_push=True,
+            triggers={"context": context_hash(context)},
+            keep_locally=True,
             opts=pulumi.ResourceOptions(parent=parent, provider=self.docker),
         )
-        # repo_digest is the local image id when the image is not pushed: a rebuild replaces the containers.
-        return image.repo_digest
+        # The local image id: a rebuild (a changed context or build argument) replaces the containers.
+        return image.image_id
+
+
+def context_hash(folder: Path) -> str:
+    """SHA-256 over a build context's files (relative paths, modes and contents), in a fixed order."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        digest.update(b"x" if os.access(path, os.X_OK) else b"-")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 class Service(pulumi.ComponentResource):

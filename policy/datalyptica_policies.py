@@ -33,7 +33,6 @@ from pulumi_policy.proxy import UnknownValueError
 PACK_NAME = "datalyptica"
 CONTAINER = "docker:index/container:Container"
 REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
-BUILT_IMAGE = "docker:index/image:Image"
 VOLUME = "docker:index/volume:Volume"
 SERVICE_LABEL = "datalyptica.service"
 
@@ -185,8 +184,6 @@ def image_reference_problem(reference: str, *, image_id_allowed: bool = False) -
 def images_are_pinned(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     if args.resource_type == REMOTE_IMAGE:
         reference, field = args.props.get("name"), "name"
-    elif args.resource_type == BUILT_IMAGE:
-        reference, field = args.props.get("imageName"), "imageName"
     elif args.resource_type == CONTAINER:
         try:
             reference, field = args.props.get("image"), "image"

@@ -192,8 +192,6 @@ class PlatformMocks(mocks.Mocks):
             self.generated_secrets.update({outputs["hex"], outputs["base64"]})
         elif args.typ == "docker:index/remoteImage:RemoteImage":
             outputs["imageId"] = f"sha256:{token}"
-        elif args.typ == "docker:index/image:Image":
-            outputs["repoDigest"] = f"{args.inputs['imageName']}@sha256:{token}"
         elif args.typ == "docker:index/container:Container" and args.inputs.get("attach"):
             outputs = self._job(self.urns[(args.typ, args.name)], args.inputs, outputs)
         return f"{args.name}-id", outputs

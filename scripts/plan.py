@@ -119,8 +119,6 @@ def read_plan(stack: str, settings: Settings, deployment: Deployment) -> Plan:
     image_names = {}
     for image in deployment.of_type("docker:index/remoteImage:RemoteImage"):
         image_names[image.outputs.get("imageId")] = image.inputs["name"]
-    for image in deployment.of_type("docker:index/image:Image"):
-        image_names[image.outputs.get("repoDigest")] = image.inputs["imageName"]
     protected = {v.inputs["name"] for v in deployment.of_type(VOLUME) if v.protect}
     urls = _urls_by_port(deployment.outputs)
     service_of_container = {}

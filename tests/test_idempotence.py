@@ -14,8 +14,8 @@ import pulumi_docker as docker
 import pytest
 from pulumi.runtime import reset_options
 
-from components.service import docker_cpus, go_duration
-from scripts.offline import MockState, engine_config, run_program, stack_config
+from components.service import context_hash, docker_cpus, go_duration
+from scripts.offline import ROOT, MockState, engine_config, run_program, stack_config
 
 GO_DURATION = re.compile(r"^(0s|\d+ms|(\d+h)?(\d+m)?\d+(\.\d+)?s)$")
 
@@ -130,7 +130,6 @@ def test_every_docker_resource_uses_the_one_explicit_provider(dev):
     assert {r.provider for r in docker_resources} == {provider_ref}
     assert {r.type for r in docker_resources} >= {
         "docker:index/network:Network",
-        "docker:index/image:Image",
         "docker:index/remoteImage:RemoteImage",
         "docker:index/container:Container",
         "docker:index/volume:Volume",
@@ -138,10 +137,14 @@ def test_every_docker_resource_uses_the_one_explicit_provider(dev):
 
 
 def test_built_images_take_paths_relative_to_the_project_and_a_fixed_platform(dev):
-    for image in dev.of_type("docker:index/image:Image"):
+    built = [image for image in dev.of_type("docker:index/remoteImage:RemoteImage") if image.inputs.get("build")]
+    assert built
+    for image in built:
         build = image.inputs["build"]
-        assert build["context"].startswith("images/") and build["dockerfile"] == build["context"] + "/Dockerfile"
-        assert build["platform"] == "linux/amd64"
+        assert build["context"].startswith("images/") and build["dockerfile"] == "Dockerfile"
+        assert build["platform"] == "linux/amd64" and build["useLegacyBuilder"] is True
+        # A rebuild follows the context's files only: the same hash from any checkout path.
+        assert image.inputs["triggers"] == {"context": context_hash(ROOT / build["context"])}
 
 
 # ---- one-shot jobs ------------------------------------------------------------------------------

@@ -23,8 +23,8 @@ def test_dockerfile_matches_the_paths_the_program_uses():
 
 
 def test_the_stack_picks_the_postgresql_major(deploy):
-    image = deploy(layers=["storage"], postgresMajor=15).named("patroni-image", "docker:index/image:Image")
-    assert image.inputs["build"]["args"] == {"PG_MAJOR": "15"}
+    image = deploy(layers=["storage"], postgresMajor=15).named("patroni-image", "docker:index/remoteImage:RemoteImage")
+    assert image.inputs["build"]["buildArgs"] == {"PG_MAJOR": "15"}
     assert settings_default_major() == pgha.DEFAULT_PG_MAJOR
 
 

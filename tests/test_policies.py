@@ -165,8 +165,6 @@ def test_image_references(reference, pinned):
     assert (rules.image_reference_problem(reference) is None) is pinned
     remote = violations(rules.images_are_pinned, resource("docker:index/remoteImage:RemoteImage", {"name": reference}))
     assert (remote == []) is pinned
-    built = violations(rules.images_are_pinned, resource("docker:index/image:Image", {"imageName": reference}))
-    assert (built == []) is pinned
 
 
 def test_containers_run_image_ids_digests_or_pinned_tags():

@@ -62,9 +62,9 @@ def test_the_job_reaches_trino_only(dev):
 
 
 def test_the_job_runs_our_built_image(dev):
-    image = dev.named("great-expectations-image", "docker:index/image:Image")
-    assert image.inputs["imageName"] == "ghcr.io/datalyptica/datalyptica/great-expectations:1.0.0"
-    assert image.inputs["build"]["context"].endswith("images/great-expectations")
+    image = dev.named("great-expectations-image", "docker:index/remoteImage:RemoteImage")
+    assert image.inputs["name"] == "ghcr.io/datalyptica/datalyptica/great-expectations:1.0.0"
+    assert image.inputs["build"]["context"] == "images/great-expectations"
 
 
 def test_no_secret_reaches_the_job_in_plain_text(dev):

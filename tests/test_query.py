@@ -204,10 +204,10 @@ def test_dbt_is_a_job_created_not_started(dev, prod):
         assert dbt.inputs["restart"] == "no" and "healthcheck" not in dbt.inputs
         assert dbt.inputs["command"] == ["dbt", "build", "--project-dir", "/usr/app/dbt", "--profiles-dir", "/etc/dbt"]
         assert joined(dbt) == {"datalyptica-query"}
-    image = dev.named("dbt-image", "docker:index/image:Image")
-    assert image.inputs["imageName"] == "ghcr.io/datalyptica/datalyptica/dbt:1.0.0"
-    assert image.inputs["build"]["context"].endswith("images/dbt")
-    assert dev.containers()["dbt"].inputs["image"].startswith("ghcr.io/datalyptica/datalyptica/dbt:1.0.0@sha256:")
+    image = dev.named("dbt-image", "docker:index/remoteImage:RemoteImage")
+    assert image.inputs["name"] == "ghcr.io/datalyptica/datalyptica/dbt:1.0.0"
+    assert image.inputs["build"]["context"] == "images/dbt"
+    assert dev.containers()["dbt"].inputs["image"] == image.outputs["imageId"]
 
 
 def dbt_profile_from(deployment) -> str:

@@ -9,6 +9,7 @@ from typing import Protocol, TypeVar
 
 import pulumi
 
+from components import secrets
 from components.analytics import AnalyticsLayer, AnalyticsLinks
 from components.monitoring import MonitoringLayer
 from components.olap import OlapLayer
@@ -41,6 +42,7 @@ def main() -> None:
     for warning in settings.capacity_warnings():
         pulumi.log.warn(warning)
 
+    secrets.keep_with_data(settings.protect_data)
     platform = Platform(settings)
     # Settings have checked that every enabled layer has the layers it needs.
     # The UIs' OIDC clients exist before any UI, so each UI is configured with its own; the

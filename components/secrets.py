@@ -4,10 +4,31 @@ They are pulumi-random resources, so they are created once, kept in state and st
 across updates. Each value is wrapped as a secret here rather than trusting the provider's
 schema, so it stays encrypted in state, masked in previews and secret in every file it is
 rendered into.
+
+Where the stack protects its data, the generated values are protected with it
+(`keep_with_data`): a volume, database or bucket retained by `pulumi destroy --exclude-protected`
+is unlocked by the passwords, keys and cluster ids made when it was created, and a new value on the
+next `pulumi up` would lock the platform out of its own data.
 """
 
 import pulumi
 import pulumi_random as random
+
+RANDOM_PACKAGE = "random:"
+
+
+def keep_with_data(protect: bool) -> None:
+    """Protect and retain every random resource of the program when the data is protected."""
+    if not protect:
+        return
+
+    def protect_random(args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
+        if not args.type_.startswith(RANDOM_PACKAGE):
+            return None
+        options = pulumi.ResourceOptions.merge(args.opts, pulumi.ResourceOptions(protect=True, retain_on_delete=True))
+        return pulumi.ResourceTransformationResult(args.props, options)
+
+    pulumi.runtime.register_stack_transformation(protect_random)
 
 
 def password(name: str, *, parent: pulumi.Resource, length: int = 32) -> pulumi.Output[str]:

@@ -320,6 +320,9 @@ def run_function(
     One-shot jobs exit 0 unless `job_exit_codes` (container name -> code) says otherwise. Pass the
     same `state` to several runs to model successive `pulumi up`s of one stack (see MockState).
     """
+    # A new program process starts with no root stack: without this, a second run in one process
+    # would parent its resources (and their stack transformations) to the first run's stack.
+    pulumi.runtime.reset_options()
     program_mocks = live_mocks or PlatformMocks(job_exit_codes, state)
     assert isinstance(program_mocks, KeepsSecrets), "the mocks must note the secrets they generate"
     monitor = RecordingMonitor(program_mocks)

@@ -109,6 +109,16 @@ def test_data_volumes_are_protected_on_prod_only(dev, prod):
                 assert resource.protect is protected, resource.name
 
 
+def test_generated_secrets_are_protected_with_the_data_they_unlock(dev, prod):
+    """`pulumi destroy --exclude-protected` keeps the data; a new password, Fernet key or Kafka
+    cluster id on the next `pulumi up` would lock the platform out of it."""
+    for deployment, protected in ((dev, False), (prod, True)):
+        generated = [r for r in deployment.registered if r.type.startswith("random:")]
+        assert {r.name for r in generated} >= {"kafka-cluster-id", "postgres-superuser-password"}
+        for resource in generated:
+            assert resource.protect is protected and resource.retain_on_delete is protected, resource.name
+
+
 def test_patroni_runs_synchronous_replication_with_logical_wal(dev):
     config = yaml.safe_load(upload(dev.containers()["patroni-1"], "/etc/patroni/patroni.yml")["content"])
     dcs = config["bootstrap"]["dcs"]

@@ -24,6 +24,10 @@ class ServiceDefaults:
     # Every replica publishes its own host ports, replica i on the configured port + i - 1
     # (Kafka brokers: a client must reach each broker, not just one of them).
     ports_per_replica: bool = False
+    # The image has no USER: it starts as root and its entrypoint switches to the service's user
+    # itself (gosu, su-exec), so the files it reads are handed over owned by that user
+    # (service.File). Every other image starts as its own user (see File for how it reads them).
+    drops_privileges: bool = False
 
 
 # Layer -> the layers it cannot run without.
@@ -70,6 +74,7 @@ SERVICES: dict[str, ServiceDefaults] = {
         1,
         "1g",
         ports={"seaweedfs": 9000},
+        drops_privileges=True,
     ),
     "etcd": ServiceDefaults("storage", "quay.io/coreos/etcd:v3.5.21", 0.5, "256m", replicas=3),
     "patroni": ServiceDefaults("storage", built("patroni"), 1, "768m", replicas=2),
@@ -115,9 +120,11 @@ SERVICES: dict[str, ServiceDefaults] = {
     ),
     "spark-worker": ServiceDefaults("processing", "apache/spark:4.1.2", 1, "2g", scalable=True),
     "flink-jobmanager": ServiceDefaults(
-        "processing", "flink:2.2.1-scala_2.12-java17", 1, "1600m", ports={"flink": 8181}
+        "processing", "flink:2.2.1-scala_2.12-java17", 1, "1600m", ports={"flink": 8181}, drops_privileges=True
     ),
-    "flink-taskmanager": ServiceDefaults("processing", "flink:2.2.1-scala_2.12-java17", 1, "1728m", scalable=True),
+    "flink-taskmanager": ServiceDefaults(
+        "processing", "flink:2.2.1-scala_2.12-java17", 1, "1728m", scalable=True, drops_privileges=True
+    ),
     # query
     "trino": ServiceDefaults("query", "trinodb/trino:479", 2, "3g", ports={"trino": 8080}),
     "dbt": ServiceDefaults("query", built("dbt"), 1, "1g", job=True),
@@ -128,6 +135,7 @@ SERVICES: dict[str, ServiceDefaults] = {
         1,
         "2g",
         ports={"clickhouse-http": 8123, "clickhouse-native": 19000},
+        drops_privileges=True,
     ),
     # quality
     "great-expectations": ServiceDefaults("quality", built("great-expectations"), 1, "1g", job=True),
@@ -148,7 +156,9 @@ SERVICES: dict[str, ServiceDefaults] = {
     # security
     "keycloak": ServiceDefaults("security", "quay.io/keycloak/keycloak:26.7.2", 1, "1536m", ports={"keycloak": 8280}),
     # analytics (host ports from the seed's port table)
-    "redis": ServiceDefaults("analytics", "redis:7.2-bookworm", 0.5, "512m", ports={"redis": 6379}),
+    "redis": ServiceDefaults(
+        "analytics", "redis:7.2-bookworm", 0.5, "512m", ports={"redis": 6379}, drops_privileges=True
+    ),
     "jupyterhub": ServiceDefaults("analytics", built("jupyterhub"), 1, "1g", ports={"jupyterhub": 8000}),
     "notebook": ServiceDefaults("analytics", built("jupyterlab-notebook"), 1, "2g", replicas=2, scalable=True),
     "mlflow": ServiceDefaults("analytics", built("mlflow"), 1, "1g", ports={"mlflow": 5000}),

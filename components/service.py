@@ -237,12 +237,25 @@ def docker_cpus(cpus: float) -> str:
     return nine.rstrip("0")
 
 
+ROOT_UID = "0"
+
+
 @dataclass(frozen=True)
 class File:
-    """A file the service reads, delivered with the container's uploads.
+    """A file the service reads, delivered with the container's uploads; a secret never shows in
+    `docker inspect`, and only the service can read it.
 
-    A secret file is written mode 0400 and owned by the user the service runs as, so only the
-    service can read it and the value never shows in `docker inspect`.
+    How the service's user comes to read it depends on how the container starts, because of what
+    the Docker Engine does with an upload that names an owner (the provider then sets `copyUIDGID`,
+    resource_docker_container_funcs.go): when the container has a user (its image's USER, or
+    `user=`), Engines before 28.0 look that user up in the *host's* passwd database and chown the
+    file to the host's ids, or fail ("getent unable to find entry", moby/moby#34142, fixed by
+    moby/moby#34143); only a container with no user gets the owner the upload names. So:
+    - the image starts as root and drops to the service's user itself (`drops_privileges`): the
+      file is uploaded owned by `owner`, mode 0400;
+    - otherwise the file stays root's, mode 0440, and the container's user gets the supplementary
+      group 0 (`group_adds`), the arbitrary-uid convention of OpenShift-ready images: nothing but
+      root and that group reads it.
     """
 
     path: str
@@ -254,17 +267,26 @@ class File:
     # its owner may write it: 0600 for a secret, 0644 otherwise.
     rewritten_at_start: bool = False
 
-    def args(self) -> docker.ContainerUploadArgs:
+    @property
+    def needs_root_group(self) -> bool:
+        """Whether a container that starts as its own user reads this file through group 0."""
+        return self.owner not in (None, ROOT_UID)
+
+    def args(self, *, hand_over: bool) -> docker.ContainerUploadArgs:
+        """The upload; `hand_over`: the container starts as root, so the file can be given to `owner`."""
+        owner = self.owner if hand_over and self.needs_root_group else None
         if self.rewritten_at_start:
             mode = "0600" if self.secret else "0644"
         else:
             mode = "0400" if self.secret else ("0555" if self.executable else "0444")
+        if self.needs_root_group and owner is None:  # read through group 0: the group gets the owner's bits
+            mode = mode[:2] + mode[1] + mode[3]
         content = pulumi.Output.secret(self.content) if self.secret else self.content
         return docker.ContainerUploadArgs(
             file=self.path,
             content=content,
             permissions=mode,
-            owner=self.owner,
+            owner=owner,
             executable=self.executable,
         )
 
@@ -428,6 +450,7 @@ class Platform:
                 dockerfile="Dockerfile",
                 platform=IMAGE_PLATFORM,
                 build_args=build_args or None,
+                network_mode=self.settings.image_build_network,
                 use_legacy_builder=True,
             ),
             triggers={"context": context_hash(context)},
@@ -521,6 +544,8 @@ class Service(pulumi.ComponentResource):
             if (host_port := settings.host_port(port.name, port.replica)) is not None
         ]
         grace = STOP_GRACE_SECONDS.get(spec.name, DEFAULT_STOP_GRACE_SECONDS)
+        hand_over = spec.drops_privileges and user is None
+        root_group = not hand_over and any(file.needs_root_group for file in files)
         self.container: docker.Container = docker.Container(
             f"{name}-container",
             name=platform.container_name(name),
@@ -529,7 +554,8 @@ class Service(pulumi.ComponentResource):
             command=list(command) if command is not None else None,
             entrypoints=list(entrypoint) if entrypoint is not None else None,
             envs=[pulumi.Output.concat(key, "=", value) for key, value in (env or {}).items()],
-            uploads=[file.args() for file in files],
+            uploads=[file.args(hand_over=hand_over) for file in files],
+            group_adds=[ROOT_UID] if root_group else None,
             volumes=mounts,
             ports=published,
             networks_advanced=[

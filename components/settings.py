@@ -117,6 +117,7 @@ class ServiceSettings:
     memory_bytes: int
     replicas: int
     job: bool
+    drops_privileges: bool = False  # catalog.ServiceDefaults.drops_privileges
 
     @property
     def memory_mb(self) -> int:
@@ -148,6 +149,13 @@ class Settings(_Model):
         default="/var/run/docker.sock",
         description="The Docker host's API socket, mounted into JupyterHub (DockerSpawner) and Alloy "
         "(read-only); e.g. /run/user/1000/docker.sock for rootless Docker",
+    )
+    image_build_network: str = Field(
+        default="default",
+        pattern=r"^(default|host|none)$",
+        description="The network the build steps of the images under images/ run on: default (the "
+        "Docker Engine's bridge), host (for an Engine whose bridge has no route out, e.g. "
+        "dockerd --iptables=false) or none",
     )
     host: HostCapacity = Field(default_factory=HostCapacity)
     ports: dict[str, int | None] = Field(default_factory=dict)
@@ -318,6 +326,7 @@ class Settings(_Model):
             memory_bytes=parse_size(override.memory if override.memory is not None else defaults.memory),
             replicas=override.replicas if override.replicas is not None else defaults.replicas,
             job=defaults.job,
+            drops_privileges=defaults.drops_privileges,
         )
 
     def deployed_services(self) -> list[ServiceSettings]:

@@ -18,6 +18,7 @@ from components.sso import OidcClient
 from components.storage import StorageLayer
 from scripts.offline import engine_config, run_function, run_program
 from test_analytics_configs import AIRFLOW_VENV, JUPYTERHUB_VENV, SUPERSET_VENV, load_with, write_secret_file
+from tests.secret_files import private_to
 
 CONTAINER = "docker:index/container:Container"
 AIRFLOW = {"airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer", "airflow-worker-1"}
@@ -282,12 +283,11 @@ def test_no_generated_secret_appears_in_plain_text(prod, alone):
         assert deployment.plaintext_leaks() == []
 
 
-def test_secrets_reach_containers_as_0400_files_owned_by_the_service_user(dev):
+def test_secrets_reach_containers_as_files_private_to_the_service_user(dev):
     containers = dev.containers()
     for name, files in CONFIG_FILES.items():
-        uploads = {u["file"]: u for u in containers[name].inputs["uploads"]}
         for path, owner in files:
-            assert (uploads[path]["permissions"], uploads[path]["owner"]) == ("0400", owner), (name, path)
+            assert private_to(containers[name], path, owner), (name, path)
         assert "uploads" in containers[name].secret_inputs(), name
         assert "envs" not in containers[name].secret_inputs(), f"{name} has a secret in its environment"
 

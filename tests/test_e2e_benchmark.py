@@ -2,7 +2,7 @@
 critical path (checked on the dev stack under mocks and on made-up timings)."""
 
 from scripts.e2e_benchmark import container_dependencies, critical_path
-from tests.live.engine import ContainerTiming
+from tests.live.deploy import ContainerTiming
 
 
 def timing(name: str, created: float, ready: float) -> ContainerTiming:

@@ -16,6 +16,7 @@ from components.storage import StorageLayer
 from components.templates import CONFIGS_DIR
 from scripts.offline import engine_config, run_function
 from tests.required_tools import missing_tool
+from tests.secret_files import private_to
 
 MONITORING = {"prometheus", "alertmanager", "grafana", "loki", "alloy"}
 ALLOY_JOBS = {"alloy-cadvisor", "alloy-node"}
@@ -133,8 +134,7 @@ def test_grafana_is_provisioned_and_its_admin_password_is_a_file(dev):
     variables = env(grafana)
     assert variables["GF_SECURITY_ADMIN_PASSWORD__FILE"] == "/etc/grafana/secrets/admin-password"
     for path in ("/etc/grafana/secrets/admin-user", "/etc/grafana/secrets/admin-password"):
-        file = upload(grafana, path)
-        assert (file["permissions"], file["owner"]) == ("0400", "472")
+        assert private_to(grafana, path, "472")
     assert upload(grafana, "/etc/grafana/secrets/admin-password")["content"] == dev.outputs["grafana_admin_password"]
     assert "envs" not in grafana.secret_inputs()
     sources = yaml.safe_load(upload(grafana, "/etc/grafana/provisioning/datasources/datasources.yaml")["content"])
@@ -158,7 +158,7 @@ def test_postgres_exporter_uses_its_own_pg_monitor_role_through_haproxy(dev):
     assert variables["DATA_SOURCE_URI"] == "haproxy:5000/postgres?sslmode=disable"
     assert variables["DATA_SOURCE_USER"] == "postgres_exporter"
     file = upload(exporter, variables["DATA_SOURCE_PASS_FILE"])
-    assert file["permissions"] == "0400" and file["content"] in dev.generated_secrets
+    assert private_to(exporter, file["file"], "65534") and file["content"] in dev.generated_secrets
     assert role.urn in exporter.dependencies
     assert joined(exporter) == {"datalyptica-storage"}
 
@@ -279,7 +279,7 @@ def test_redis_exporter_sits_next_to_redis_and_logs_in_from_a_file(made_up):
     ]
     passwords = next(u for u in exporter.inputs["uploads"] if u["file"] == "/etc/redis-exporter/passwords.json")
     assert json.loads(passwords["content"]) == {"redis://redis:6379": "made-up-redis-password"}
-    assert (passwords["permissions"], passwords["owner"]) == ("0400", "59000")
+    assert private_to(exporter, passwords["file"], "59000")
     assert "uploads" in exporter.secret_inputs()
     assert joined(exporter) == joined(made_up.containers()["redis"])
 

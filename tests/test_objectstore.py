@@ -15,6 +15,7 @@ from components.objectstore import SEAWEEDFS_BUCKET_ACTIONS, seaweedfs_admin_ide
 from components.settings import SettingsError, config_from_engine, load_settings
 from scripts import plan as plan_command
 from scripts.offline import Deployment, engine_config, run_program, stack_config
+from tests.secret_files import private_to
 from tests.tools import registered_before_refusal
 
 CONTAINER = "docker:index/container:Container"
@@ -156,7 +157,8 @@ def test_seaweedfs_container_runs_the_server_with_internal_ports_on_loopback(sea
 
 def test_an_admin_identity_always_exists_so_unsigned_requests_are_refused(seaweed_dev):
     identities = upload(seaweed_dev.containers()["seaweedfs"], "/etc/seaweedfs/s3.json")
-    assert identities["permissions"] == "0400" and identities["owner"] == "1000"
+    assert private_to(seaweed_dev.containers()["seaweedfs"], "/etc/seaweedfs/s3.json", "1000")
+    assert identities["owner"] == "1000"  # SeaweedFS starts as root and drops to uid 1000: handed over
     [admin] = json.loads(identities["content"])["identities"]
     assert "Admin" in admin["actions"] and len(admin["credentials"]) == 1
     assert admin["credentials"][0]["accessKey"] == seaweed_dev.outputs["seaweedfs_admin_access_key"]
@@ -195,10 +197,10 @@ def test_per_consumer_credentials_are_distinct_and_reach_the_job_as_files(seawee
     for job in identity_jobs(seaweed_dev).values():
         access_keys.add(job.inputs["command"][-1])
         secret = upload(job, f"{PROVISION}/secret-key")
-        assert secret["permissions"] == "0400" and secret["owner"] == "1000" and job.inputs["user"] == "1000"
+        assert private_to(job, f"{PROVISION}/secret-key", "1000") and job.inputs["user"] == "1000"
         secret_keys.add(secret["content"])
         admin = upload(job, f"{PROVISION}/admin.curlrc")
-        assert admin["permissions"] == "0400"
+        assert private_to(job, f"{PROVISION}/admin.curlrc", "1000")
         assert admin["content"] == (
             f'user = "{seaweed_dev.outputs["seaweedfs_admin_access_key"]}:'
             f'{seaweed_dev.outputs["seaweedfs_admin_secret_key"]}"\n'

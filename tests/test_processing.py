@@ -7,6 +7,7 @@ import yaml
 
 from components.processing import flink_s3_plugin
 from tests.java_properties import parse_with_java
+from tests.secret_files import private_to
 
 PROCESSING_LAYER = "datalyptica:processing:ProcessingLayer"
 SPARK_CONF = "/opt/spark/conf/spark-defaults.conf"
@@ -119,7 +120,7 @@ def test_networks_processing_plus_storage_where_jobs_run(dev, deploy):
 def test_spark_defaults_parsed_by_java_point_iceberg_at_nessie_and_s3a_at_minio(dev):
     container = dev.containers()["spark-worker-1"]
     conf_file = upload(container, SPARK_CONF)
-    assert (conf_file["permissions"], conf_file["owner"]) == ("0400", "185")
+    assert private_to(container, SPARK_CONF, "185") and conf_file["content"]
     assert "uploads" in container.secret_inputs()
     conf = parse_with_java(conf_file["content"])
     access_key, secret_key = s3_user(dev, "spark")

@@ -9,6 +9,7 @@ import pytest
 from components.settings import load_settings
 from components.sso import UI_LOGINS
 from scripts.offline import engine_config, run_program, stack_config
+from tests.secret_files import private_to
 
 UIS = {"grafana", "superset", "jupyterhub", "airflow", "minio-console"}
 
@@ -102,8 +103,7 @@ def test_keycloak_runs_start_with_its_realm_health_and_browser_hostname(dev):
 def test_keycloak_secrets_are_files_for_its_user_not_environment(dev):
     keycloak = dev.containers()["keycloak"]
     for path in ("/opt/keycloak/conf/keycloak.conf", "/opt/keycloak/data/import/datalyptica-realm.json"):
-        file = upload(keycloak, path)
-        assert (file["permissions"], file["owner"]) == ("0400", "1000"), path
+        assert private_to(keycloak, path, "1000"), path
     assert "uploads" in keycloak.secret_inputs() and "envs" not in keycloak.secret_inputs()
     config = upload(keycloak, "/opt/keycloak/conf/keycloak.conf")["content"]
     lines = dict(line.split("=", 1) for line in config.splitlines() if line and not line.startswith("#"))
@@ -150,8 +150,7 @@ def test_grafana_logs_in_through_keycloak_and_keeps_its_admin(dev):
     )
     assert variables["GF_SERVER_ROOT_URL"] == "http://localhost:3000"
     assert "GF_SECURITY_ADMIN_PASSWORD__FILE" in variables
-    file = upload(grafana, "/etc/grafana/secrets/oauth-client-secret")
-    assert (file["permissions"], file["owner"]) == ("0400", "472")
+    assert private_to(grafana, "/etc/grafana/secrets/oauth-client-secret", "472")
 
 
 def test_minio_console_logs_in_through_keycloak_and_starts_after_it(dev):

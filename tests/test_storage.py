@@ -10,6 +10,7 @@ from components.service import HealthCheck, Platform, Service
 from components.settings import load_settings
 from components.storage import StorageLayer, bucket_policy
 from scripts.offline import engine_config, run_function
+from tests.secret_files import private_to
 from tests.tools import registered_before_refusal
 
 STORAGE_SERVICES = {"etcd-1", "etcd-2", "etcd-3", "patroni-1", "patroni-2", "haproxy", "minio", "nessie"}
@@ -144,15 +145,14 @@ def test_no_generated_credential_appears_in_plain_text_anywhere_in_the_stack(dev
     assert dev.plaintext_leaks() == []
 
 
-def test_credentials_reach_containers_as_0400_files_not_env(dev):
+def test_credentials_reach_containers_as_private_files_not_env(dev):
     containers = dev.containers()
     for name, path, owner in (
         ("minio", "/etc/minio/config.env", "0"),
         ("patroni-1", "/etc/patroni/patroni.yml", "999"),
         ("nessie", "/etc/nessie/application.properties", "10000"),
     ):
-        file = upload(containers[name], path)
-        assert file["permissions"] == "0400" and file["owner"] == owner, name
+        assert private_to(containers[name], path, owner), name
         assert "uploads" in containers[name].secret_inputs(), name
     for name, container in containers.items():
         assert "envs" not in container.secret_inputs(), f"{name} has a secret in its environment"

@@ -7,6 +7,7 @@ import yaml
 
 from components.streaming import KafkaCluster, kafka_cluster_id
 from tests.java_properties import parse_with_java
+from tests.secret_files import private_to
 
 STREAMING_LAYER = "datalyptica:streaming:StreamingLayer"
 SECRETS_FILE = "/kafka/secrets/cdc-postgres.properties"
@@ -252,10 +253,10 @@ def test_cdc_role_may_replicate_and_read_the_cdc_database(dev):
     assert {role.urn, publication.urn, database.urn} <= set(kafka_connect.dependencies)
 
 
-def test_cdc_password_reaches_connect_as_a_0400_file_parsed_by_java(dev):
+def test_cdc_password_reaches_connect_as_a_private_file_parsed_by_java(dev):
     container = dev.containers()["kafka-connect"]
     secrets_file = upload(container, SECRETS_FILE)
-    assert (secrets_file["permissions"], secrets_file["owner"]) == ("0400", "1001")
+    assert private_to(container, SECRETS_FILE, "1001") and secrets_file["content"]
     assert "uploads" in container.secret_inputs() and "envs" not in container.secret_inputs()
     login = parse_with_java(secrets_file["content"])
     role = dev.named("debezium-replication-role", "postgresql:index/role:Role")

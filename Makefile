@@ -34,7 +34,7 @@ export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: test fast venv tools actionlint lint typecheck check lock config-schema plan
+.PHONY: test fast venv tools engine actionlint lint typecheck check lock config-schema plan
 
 test: venv tools
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
@@ -59,7 +59,7 @@ venv: $(UV)
 # Each layer's checkers (PostgreSQL, Patroni, HAProxy, promtool, JupyterHub, ...) install here, each
 # script in its own shell with the helpers of .ci/lib.sh; every script checks first and installs only
 # what is missing.
-tools: actionlint
+tools: actionlint engine
 	@for script in .ci/install.d/*.sh; do
 	  [ -e "$$script" ] || continue
 	  echo "== $$script"
@@ -67,6 +67,15 @@ tools: actionlint
 	  bash -euo pipefail -c 'source .ci/lib.sh; source "$$1"' install "$$script"
 	  echo "   done in $$((SECONDS - start)) s"
 	done
+
+# The Pulumi CLI and the docker and random providers the live tests deploy with, built from Go
+# modules (tests/engine/tooling.py), cached by a hash of their inputs: minutes cold, nothing warm.
+engine: venv
+	@if ! command -v go >/dev/null; then
+	  echo "== the Pulumi engine is not built: no Go toolchain; the live tests will say so"
+	  exit 0
+	fi
+	$(VENV)/bin/python -m tests.engine.tooling build
 
 actionlint:
 	@if [ "$$(build/bin/actionlint -version 2>/dev/null | head -1)" = "v$(ACTIONLINT_VERSION)" ]; then exit 0; fi

@@ -161,7 +161,7 @@ SERVICES: dict[str, ServiceDefaults] = {
     ),
     "jupyterhub": ServiceDefaults("analytics", built("jupyterhub"), 1, "1g", ports={"jupyterhub": 8000}),
     "notebook": ServiceDefaults("analytics", built("jupyterlab-notebook"), 1, "2g", replicas=2, scalable=True),
-    "mlflow": ServiceDefaults("analytics", built("mlflow"), 1, "1g", ports={"mlflow": 5000}),
+    "mlflow": ServiceDefaults("analytics", built("mlflow"), 1, "1g", ports={"mlflow": 5000}, drops_privileges=True),
     "superset": ServiceDefaults("analytics", built("superset"), 1, "1536m", ports={"superset": 8088}),
     "airflow-apiserver": ServiceDefaults("analytics", built("airflow"), 1, "1536m", ports={"airflow": 8090}),
     "airflow-scheduler": ServiceDefaults("analytics", built("airflow"), 1, "1g"),

@@ -2,9 +2,10 @@
 
     python -m scripts.e2e_benchmark e2e [--kills N] [--keep]
 
-Builds the stand-in images (tests/live/standins.py; cached ones say so), deploys the stack
-through the live test engine (tests/live/engine.py), then prints: each stand-in's and image's
-build time; the time from the first create to every container healthy; the critical path
+Builds the stand-in images (tests/live/standins.py; cached ones say so), deploys the stack with
+the real `pulumi up` (tests/live/deploy.py: the CLI and providers built by tests/engine/), then
+prints: each stand-in's build time; the whole `pulumi up`; the time from the first create to
+every container healthy (read from the daemon); the critical path
 (the longest chain of containers each created only after the one before was healthy) and the
 ratio of the two (1.0: nothing ran in parallel that could have); with the analytics layer, a
 notebook's spawn and the sample DAG's run; each container's memory against its limit (after that
@@ -20,12 +21,13 @@ import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scripts.offline import Deployment, Registered, settings_of, stack_config
+from scripts.offline import Deployment, Registered, settings_of
+from tests.live.deploy import ContainerTiming, LiveDeployment, deploy
 from tests.live.dockerd import TestDaemon
-from tests.live.engine import ContainerTiming, LiveDeployment, deploy
 
 CONTAINER = "docker:index/container:Container"
 
@@ -82,17 +84,21 @@ def memory_use(live: LiveDeployment) -> list[tuple[str, dict[str, int]]]:
     """(container, MiB now, at its peak and its limit: tests.live.stack.memory_of) for every running container."""
     from tests.live.stack import memory_of
 
-    api = live.mocks.api
-    return [
-        (name, memory_of(api, name)) for name in live.mocks.timings if api.inspect_container(name)["State"]["Running"]
-    ]
+    api = _api()
+    return [(name, memory_of(api, name)) for name in live.timings if api.inspect_container(name)["State"]["Running"]]
+
+
+def _api() -> Any:  # docker's client has no type stubs
+    from tests.live.stack import daemon_api
+
+    return daemon_api(TestDaemon())
 
 
 def report_failovers(live: LiveDeployment, kills: int) -> None:
     from tests.integration.pgcluster import run_crash_failover
     from tests.live.pgcluster import DockerPgCluster
 
-    cluster = DockerPgCluster.of(live, live.mocks.api)
+    cluster = DockerPgCluster.of(live, _api())
     seconds, lost = [], 0
     for kill in range(1, kills + 1):
         report = run_crash_failover(cluster, writers=4)
@@ -129,7 +135,7 @@ def report_analytics(live: LiveDeployment, prefix: str) -> None:
     answered = time.monotonic()
     kernel.close()
     hub.stop("admin")
-    remove_notebook_volume(live.mocks.api, prefix, "admin")
+    remove_notebook_volume(_api(), prefix, "admin")
     print(
         f"  notebook: login to server ready {spawned - started:.1f} s; first kernel answer {answered - spawned:.1f} s"
     )
@@ -159,12 +165,10 @@ def main() -> int:
         print(f"  {build.tag}: {build.seconds:.1f} s{' (cached)' if build.cached else ''}", flush=True)
 
     print(f"== deploy {args.stack}", flush=True)
-    first = time.monotonic()
-    live = deploy(stack_config(args.stack), daemon, stack=args.stack)
+    first = time.time()  # container timings are the daemon's wall-clock times
+    live = deploy(daemon, args.stack)
     try:
-        for image, seconds in live.mocks.image_builds.items():
-            print(f"  image {image}: {seconds:.1f} s")
-        timings = live.mocks.timings
+        timings = live.timings
         for name, timing in sorted(timings.items(), key=lambda item: item[1].created):
             print(f"  {name}: created at +{timing.created - first:.1f} s, ready after {timing.seconds:.1f} s")
         all_ready = max(t.ready for t in timings.values()) - min(t.created for t in timings.values())
@@ -185,7 +189,7 @@ def main() -> int:
             report_failovers(live, args.kills)
     finally:
         if not args.keep:
-            live.mocks.teardown()
+            live.workspace.destroy()
             if started_daemon:
                 daemon.stop()
     return 0

@@ -128,7 +128,7 @@ class RecordingMonitor(mocks.MockMonitor):
 
     def RegisterResource(self, request: Any) -> Any:
         # Registrations run concurrently: PlatformMocks find each one's URN by its type and name
-        # (other mocks, e.g. the live test engine's, have no `urns`).
+        # (mocks without `urns` keep none).
         if isinstance(urns := getattr(self.mocks, "urns", None), dict):
             urns[(request.type, request.name)] = self.make_urn(request.parent, request.type, request.name)
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]  # pulumi's MockMonitor is untyped
@@ -213,7 +213,7 @@ class PlatformMocks(mocks.Mocks):
 
 @runtime_checkable
 class KeepsSecrets(Protocol):
-    """Mocks that note every secret they generate (PlatformMocks, the live test engine's)."""
+    """Mocks that note every secret they generate (PlatformMocks)."""
 
     generated_secrets: set[str]
 
@@ -291,19 +291,9 @@ def run_program(
     stack: str = "test",
     job_exit_codes: dict[str, int] | None = None,
     state: MockState | None = None,
-    live_mocks: mocks.Mocks | None = None,
 ) -> Deployment:
-    """Run __main__.py under mocks with `config` (engine form) and return what it registered.
-
-    `live_mocks` replace the offline PlatformMocks (the live test engine passes its own)."""
-    return run_function(
-        main_program,
-        config,
-        stack=stack,
-        job_exit_codes=job_exit_codes,
-        state=state,
-        live_mocks=live_mocks,
-    )
+    """Run __main__.py under mocks with `config` (engine form) and return what it registered."""
+    return run_function(main_program, config, stack=stack, job_exit_codes=job_exit_codes, state=state)
 
 
 def run_function(
@@ -313,7 +303,6 @@ def run_function(
     stack: str = "test",
     job_exit_codes: dict[str, int] | None = None,
     state: MockState | None = None,
-    live_mocks: mocks.Mocks | None = None,
 ) -> Deployment:
     """Run any Pulumi program function under mocks (e.g. one layer with a made-up consumer).
 
@@ -323,7 +312,7 @@ def run_function(
     # A new program process starts with no root stack: without this, a second run in one process
     # would parent its resources (and their stack transformations) to the first run's stack.
     pulumi.runtime.reset_options()
-    program_mocks = live_mocks or PlatformMocks(job_exit_codes, state)
+    program_mocks = PlatformMocks(job_exit_codes, state)
     assert isinstance(program_mocks, KeepsSecrets), "the mocks must note the secrets they generate"
     monitor = RecordingMonitor(program_mocks)
     pulumi.runtime.set_mocks(monitor.mocks, project="datalyptica", stack=stack, preview=False, monitor=monitor)

@@ -1,11 +1,13 @@
 """The live tests: the `e2e` stack deployed for real on a Docker Engine the tests start.
 
 A session starts the tests' own dockerd (tests/live/dockerd.py), builds the stand-in images
-(tests/live/standins.py, cached by a hash of their inputs), deploys Pulumi.e2e.yaml through
-the live test engine (tests/live/engine.py) and, at the end, removes everything it created and
-stops the daemon. Where this machine cannot start a daemon (not root, no dockerd) the tests
-skip with that reason, and fail when CI is set. DATALYPTICA_E2E_KEEP=1 leaves the stack and
-the daemon running after the session, to look at them by hand.
+(tests/live/standins.py, cached by a hash of their inputs) and the Pulumi CLI and providers
+(tests/engine/tooling.py, cached the same way), deploys Pulumi.e2e.yaml with `pulumi up`
+(tests/live/deploy.py) and, at the end, takes it down with `pulumi destroy`
+(test_engine_destroy_live.py) and stops the daemon. Where this machine cannot start a daemon
+(not root, no dockerd) the tests skip with that reason, and fail when CI is set.
+DATALYPTICA_E2E_KEEP=1 leaves the stack and the daemon running after the session, to look at them
+by hand (the stack's state and passphrase are under build/engine-stacks/e2e/).
 """
 
 from __future__ import annotations
@@ -19,19 +21,42 @@ from pathlib import Path
 import docker
 import pytest
 
-from scripts.offline import ROOT, settings_of, stack_config
+from scripts.offline import ROOT, settings_of
+from tests.live.deploy import LiveDeployment, deploy
 from tests.live.dockerd import DaemonUnavailable, TestDaemon
-from tests.live.engine import LiveDeployment, deploy
 
 STACK = "e2e"
 OUTPUT_DIR = Path(os.environ.get("DATALYPTICA_E2E_OUTPUT", ROOT / "build" / "e2e"))
 KEEP = os.environ.get("DATALYPTICA_E2E_KEEP") == "1"
 
 
+# The order the live modules run in, on one deployment of the e2e stack: the stand-ins' own checks,
+# then the engine's (a second `up` that changes nothing must come before any fault), the checklist,
+# the faults, and last the destroy cases, which take the stack down.
+MODULE_ORDER = (
+    "test_standin_contracts",
+    "test_analytics_standins",
+    "test_nessie_standin",
+    "test_engine_live",
+    "test_analytics_browser_live",
+    "test_analytics_live",
+    "test_objectstore_live",
+    "test_storage_live",
+    "test_engine_destroy_live",
+)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if "tests/live/" in str(item.fspath):
-            item.add_marker(pytest.mark.live)
+    def rank(item: pytest.Item) -> int:
+        module = Path(str(item.fspath)).stem
+        return MODULE_ORDER.index(module) if module in MODULE_ORDER else -1
+
+    live = [item for item in items if "tests/live/" in str(item.fspath)]
+    for item in live:
+        item.add_marker(pytest.mark.live)
+    ordered = sorted(live, key=rank)  # stable: each module's tests keep their order
+    others = [item for item in items if "tests/live/" not in str(item.fspath)]
+    items[:] = others + ordered
 
 
 @pytest.fixture(scope="session")
@@ -64,27 +89,37 @@ def standins(daemon: TestDaemon) -> list:
 
 @pytest.fixture(scope="session")
 def e2e(daemon: TestDaemon, standins: list) -> Iterator[LiveDeployment]:
-    """Pulumi.e2e.yaml, deployed: every registration returned (containers healthy, jobs done)."""
+    """Pulumi.e2e.yaml, deployed by `pulumi up`: every container healthy, every job done.
+
+    test_engine_destroy_live.py takes it down with `pulumi destroy` and checks that nothing is
+    left; if a session ends before that (a failure, -k), it is destroyed here."""
     remove_leftovers(docker.APIClient(base_url=daemon.host, version="auto"))
     try:
-        live = deploy(stack_config(STACK), daemon, stack=STACK)
+        live = deploy(daemon, STACK)
     except Exception:
-        leftovers = _engine_of_failed_deploy()
-        if leftovers is not None and not KEEP:
-            leftovers.teardown()
+        failed = _last_workspace()
+        if failed is not None and not KEEP:
+            failed.destroy(check=False)
         raise
     record(
         "deploy",
         {
             "seconds": round(live.seconds, 1),
-            "containers": {t.name: round(t.seconds, 1) for t in live.mocks.timings.values()},
-            "images": {name: round(s, 1) for name, s in live.mocks.image_builds.items()},
+            "containers": {t.name: round(t.seconds, 1) for t in live.timings.values()},
+            "changes": live.run.changes(),
         },
     )
     yield live
-    if not KEEP and live.mocks.created:
-        problems = live.mocks.teardown()
-        assert not problems, f"teardown left: {problems}"
+    if not KEEP and not live.workspace.destroyed:
+        live.workspace.destroy(check=False)
+
+
+@pytest.fixture(scope="session")
+def policy_pack() -> Path:
+    """The project's policy pack, with the venv its PulumiPolicy.yaml names (as `pulumi install` makes it)."""
+    from tests.engine.install import policy_pack_with_venv
+
+    return policy_pack_with_venv()
 
 
 @pytest.fixture(scope="session")
@@ -109,10 +144,11 @@ def remove_leftovers(api: docker.APIClient) -> None:
             api.remove_volume(volume["Name"], force=True)
 
 
-def _engine_of_failed_deploy():
-    from tests.live import engine
+def _last_workspace():
+    """The stack of the latest `deploy`, also when its `up` failed (read at call time)."""
+    from tests.live import deploy as deploy_module
 
-    return engine.LAST_ENGINE
+    return deploy_module.LAST_WORKSPACE
 
 
 def record(name: str, value: object) -> None:

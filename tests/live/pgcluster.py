@@ -11,7 +11,7 @@ import docker
 from components.pgha import PatroniNode, PgCredentials, PgHaTopology
 from components.storage import HAPROXY_STATS_PORT, POSTGRES_PRIMARY_PORT, POSTGRES_REPLICAS_PORT
 from tests.integration.pgcluster import PatroniQueries
-from tests.live.engine import LiveDeployment
+from tests.live.deploy import LiveDeployment
 from tests.live.stack import container_name, host_port
 
 PATRONI_REST_PORT = 8008

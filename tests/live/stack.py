@@ -1,10 +1,9 @@
-"""What the live tests read of the deployed e2e stack: its registered containers, their host
-ports, and what `pulumi up` would do to one (replace it)."""
+"""What the live tests read of the deployed e2e stack: its containers (from the state), their host
+ports, clients of its endpoints, and waits on its health."""
 
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import boto3
 import docker
@@ -12,7 +11,8 @@ from botocore.config import Config
 
 from scripts.offline import Registered
 from tests.integration.pgcluster import LOCALHOST, wait_for
-from tests.live.engine import LiveDeployment
+from tests.live.deploy import LiveDeployment
+from tests.live.dockerd import TestDaemon
 
 HEALTHY_AGAIN_SECONDS = 240
 
@@ -41,6 +41,11 @@ def database_access(live: LiveDeployment, consumer: str) -> dict[str, str]:
     role = live.deployment.named(f"{consumer}-db-role", "postgresql:index/role:Role")
     database = live.deployment.named(f"{consumer}-database", "postgresql:index/database:Database")
     return {"user": role.inputs["name"], "password": role.inputs["password"], "database": database.inputs["name"]}
+
+
+def daemon_api(daemon: TestDaemon) -> docker.APIClient:
+    """A client of the tests' own Docker Engine, patient with slow calls (stats, stops)."""
+    return docker.APIClient(base_url=daemon.host, version="auto", timeout=300)
 
 
 def s3_client(url: str, access_key: str, secret_key: str):
@@ -99,32 +104,6 @@ def wait_healthy(api: docker.APIClient, container: str, timeout: float = HEALTHY
         interval=1,
     )
     return time.monotonic() - started
-
-
-def register(
-    live: LiveDeployment, registered: Registered, inputs: dict[str, Any] | None = None, name: str | None = None
-) -> dict[str, Any]:
-    """Create `registered` again through the live engine, as the provider would (with other
-    inputs or another name: a resource like one the program made); its outputs."""
-    from pulumi.runtime.mocks import MockResourceArgs
-
-    args = MockResourceArgs(
-        registered.type,
-        name or registered.name,
-        registered.inputs if inputs is None else inputs,
-        registered.provider,
-        "",
-        True,
-    )
-    return live.mocks.new_resource(args)[1]
-
-
-def replace(live: LiveDeployment, api: docker.APIClient, registered: Registered) -> None:
-    """What `pulumi up` does on a replacement (delete before replace): stop with the grace
-    period, remove, create again from the same inputs on the same volumes."""
-    api.stop(container_name(registered), timeout=int(registered.inputs.get("destroyGraceSeconds") or 0))
-    api.remove_container(container_name(registered))
-    register(live, registered)
 
 
 def remove_notebook_volume(api: docker.APIClient, prefix: str, username: str) -> None:

@@ -15,7 +15,7 @@ from components.analytics import AIRFLOW_API_PORT, JUPYTERHUB_PORT, MLFLOW_PORT,
 from tests.integration.pgcluster import wait_for
 from tests.live.browser import chromium, fill_in_and_submit, wait_for_text
 from tests.live.conftest import OUTPUT_DIR
-from tests.live.engine import LiveDeployment
+from tests.live.deploy import LiveDeployment
 from tests.live.stack import published_url
 
 SCREENSHOTS = OUTPUT_DIR / "screenshots"

@@ -36,7 +36,7 @@ from components.objectstore import SEAWEEDFS_S3_PORT
 from components.storage import LANDING_BUCKET, POSTGRES_PRIMARY_PORT
 from tests.integration.pgcluster import LOCALHOST, wait_for
 from tests.live.conftest import record
-from tests.live.engine import LiveDeployment
+from tests.live.deploy import LiveDeployment, replace
 from tests.live.stack import (
     container_name,
     containers,
@@ -45,7 +45,6 @@ from tests.live.stack import (
     memory_of,
     published_url,
     remove_notebook_volume,
-    replace,
     s3_client,
     wait_all_healthy,
     wait_healthy,
@@ -480,7 +479,7 @@ def test_a_replaced_mlflow_container_keeps_runs_and_artifacts(
     registered = containers(e2e)["mlflow"]
     before = api.inspect_container(container_name(registered))["Id"]
     started = time.monotonic()
-    replace(e2e, api, registered)  # returns once the new container is healthy, as `pulumi up` does
+    replace(e2e, registered)  # `pulumi up` returns once the new container is healthy
     record("mlflow_replaced_healthy_seconds", round(time.monotonic() - started, 1))
     assert api.inspect_container(container_name(registered))["Id"] != before
     wait_healthy(api, container_name(registered))
@@ -498,7 +497,7 @@ def test_a_replaced_jupyterhub_keeps_its_users_and_their_tokens(
     old one issued. Stopping the hub stops the notebook servers (JupyterHub's cleanup_servers),
     and DockerSpawner removes their containers: nothing of the old hub's is left running."""
     notebook_container = notebook["container"]["Name"].lstrip("/")
-    replace(e2e, api, containers(e2e)["jupyterhub"])
+    replace(e2e, containers(e2e)["jupyterhub"])
     assert not api.containers(all=True, filters={"name": f"^/{notebook_container}$"})
     assert hub.api("GET", "/user").json()["name"] == ADMIN  # the token issued before the replacement
     again = JupyterHub(hub.url)

@@ -1,203 +1,180 @@
-"""The live test engine itself, on a small program: it does what the providers do on create.
+"""The e2e stack under the real engine: what `pulumi` does after the first `up`.
 
-Runs before the e2e stack (this file sorts first), on the stand-ins' Debian base alone.
+Runs right after the deploy, before any fault (tests/live/conftest.py orders the modules): a
+second `up`, `preview --expect-no-changes` and `refresh` must find nothing to do; the state must
+hold every generated secret as ciphertext; a changed memory limit updates its container in place;
+a changed image replaces that container alone, healthy before `up` returns; and the policy pack runs
+in `preview`. Each diff found here was fixed in the program, not ignored.
 """
 
 from __future__ import annotations
 
 import contextlib
-import time
+import copy
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import docker
-import pulumi
-import pulumi_docker as dockerp
-import pulumi_random as random
 import pytest
 
-from tests.live import engine as live_engine
-from tests.live.engine import LiveMocks, deploy_function, go_duration_ns
+from tests.engine.workspace import Run, secrets_in_state
+from tests.live.cli import docker as docker_cli
+from tests.live.conftest import record
+from tests.live.deploy import LiveDeployment, Probe, workspace
+from tests.live.stack import container_name, containers, wait_all_healthy, wait_healthy
 
+MIB = 1024 * 1024
+CHANGED = "redis"  # a server whose memory is rendered into no file: a limit change is an update
+JOBS_PROJECT = Path(__file__).resolve().parent / "jobs"
 BASE = "datalyptica-standin/debian:bookworm"
 
 
-@pytest.fixture(scope="module")
-def small(daemon, standins):
-    """A network with two containers (one waiting for the other's health), a volume, uploads,
-    a one-shot job that fails and one that succeeds, and a generated password."""
-
-    def program():
-        image = dockerp.RemoteImage("base", name=BASE, keep_locally=True)
-        network = dockerp.Network("net", name="engine-test-net", internal=True)
-        volume = dockerp.Volume("vol", name="engine-test-vol")
-        password = random.RandomPassword("pw", length=24, special=False, min_numeric=3)
-        healthy_after = 3
-
-        def server(name: str, *, depends_on=()):
-            return dockerp.Container(
-                name,
-                name=f"engine-test-{name}",
-                image=image.image_id,
-                hostname=name,
-                command=["bash", "-c", f"sleep {healthy_after}; touch /tmp/ready; exec sleep infinity"],
-                envs=[pulumi.Output.concat("PASSWORD_LENGTH=", password.result.apply(lambda p: str(len(p))))],
-                uploads=[
-                    dockerp.ContainerUploadArgs(
-                        file="/etc/engine/secret",
-                        content=password.result,
-                        permissions="0400",
-                        owner="1234",
-                        group="4321",
-                    )
-                ],
-                volumes=[dockerp.ContainerVolumeArgs(volume_name=volume.name, container_path="/data")],
-                networks_advanced=[dockerp.ContainerNetworksAdvancedArgs(name=network.name, aliases=[f"{name}-alias"])],
-                healthcheck=dockerp.ContainerHealthcheckArgs(
-                    tests=["CMD", "test", "-f", "/tmp/ready"],
-                    interval="1s",
-                    timeout="1s",
-                    retries=30,
-                    start_period="0s",
-                ),
-                wait=True,
-                wait_timeout=60,
-                memory=64,
-                memory_swap=64,
-                cpus="0.5",
-                restart="unless-stopped",
-                opts=pulumi.ResourceOptions(depends_on=list(depends_on)),
-            )
-
-        first = server("first")
-        second = server("second", depends_on=[first])
-        job = dockerp.Container(
-            "job",
-            name="engine-test-job",
-            image=image.image_id,
-            command=["bash", "-c", "getent hosts first-alias && exit 3"],
-            networks_advanced=[dockerp.ContainerNetworksAdvancedArgs(name=network.name)],
-            attach=True,
-            must_run=False,
-            restart="no",
-            opts=pulumi.ResourceOptions(depends_on=[second]),
-        )
-        pulumi.export("job_exit_code", job.exit_code)
-        pulumi.export("second", second.name)
-
-    live = deploy_function(program, {}, daemon, stack="engine")
-    yield live.mocks, live.deployment
-    live.mocks.teardown()
+def changed_steps(run: Run) -> dict[str, str]:
+    """URN -> operation of every step that was not `same`."""
+    return {step["urn"]: step["op"] for step in run.steps() if step["op"] not in ("same", "read")}
 
 
-def test_containers_wait_for_health_and_dependents_wait_for_them(small):
-    engine, _ = small
-    first, second = engine.timings["engine-test-first"], engine.timings["engine-test-second"]
-    assert first.seconds >= 3, "created and returned before it was healthy"
-    assert second.created >= first.ready, "a dependent was created before its dependency turned healthy"
+def no_changes(run: Run) -> bool:
+    return not changed_steps(run) and set(run.changes()) <= {"same"}
 
 
-def test_uploads_keep_mode_owner_and_group_and_env_gets_the_generated_value(small, api: docker.APIClient):
-    engine, _ = small
-    exec_id = api.exec_create(
-        "engine-test-first", ["bash", "-c", "stat -c '%a %u %g' /etc/engine/secret; echo $PASSWORD_LENGTH"]
-    )
-    stat, length = api.exec_start(exec_id["Id"]).decode().split("\n")[:2]
-    assert stat == "400 1234 4321"
-    assert length == "24"
-    [password] = [s for s in engine.generated_secrets if len(s) == 24]
-    assert sum(c.isdigit() for c in password) >= 3 and password.isalnum()
+def test_a_second_up_changes_nothing(e2e: LiveDeployment):
+    run = e2e.workspace.up()
+    record("engine_second_up_seconds", round(run.seconds, 1))
+    assert no_changes(run), f"a second pulumi up changed {changed_steps(run)}:\n{run.output[-4000:]}"
 
 
-def test_networks_answer_to_aliases_and_a_job_returns_its_real_exit_code(small):
-    _, deployment = small
-    assert deployment.outputs["job_exit_code"] == 3
+def test_preview_expects_no_changes(e2e: LiveDeployment):
+    run = e2e.workspace.preview("--expect-no-changes", check=False)
+    assert run.code == 0, run.output[-4000:]
 
 
-def test_limits_and_restart_policy_reach_the_container(small, api: docker.APIClient):
-    host = api.inspect_container("engine-test-first")["HostConfig"]
-    assert host["NanoCpus"] == 500_000_000
-    assert host["Memory"] == host["MemorySwap"] == 64 * 1024 * 1024
-    assert host["RestartPolicy"]["Name"] == "unless-stopped"
+def test_refresh_finds_no_drift_and_a_preview_after_it_none_either(e2e: LiveDeployment):
+    run = e2e.workspace.refresh()
+    record("engine_refresh_seconds", round(run.seconds, 1))
+    assert no_changes(run), f"refresh found drift in {changed_steps(run)}:\n{run.output[-4000:]}"
+    after = e2e.workspace.preview("--expect-no-changes", check=False)
+    assert after.code == 0, after.output[-4000:]
 
 
-def test_go_durations_parse_as_the_provider_reads_them():
-    assert go_duration_ns("1m30s") == 90 * 10**9
-    assert go_duration_ns("500ms") == 5 * 10**8
-    with pytest.raises(ValueError):
-        go_duration_ns("90")
+def test_the_state_holds_every_generated_secret_as_ciphertext(e2e: LiveDeployment):
+    generated = {s for s in e2e.deployment.generated_secrets if len(s) >= 8}
+    assert len(generated) >= 10, "the state holds too few generated values for the check to mean anything"
+    assert not secrets_in_state(e2e.workspace.state_text(), generated)
+    assert "encryptionsalt" in e2e.workspace.stack_file.read_text()
 
 
-def test_teardown_leaves_nothing(small, api: docker.APIClient):
-    engine, _ = small
-    assert not engine.teardown()
-    time.sleep(0.5)
-    assert not [c for c in api.containers(all=True) if c["Names"][0].startswith("/engine-test-")]
-    assert not [n for n in api.networks() if n["Name"] == "engine-test-net"]
+@pytest.fixture
+def services(e2e: LiveDeployment) -> Iterator[dict[str, Any]]:
+    """The stack's `services` config to change; put back (and deployed again) afterwards."""
+    before = e2e.workspace.config("services")
+    yield copy.deepcopy(before)
+    if e2e.workspace.config("services") != before:
+        e2e.workspace.set_config("services", before)
+        e2e.workspace.up()
+        e2e.reload()
 
 
-def test_a_failed_job_stops_the_deployment_and_runs_again_when_replaced(daemon, standins, api: docker.APIClient):
-    """The program's one-shot job mechanism (components/service.py) on the real engine: the job
-    exits non-zero, the deployment fails naming `pulumi up --replace`, nothing after it is made;
-    once the cause is fixed, the replaced job (the live engine keeps no state: every run creates)
-    runs again and what waits for it is created."""
-    import dataclasses
+def test_a_changed_memory_limit_updates_the_container_in_place(
+    e2e: LiveDeployment, api: docker.APIClient, services: dict[str, Any]
+):
+    container = containers(e2e)[CHANGED]
+    before = api.inspect_container(container_name(container))
+    services[CHANGED]["memory"] = "96m"
+    e2e.workspace.set_config("services", services)
+    run = e2e.workspace.up()
+    assert changed_steps(run) == {container.urn: "update"}, run.output[-4000:]
+    after = api.inspect_container(container_name(container))
+    assert after["Id"] == before["Id"], "the container was replaced, not updated"
+    assert after["HostConfig"]["Memory"] == after["HostConfig"]["MemorySwap"] == 96 * MIB
+    # The update left nothing for the next run or a refresh to find.
+    assert no_changes(e2e.workspace.up())
 
-    from components.service import HealthCheck, Platform, Service
-    from components.settings import load_settings
 
-    settings = load_settings({"layers": ["storage"], "prefix": "enginejob"})
+def test_a_changed_image_replaces_that_container_alone_healthy_before_up_returns(
+    e2e: LiveDeployment, api: docker.APIClient, services: dict[str, Any]
+):
+    container = containers(e2e)[CHANGED]
+    image = e2e.deployment.by_urn(next(urn for urn in container.dependencies if urn.endswith("::redis-image")))
+    old_tag = image.inputs["name"]
+    new_tag = old_tag.replace(":", ":0.0.1-replaced-", 1)  # still a pinned version tag for the settings
+    dockerfile = f"FROM {old_tag}\nLABEL datalyptica.test=replaced\n"
+    docker_cli("build", "--tag", new_tag, "-", stdin=dockerfile.encode(), timeout=300)
+    before = api.inspect_container(container_name(container))["Id"]
 
-    def program():
-        platform = Platform(settings)
-        base = dataclasses.replace(settings.service("haproxy"), image=BASE, cpus=0.25, memory_bytes=64 * 2**20)
-        volume = dockerp.Volume(
-            "marker", name="enginejob-marker", opts=pulumi.ResourceOptions(provider=platform.docker)
-        )
-        job = Service(
-            "job",
-            platform=platform,
-            spec=dataclasses.replace(base, name="job"),
-            networks=[],
-            healthcheck=None,
-            run_once=True,
-            command=["test", "-f", "/marker/ready"],
-            shared_volumes={"/marker": volume},
-        )
-        after = Service(
-            "after-job",
-            platform=platform,
-            spec=dataclasses.replace(base, name="after-job"),
-            networks=[],
-            command=["sleep", "infinity"],
-            healthcheck=HealthCheck.command("true", interval="1s", start_period="0s"),
-            after=[job],
-        )
-        # As a stack's outputs do: what waits for the job is awaited to the end of the run.
-        pulumi.export("after_job", after.container.id)
+    services[CHANGED]["image"] = new_tag
+    e2e.workspace.set_config("services", services)
+    run = e2e.workspace.up()
+    record("engine_image_replace_seconds", round(run.seconds, 1))
+    changed = changed_steps(run)
+    assert set(changed) == {image.urn, container.urn}, run.output[-4000:]
+    assert changed[container.urn] == "replace" and changed[image.urn] == "replace"
+    state = api.inspect_container(container_name(container))
+    assert state["Id"] != before and state["Config"]["Labels"]["datalyptica.test"] == "replaced"
+    # `up` returned once the new container was healthy (the provider's `wait`), and nothing else moved.
+    assert state["State"]["Health"]["Status"] == "healthy"
+    wait_healthy(api, container_name(container), timeout=1)
+    wait_all_healthy(api, e2e, timeout=60)
 
-    def run() -> LiveMocks:
-        """One `pulumi up` of the program."""
-        try:
-            return deploy_function(program, {}, daemon, stack="enginejob").mocks
-        finally:
-            for item in live_engine.LAST_ENGINE.created:  # keep the volume between the runs, as a protected one is
-                if item.kind == "container":
-                    api.remove_container(item.ident, force=True)
 
+def test_preview_runs_the_policy_pack_and_it_passes_the_stack(e2e: LiveDeployment, policy_pack):
+    run = e2e.workspace.preview("--policy-pack", str(policy_pack), check=False)
+    assert run.code == 0, run.output[-4000:]
+    assert "datalyptica" in run.output  # the pack's name in the policy summary
+
+
+def test_preview_with_the_policy_pack_fails_a_stack_that_breaks_a_rule(e2e: LiveDeployment, daemon, policy_pack):
+    """A stack with a long-running container that has neither a health check nor limits."""
+    template = containers(e2e)[CHANGED]
+    inputs = {
+        key: value
+        for key, value in template.inputs.items()
+        if key not in ("healthcheck", "wait", "memory", "memorySwap", "cpus", "uploads", "volumes", "ports")
+    }
+    inputs["name"] = "e2e-policy-breaker"
+    probe = Probe(e2e, daemon, "policy-breaker")
+    probe.like(template, name="policy-breaker", inputs=inputs)
+    run = probe.previewed("--policy-pack", str(policy_pack))
+    assert run.code != 0, run.output[-3000:]
+    for rule in ("long-running-containers-have-health-checks", "containers-have-memory-and-cpu-limits"):
+        assert rule in run.output, f"{rule} not reported:\n{run.output[-3000:]}"
+    assert "mandatory" in run.output
+
+
+def test_a_failed_job_stops_up_and_runs_again_only_when_replaced(daemon, standins, api: docker.APIClient):
+    """components/service.py's one-shot job on the real engine: `up` fails naming
+    `pulumi up --replace`, nothing after the job is created; a plain `up` after the cause is fixed
+    still fails (the job is kept as it ran); `up --replace <the job>` runs it again, then what waits
+    for it is created."""
     with contextlib.suppress(docker.errors.NotFound):  # a marker left by an interrupted run
         api.remove_volume("enginejob-marker", force=True)
-    with pytest.raises(Exception, match=r"pulumi up --replace") as failed:
-        run()
-    assert "enginejob-job exited with 1" in str(failed.value)
-    assert not [c for c in api.containers(all=True) if c["Names"][0] == "/enginejob-after-job"]
+    space = workspace("enginejob", daemon, source=JOBS_PROJECT)
+    try:
+        failed = space.up(check=False)
+        assert failed.code != 0 and "pulumi up --replace" in failed.output, failed.output[-3000:]
+        assert "enginejob-job exited with 1" in failed.output
+        assert not api.containers(all=True, filters={"name": "^/enginejob-after-job$"})
 
-    fix = api.create_container(
-        BASE, ["touch", "/marker/ready"], host_config=api.create_host_config(binds=["enginejob-marker:/marker"])
-    )
-    api.start(fix)
-    api.wait(fix)
-    api.remove_container(fix)
+        fix = api.create_container(
+            BASE, ["touch", "/marker/ready"], host_config=api.create_host_config(binds=["enginejob-marker:/marker"])
+        )
+        api.start(fix)
+        api.wait(fix)
+        api.remove_container(fix)
 
-    engine = run()
-    assert engine.timings["enginejob-job"].exit_code == 0
-    assert "enginejob-after-job" in engine.timings
-    api.remove_volume("enginejob-marker", force=True)
+        again = space.up(check=False)
+        assert again.code != 0 and "enginejob-job exited with 1" in again.output, again.output[-3000:]
+
+        job = space.deployment().named("job-container", "docker:index/container:Container")
+        replaced = space.up("--replace", job.urn)
+        assert changed_steps(replaced).get(job.urn) == "replace"
+        done = space.deployment()
+        assert done.named("job-container", "docker:index/container:Container").outputs["exitCode"] == 0
+        assert done.outputs["after_job"]
+        assert api.inspect_container("enginejob-after-job")["State"]["Health"]["Status"] == "healthy"
+    finally:
+        space.destroy(check=False)
+        space.remove()
+        with contextlib.suppress(docker.errors.NotFound):
+            api.remove_volume("enginejob-marker", force=True)

@@ -1,8 +1,8 @@
 """The e2e stack's object store (SeaweedFS) for real: per-consumer keys, refusals, data that stays.
 
-A second consumer is provisioned as the program provisions Nessie: the registered job of
-Nessie's identity, given another consumer's name, bucket, key and policy (the program's own
-functions render them). Runs before test_storage_live.py, which tears the stack down.
+A second consumer is provisioned as the program provisions Nessie: the job of Nessie's identity,
+as the state holds it, given another consumer's name, bucket, key and policy (the program's own
+functions render them), deployed as a probe stack through the same docker provider.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import secrets
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import botocore.exceptions
 import docker
@@ -20,8 +22,9 @@ import pytest
 from components.objectstore import PROVISION_DIR, SEAWEEDFS_S3_PORT, seaweedfs_access_key, seaweedfs_identity_policy
 from components.storage import NESSIE_PORT
 from tests.integration.pgcluster import LOCALHOST, wait_for
-from tests.live.engine import LiveDeployment
-from tests.live.stack import container_name, containers, host_port, register, replace, s3_client, wait_all_healthy
+from tests.live.deploy import LiveDeployment, Probe, replace
+from tests.live.dockerd import TestDaemon
+from tests.live.stack import container_name, containers, host_port, s3_client, wait_all_healthy
 
 
 @pytest.fixture(scope="module")
@@ -43,9 +46,12 @@ def nessie(e2e: LiveDeployment, s3_url: str):
     return s3_client(s3_url, seaweedfs_access_key("nessie"), generated(e2e, "nessie-s3-secret-key"))
 
 
-def add_consumer(live: LiveDeployment, consumer: str, buckets: list[str]) -> tuple[str, str]:
-    """Provision `consumer` with the job the program registered for Nessie, re-rendered for it."""
-
+@contextmanager
+def add_consumer(
+    live: LiveDeployment, daemon: TestDaemon, consumer: str, buckets: list[str]
+) -> Iterator[tuple[str, str]]:
+    """Provision `consumer` with the job the program registered for Nessie, re-rendered for it; its
+    keys while the probe stack stands."""
     template = live.deployment.named("nessie-s3-identity-container", "docker:index/container:Container")
     secret_key = secrets.token_hex(20)
     inputs = json.loads(json.dumps(template.inputs))
@@ -57,14 +63,18 @@ def add_consumer(live: LiveDeployment, consumer: str, buckets: list[str]) -> tup
             upload["content"] = secret_key
         if upload["file"] == f"{PROVISION_DIR}/policy.json":
             upload["content"] = seaweedfs_identity_policy(buckets)
-    outputs = register(live, template, inputs, name=f"{consumer}-s3-identity")
-    assert outputs["exitCode"] == 0, f"the {consumer} identity job exited {outputs['exitCode']}"
-    return access_key, secret_key
+    probe = Probe(live, daemon, f"probe-{consumer}")
+    probe.like(template, name=f"{consumer}-s3-identity", inputs=inputs, outputs=("exitCode",), secret=("uploads",))
+    with probe.deployed() as outputs:
+        exit_code = outputs[f"{consumer}-s3-identity.exitCode"]
+        assert exit_code == 0, f"the {consumer} identity job exited {exit_code}"
+        yield access_key, secret_key
 
 
 @pytest.fixture(scope="module")
-def probe(e2e: LiveDeployment, s3_url: str):
-    return s3_client(s3_url, *add_consumer(e2e, "probe", ["probe-bucket"]))
+def probe(e2e: LiveDeployment, daemon: TestDaemon, s3_url: str):
+    with add_consumer(e2e, daemon, "probe", ["probe-bucket"]) as keys:
+        yield s3_client(s3_url, *keys)
 
 
 def denied(call, codes: tuple[str, ...] = ("AccessDenied",)) -> bool:
@@ -107,13 +117,16 @@ def _objects(admin) -> dict[tuple[str, str], bytes]:
     return found
 
 
-def test_adding_a_consumer_keeps_every_buckets_objects(e2e: LiveDeployment, admin, probe, s3_url: str):
+def test_adding_a_consumer_keeps_every_buckets_objects(
+    e2e: LiveDeployment, daemon: TestDaemon, admin, probe, s3_url: str
+):
     admin.put_object(Bucket="landing", Key="before-adding.csv", Body=b"a,b\n1,2\n")
     before = _objects(admin)
-    later = s3_client(s3_url, *add_consumer(e2e, "later", ["landing"]))
-    assert _objects(admin) == before
-    assert later.get_object(Bucket="landing", Key="before-adding.csv")["Body"].read() == b"a,b\n1,2\n"
-    assert denied(lambda: later.get_object(Bucket="warehouse", Key="nessie-own.txt"))
+    with add_consumer(e2e, daemon, "later", ["landing"]) as keys:
+        later = s3_client(s3_url, *keys)
+        assert _objects(admin) == before
+        assert later.get_object(Bucket="landing", Key="before-adding.csv")["Body"].read() == b"a,b\n1,2\n"
+        assert denied(lambda: later.get_object(Bucket="warehouse", Key="nessie-own.txt"))
 
 
 def test_objects_and_identities_survive_a_restart_and_a_replaced_container(
@@ -125,7 +138,7 @@ def test_objects_and_identities_survive_a_restart_and_a_replaced_container(
     wait_all_healthy(api, e2e)
     assert _objects(admin) == before
 
-    replace(e2e, api, store)
+    replace(e2e, store)
     wait_all_healthy(api, e2e)
     assert _objects(admin) == before
     assert nessie.get_object(Bucket="warehouse", Key="nessie-own.txt")["Body"].read() == b"nessie"

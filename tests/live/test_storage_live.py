@@ -1,7 +1,8 @@
 """The storage layer deployed for real (Pulumi.e2e.yaml): what a user of the platform relies on.
 
 Read-only checks first, then the faults (failover under load, restarts, a replaced container,
-a restart of the Docker daemon itself), then teardown: pytest runs them in this order.
+a restart of the Docker daemon itself): pytest runs them in this order. The stack is taken down by
+tests/live/test_engine_destroy_live.py, with `pulumi destroy`.
 """
 
 from __future__ import annotations
@@ -18,15 +19,14 @@ import pytest
 
 from tests.integration.pgcluster import LOCALHOST, run_crash_failover, wait_for
 from tests.live.conftest import record
-from tests.live.engine import LiveDeployment
+from tests.live.deploy import LiveDeployment, Probe, replace
+from tests.live.dockerd import TestDaemon
 from tests.live.pgcluster import DockerPgCluster
 from tests.live.stack import (
     container_name,
     containers,
     database_access,
     exec_in,
-    register,
-    replace,
     servers,
     wait_all_healthy,
 )
@@ -47,7 +47,7 @@ def pg(e2e: LiveDeployment, api: docker.APIClient) -> DockerPgCluster:
 def test_every_container_is_healthy(e2e: LiveDeployment, api: docker.APIClient):
     states = {name: api.inspect_container(container_name(c))["State"] for name, c in servers(e2e).items()}
     assert {name: s["Health"]["Status"] for name, s in states.items()} == dict.fromkeys(states, "healthy")
-    timings = {name: round(t.seconds, 1) for name, t in e2e.mocks.timings.items()}
+    timings = {name: round(t.seconds, 1) for name, t in e2e.timings.items()}
     print("create -> healthy, seconds:", json.dumps(timings, sort_keys=True))
     assert set(timings) >= {container_name(c) for c in servers(e2e).values()}
 
@@ -97,16 +97,18 @@ def test_haproxy_serves_prometheus_metrics(pg: DockerPgCluster):
     assert 'haproxy_backend_active_servers{proxy="primary"} 1' in text
 
 
-def test_a_consumer_role_reaches_its_own_database_only(e2e: LiveDeployment, pg: DockerPgCluster):
+def test_a_consumer_role_reaches_its_own_database_only(e2e: LiveDeployment, daemon: TestDaemon, pg: DockerPgCluster):
     """Nessie's role (storage.database) against a second consumer provisioned with the very
-    inputs the program registered for Nessie, renamed: each reaches its own database only."""
+    inputs the program registered for Nessie, renamed (a probe stack through the same PostgreSQL
+    provider): each reaches its own database only."""
     nessie = database_access(e2e, "nessie")
-    other = _provision_like(e2e, "nessie", "probe")
-    for mine, theirs in ((nessie, other), (other, nessie)):
-        with _connect_as(pg, mine, mine["database"]) as connection:
-            assert connection.execute("SELECT current_user").fetchone()[0] == mine["user"]
-        with pytest.raises(psycopg.OperationalError, match="permission denied for database"):
-            _connect_as(pg, mine, theirs["database"])
+    probe, other = _provision_like(e2e, daemon, "nessie", "probe")
+    with probe.deployed():
+        for mine, theirs in ((nessie, other), (other, nessie)):
+            with _connect_as(pg, mine, mine["database"]) as connection:
+                assert connection.execute("SELECT current_user").fetchone()[0] == mine["user"]
+            with pytest.raises(psycopg.OperationalError, match="permission denied for database"):
+                _connect_as(pg, mine, theirs["database"])
 
 
 def _connect_as(pg: DockerPgCluster, access: dict[str, str], database: str) -> psycopg.Connection:
@@ -120,7 +122,8 @@ def _connect_as(pg: DockerPgCluster, access: dict[str, str], database: str) -> p
     )
 
 
-def _provision_like(live: LiveDeployment, consumer: str, new: str) -> dict[str, str]:
+def _provision_like(live: LiveDeployment, daemon: TestDaemon, consumer: str, new: str) -> tuple[Probe, dict[str, str]]:
+    probe = Probe(live, daemon, f"probe-{new}")
     access = {}
     for suffix, kind in (
         ("db-role", "role:Role"),
@@ -134,8 +137,8 @@ def _provision_like(live: LiveDeployment, consumer: str, new: str) -> dict[str, 
             access.update(user=inputs["name"], password=inputs["password"])
         if kind == "database:Database":
             access["database"] = inputs["name"]
-        register(live, registered, inputs, name=f"{new}-{suffix}")
-    return access
+        probe.like(registered, name=f"{new}-{suffix}", inputs=inputs, secret=("password",))
+    return probe, access
 
 
 # ---- what is inside the containers --------------------------------------------------------
@@ -158,8 +161,8 @@ def test_secret_files_have_their_mode_and_owner_and_the_service_reads_them(e2e: 
 
 
 def test_no_generated_secret_appears_in_docker_inspect(e2e: LiveDeployment, api: docker.APIClient):
-    secrets = {s for s in e2e.mocks.generated_secrets if len(s) >= 8}
-    assert secrets, "the engine recorded no generated secret: the check would prove nothing"
+    secrets = {s for s in e2e.deployment.generated_secrets if len(s) >= 8}
+    assert secrets, "the state holds no generated secret: the check would prove nothing"
     for container in containers(e2e).values():
         inspected = json.dumps(api.inspect_container(container_name(container)))
         leaked = [s[:4] + "..." for s in secrets if s in inspected]
@@ -267,7 +270,7 @@ def test_a_replaced_patroni_container_keeps_its_volume_and_rejoins(
     rows = _marker_rows(pg)
     replica = pg.replicas_of(pg.wait_for_leader(timeout=30))[0]
     registered = containers(e2e)[replica.name]
-    replace(e2e, api, registered)
+    replace(e2e, registered)
     pg.wait_for_sync_replica(replica, timeout=120)
     assert _count_rows(pg) == rows
 
@@ -281,17 +284,3 @@ def test_the_platform_comes_back_after_the_docker_daemon_restarts(
     wait_all_healthy(api, e2e)
     record("daemon_restart_to_healthy_seconds", round(time.monotonic() - started, 1))
     assert _count_rows(pg) == rows
-
-
-# ---- teardown ---------------------------------------------------------------------------
-
-
-def test_teardown_removes_everything_it_created(e2e: LiveDeployment, api: docker.APIClient):
-    names = {container_name(c) for c in containers(e2e).values()}
-    networks = {r.inputs["name"] for r in e2e.deployment.of_type("docker:index/network:Network")}
-    volumes = {r.inputs["name"] for r in e2e.deployment.of_type("docker:index/volume:Volume")}
-    problems = e2e.mocks.teardown()
-    assert not problems
-    assert names.isdisjoint(c["Names"][0].lstrip("/") for c in api.containers(all=True))
-    assert networks.isdisjoint(n["Name"] for n in api.networks())
-    assert volumes.isdisjoint(v["Name"] for v in api.volumes().get("Volumes") or [])

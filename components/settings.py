@@ -38,6 +38,8 @@ VERSIONED_TAGS: dict[str, tuple[str, str]] = {
         "the Flink version first, e.g. flink:2.2.1-scala_2.12-java17 (it names the S3 plugin jar)",
     ),
 }
+# Where the build steps of images/* may run (docker build --network).
+BUILD_NETWORKS = ("default", "host", "none")
 # Services that talk to each other as one cluster and must run the same image.
 SAME_IMAGE = (("flink-jobmanager", "flink-taskmanager"), ("spark-master", "spark-worker"))
 
@@ -152,7 +154,6 @@ class Settings(_Model):
     )
     image_build_network: str = Field(
         default="default",
-        pattern=r"^(default|host|none)$",
         description="The network the build steps of the images under images/ run on: default (the "
         "Docker Engine's bridge), host (for an Engine whose bridge has no route out, e.g. "
         "dockerd --iptables=false) or none",
@@ -160,6 +161,13 @@ class Settings(_Model):
     host: HostCapacity = Field(default_factory=HostCapacity)
     ports: dict[str, int | None] = Field(default_factory=dict)
     services: dict[str, ServiceOverride] = Field(default_factory=dict)
+
+    @field_validator("image_build_network")
+    @classmethod
+    def _a_build_network(cls, network: str) -> str:
+        if network not in BUILD_NETWORKS:
+            raise ValueError(f"{network!r} is not a network a build can run on; use one of {', '.join(BUILD_NETWORKS)}")
+        return network
 
     @field_validator("docker_socket")
     @classmethod

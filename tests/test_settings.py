@@ -176,3 +176,16 @@ def test_the_docker_socket_reaches_the_containers_that_talk_to_docker(deploy):
     assert alloy[socket]["target"] == "/var/run/docker.sock" and alloy[socket]["readOnly"] is True
     message = refusal(dockerSocket="docker.sock")
     assert "datalyptica:dockerSocket: 'docker.sock' is not an absolute path on the Docker host" in message
+
+
+def test_the_image_build_network_is_handed_to_every_build_and_checked(deploy):
+    built = [
+        image
+        for image in deploy(layers=["storage"], imageBuildNetwork="host").of_type(
+            "docker:index/remoteImage:RemoteImage"
+        )
+        if image.inputs.get("build")
+    ]
+    assert built and all(image.inputs["build"]["networkMode"] == "host" for image in built)
+    message = refusal(imageBuildNetwork="bridge0")
+    assert "datalyptica:imageBuildNetwork: 'bridge0' is not a network" in message and "default, host, none" in message

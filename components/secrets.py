@@ -33,39 +33,56 @@ def keep_with_data(protect: bool) -> None:
 
 def password(name: str, *, parent: pulumi.Resource, length: int = 32) -> pulumi.Output[str]:
     """A password of letters and digits: safe unquoted in URLs, YAML, properties and shell."""
-    generated = random.RandomPassword(
-        name,
-        length=length,
-        special=False,
-        min_lower=2,
-        min_upper=2,
-        min_numeric=2,
-        opts=pulumi.ResourceOptions(parent=parent),
-    )
-    return pulumi.Output.secret(generated.result)
+    return _generated(name, parent=parent, length=length, min_lower=2, min_upper=2, min_numeric=2)
 
 
 def username(name: str, *, parent: pulumi.Resource, prefix: str = "admin") -> pulumi.Output[str]:
     """A login name that is not guessable (an access key, an admin user of a root account)."""
-    # RandomString's schema does not mark `result` secret (RandomPassword's does): without this its
-    # state would hold the value in plain text, whatever wraps the Output below.
-    suffix = random.RandomString(
-        name,
-        length=12,
-        special=False,
-        upper=False,
-        opts=pulumi.ResourceOptions(parent=parent, additional_secret_outputs=["result"]),
-    )
-    return pulumi.Output.secret(suffix.result.apply(lambda value: f"{prefix}-{value}"))
+    suffix = _generated(name, parent=parent, length=12, upper=False)
+    return pulumi.Output.secret(suffix.apply(lambda value: f"{prefix}-{value}"))
 
 
 def fernet_key(name: str, *, parent: pulumi.Resource) -> pulumi.Output[str]:
-    """32 random bytes, URL-safe base64: the form Fernet (Airflow, Superset) accepts as a key."""
-    key = random.RandomBytes(name, length=32, opts=pulumi.ResourceOptions(parent=parent))
-    return pulumi.Output.secret(key.base64.apply(lambda b64: b64.replace("+", "-").replace("/", "_")))
+    """A Fernet key (Airflow, Superset): 32 bytes as URL-safe base64. 42 random characters of that
+    alphabet carry 252 bits; the 43rd, "A", the last 4 (zero) and the padding complete it."""
+    drawn = _generated(name, parent=parent, length=42, special=True, override_special="-_")
+    return pulumi.Output.secret(drawn.apply(lambda chars: chars + "A="))
 
 
 def hex_token(name: str, *, parent: pulumi.Resource, length: int = 32) -> pulumi.Output[str]:
     """`length` random bytes as hex: session secrets, proxy tokens, cookie secrets."""
-    token = random.RandomBytes(name, length=length, opts=pulumi.ResourceOptions(parent=parent))
-    return pulumi.Output.secret(token.hex)
+    return _generated(
+        name, parent=parent, length=2 * length, upper=False, lower=False, special=True, override_special="abcdef"
+    )
+
+
+def _generated(
+    name: str,
+    *,
+    parent: pulumi.Resource,
+    length: int,
+    upper: bool = True,
+    lower: bool = True,
+    special: bool = False,
+    override_special: str | None = None,
+    min_lower: int = 0,
+    min_upper: int = 0,
+    min_numeric: int = 0,
+) -> pulumi.Output[str]:
+    """Every value is a RandomPassword, whatever its alphabet: its id is "none", while a
+    RandomString's or RandomBytes' id is the value itself (pulumi-random), which the state keeps in
+    plain text whatever marks the outputs secret (seen in the real engine's state)."""
+    generated = random.RandomPassword(
+        name,
+        length=length,
+        upper=upper,
+        lower=lower,
+        numeric=True,
+        special=special,
+        override_special=override_special,
+        min_lower=min_lower,
+        min_upper=min_upper,
+        min_numeric=min_numeric,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    return pulumi.Output.secret(generated.result)

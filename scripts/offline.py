@@ -182,7 +182,9 @@ class PlatformMocks(mocks.Mocks):
         outputs = dict(args.inputs)
         token = hashlib.sha256(f"{args.typ}/{args.name}".encode()).hexdigest()
         if args.typ in ("random:index/randomPassword:RandomPassword", "random:index/randomString:RandomString"):
-            outputs["result"] = ("Gx" + token)[: int(args.inputs.get("length", 16))]
+            # A letter of each case the resource asks for, then hex digits (an alphabet of its own).
+            cases = ("G" if args.inputs.get("upper", True) else "") + ("x" if args.inputs.get("lower", True) else "")
+            outputs["result"] = (cases + token + token)[: int(args.inputs.get("length", 16))]
             self.generated_secrets.add(outputs["result"])
         elif args.typ == "random:index/randomBytes:RandomBytes":
             outputs["hex"] = token[: 2 * int(args.inputs["length"])]

@@ -307,16 +307,20 @@ def test_airflow_containers_share_one_config_and_jwt_secret(dev):
 
 
 def test_analytics_secrets_are_generated_with_the_strength_asked(dev):
-    hex_tokens = {r.name: r.inputs["length"] for r in dev.of_type("random:index/randomBytes:RandomBytes")}
+    generated = {r.name: r.inputs for r in dev.of_type("random:index/randomPassword:RandomPassword")}
     for name in (
         "jupyterhub-proxy-auth-token",
         "jupyterhub-cookie-secret",
         "superset-secret-key",
         "airflow-secret-key",
         "airflow-jwt-secret",
-        "airflow-fernet-key",
-    ):
-        assert hex_tokens[name] == 32, name
+    ):  # 32 bytes as hex: 64 characters of 0-9a-f
+        assert generated[name]["length"] == 64 and generated[name]["overrideSpecial"] == "abcdef", name
+        assert not generated[name]["upper"] and not generated[name]["lower"], name
+    # A Fernet key: 42 characters of URL-safe base64 (252 bits), then "A=" (components/secrets.py).
+    assert (
+        generated["airflow-fernet-key"]["length"] == 42 and generated["airflow-fernet-key"]["overrideSpecial"] == "-_"
+    )
     cookie = upload(dev.containers()["jupyterhub"], "/srv/jupyterhub/secrets/cookie_secret")
     assert len(cookie) == 64 and int(cookie, 16) >= 0
 

@@ -215,15 +215,18 @@ def test_jobs_run_attached_and_are_not_kept_running(dev):
 # ---- secrets in state ---------------------------------------------------------------------------
 
 
-def test_generated_names_are_secret_outputs_of_their_random_resource(dev):
-    strings = dev.of_type("random:index/randomString:RandomString")
-    assert strings and all("result" in r.additional_secret_outputs for r in strings)
-    assert dev.plaintext_leaks() == []
+def test_every_generated_secret_is_a_random_password_whose_id_is_not_its_value(dev, prod):
+    """pulumi-random makes a RandomString's and a RandomBytes' id the value itself, and an id is
+    never encrypted in state; a RandomPassword's id is "none". The Kafka cluster id is no secret."""
+    for deployment in (dev, prod):
+        others = [r.name for r in deployment.registered if r.type.startswith("random:") and "Password" not in r.type]
+        assert others == ["kafka-cluster-id"]
+        assert deployment.plaintext_leaks() == []
 
 
 def test_the_leak_check_sees_a_random_resources_own_outputs(dev):
-    random_string = dev.of_type("random:index/randomString:RandomString")[0]
-    exposed = type(random_string)(**{**random_string.__dict__, "additional_secret_outputs": []})
+    generated = dev.of_type("random:index/randomPassword:RandomPassword")[0]
+    exposed = type(generated)(**{**generated.__dict__, "additional_secret_outputs": []})
     leaky = type(dev)([exposed], dev.generated_secrets)
     assert leaky.plaintext_leaks() == [f"{exposed.type} {exposed.name} (outputs)"]
 

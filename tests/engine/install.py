@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import sys
-import tomllib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -40,16 +39,10 @@ def engine_tools() -> PreparedEngine:
         tooling.install_plugins(home, tools, log=_log)
     # Resource plugins are found only in PULUMI_HOME (or, with a warning, on PATH).
     wrapper = postgresql_provider.install(tools.bin_dir, VENV_PYTHON)
-    version = locked_version("pulumi-postgresql")
+    version = tooling.locked_versions()["pulumi-postgresql"]
     if not _installed(home, "postgresql", version):
         tooling.run_cli(tools, home, "plugin", "install", "resource", "postgresql", version, "--file", str(wrapper))
     return PreparedEngine(tools.cli, home)
-
-
-def locked_version(package: str) -> str:
-    """The version uv.lock pins of a Python package (a provider plugin takes its SDK's version)."""
-    [version] = [p["version"] for p in tomllib.loads((ROOT / "uv.lock").read_text())["package"] if p["name"] == package]
-    return str(version)
 
 
 def _installed(home: Path, name: str, version: str) -> bool:

@@ -31,6 +31,7 @@ from typing import Any
 import grpc  # type: ignore[import-untyped]  # grpcio ships no type stubs; types-grpcio is no dependency here
 import psycopg
 from google.protobuf import empty_pb2, json_format, struct_pb2
+from pulumi.runtime import rpc
 from pulumi.runtime.proto import plugin_pb2, provider_pb2, provider_pb2_grpc
 
 VERSION = "3.18.2"
@@ -38,10 +39,10 @@ PLUGIN_NAME = "pulumi-resource-postgresql"
 PACKAGE = "postgresql"
 GRPC_OPTIONS = [("grpc.max_receive_message_length", 400 * 1024 * 1024), ("grpc.max_send_message_length", -1)]
 
-# Pulumi's wire encodings (sdk/go/common/resource/plugin/rpc.go).
-SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
-SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
-UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+# Pulumi's wire encodings, as the SDK spells them (sdk/go/common/resource/plugin/rpc.go).
+SECRET_SIG_KEY = rpc._special_sig_key
+SECRET_SIG = rpc._special_secret_sig
+UNKNOWN = rpc.UNKNOWN
 
 
 def install(bin_dir: Path, venv_python: Path) -> Path:

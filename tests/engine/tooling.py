@@ -104,9 +104,14 @@ class EngineTools:
         return {**os.environ, "PULUMI_HOME": str(pulumi_home), "PULUMI_SKIP_UPDATE_CHECK": "true"}
 
 
+def locked_versions(lock: Path = UV_LOCK) -> dict[str, str]:
+    """Every Python package uv.lock pins, with its version."""
+    return {package["name"]: package["version"] for package in tomllib.loads(lock.read_text())["package"]}
+
+
 def plugin_versions(lock: Path = UV_LOCK) -> dict[str, str]:
     """The version of each plugin's Python SDK as uv.lock pins it."""
-    packages = {package["name"]: package["version"] for package in tomllib.loads(lock.read_text())["package"]}
+    packages = locked_versions(lock)
     missing = sorted(sdk for sdk in PLUGIN_SDKS.values() if sdk not in packages)
     if missing:
         raise EngineBuildError(f"{lock} pins no {', '.join(missing)}")

@@ -27,11 +27,8 @@ from typing import Any
 
 import yaml
 
-from scripts.offline import ROOT, SECRET_SIG, SIG_KEY, Deployment, Registered
+from scripts.offline import ROOT, SECRET_SIG, SIG_KEY, Deployment, Registered, reveal
 
-# How the state marks a secret when exported with --show-secrets (sdk/go/common/resource/sig).
-STATE_SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
-STATE_SIG_KEY = "4dabf18193072939515e22adb298388d"
 RANDOM_OUTPUTS = {
     "random:index/randomPassword:RandomPassword": ("result",),
     "random:index/randomString:RandomString": ("result",),
@@ -258,12 +255,12 @@ def deployment_from_state(exported: dict[str, Any]) -> Deployment:
     for resource in resources:
         if resource["type"] == STACK_TYPE:
             for key, value in (resource.get("outputs") or {}).items():
-                outputs[key] = _revealed(value)
+                outputs[key] = reveal(_sdk_form(value))
                 if _is_state_secret(value):
                     secret_outputs.add(key)
             continue
         raw_inputs = _sdk_form(resource.get("inputs") or {})
-        resource_outputs = _revealed(resource.get("outputs") or {})
+        resource_outputs = reveal(_sdk_form(resource.get("outputs") or {}))
         for key in RANDOM_OUTPUTS.get(resource["type"], ()):
             if isinstance(resource_outputs.get(key), str):
                 generated.add(resource_outputs[key])
@@ -273,7 +270,7 @@ def deployment_from_state(exported: dict[str, Any]) -> Deployment:
                 name=resource["urn"].rsplit("::", 1)[1],
                 urn=resource["urn"],
                 parent=resource.get("parent") or "",
-                inputs=_revealed(resource.get("inputs") or {}),
+                inputs=reveal(raw_inputs),
                 raw_inputs=raw_inputs,
                 outputs=resource_outputs,
                 dependencies=list(resource.get("dependencies") or []),
@@ -288,7 +285,9 @@ def deployment_from_state(exported: dict[str, Any]) -> Deployment:
 
 
 def _is_state_secret(value: Any) -> bool:
-    return isinstance(value, dict) and value.get(STATE_SIG_KEY) == STATE_SECRET_SIG
+    """The state marks a secret as the SDK does (the same signature key and value); exported with
+    --show-secrets, its value is JSON under `plaintext` instead of `value`."""
+    return isinstance(value, dict) and value.get(SIG_KEY) == SECRET_SIG and "value" not in value
 
 
 def _secret_value(value: dict[str, Any]) -> Any:
@@ -297,18 +296,8 @@ def _secret_value(value: dict[str, Any]) -> Any:
     raise ValueError("a secret exported without --show-secrets has no value to read")
 
 
-def _revealed(value: Any) -> Any:
-    if _is_state_secret(value):
-        return _revealed(_secret_value(value))
-    if isinstance(value, dict):
-        return {k: _revealed(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_revealed(v) for v in value]
-    return value
-
-
 def _sdk_form(value: Any) -> Any:
-    """State secrets as the SDK marks them, so Registered.secret_inputs() reads them."""
+    """State secrets as the SDK marks them, so Registered.secret_inputs() and reveal() read them."""
     if _is_state_secret(value):
         return {SIG_KEY: SECRET_SIG, "value": _sdk_form(_secret_value(value))}
     if isinstance(value, dict):

@@ -75,7 +75,9 @@ def daemon() -> Iterator[TestDaemon]:
 
 @pytest.fixture(scope="session")
 def api(daemon: TestDaemon) -> docker.APIClient:
-    return docker.APIClient(base_url=daemon.host, version="auto", timeout=300)
+    from tests.live.stack import daemon_api
+
+    return daemon_api(daemon)
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ import uuid
 
 import docker
 
+from components.objectstore import SEAWEEDFS_S3_PORT
 from scripts.offline import Deployment
 from tests.live.conftest import record
 from tests.live.deploy import LiveDeployment, container_timings
@@ -23,7 +24,6 @@ from tests.live.stack import container_name, containers, published_url, s3_clien
 VOLUME = "docker:index/volume:Volume"
 CONTAINER = "docker:index/container:Container"
 MARKER_TABLE = "destroy_marker"
-SEAWEEDFS_S3_PORT = 8333
 
 
 def _write_markers(live: LiveDeployment, pg: DockerPgCluster) -> tuple[str, str]:

@@ -25,7 +25,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scripts.offline import Deployment, Registered, settings_of
+from harness.offline import Deployment, Registered, settings_of
 from tests.live.deploy import ContainerTiming, LiveDeployment, deploy
 from tests.live.dockerd import TestDaemon
 

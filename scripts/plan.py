@@ -2,7 +2,7 @@
 
     python -m scripts.plan dev            (or: python scripts/plan.py --stack prod)
 
-The program runs under Pulumi's mocks with nothing but `Pulumi.<stack>.yaml` (scripts/offline.py),
+The program runs under Pulumi's mocks with nothing but `Pulumi.<stack>.yaml` (harness/offline.py),
 and the plan is read from what it registers: every Service with its layer, image, host ports,
 URL, limits, volumes and networks; the limits added up against `datalyptica:host`; and a
 Mermaid diagram of layers, services, networks and who waits for whom.
@@ -33,7 +33,7 @@ from components.settings import (
     format_size,
     load_settings,
 )
-from scripts.offline import ROOT, Deployment, Registered, run_program, stack_config
+from harness.offline import ROOT, Deployment, Registered, run_program, stack_config
 
 CONTAINER = "docker:index/container:Container"
 NETWORK = "docker:index/network:Network"

@@ -6,7 +6,7 @@ import sys
 import pytest
 from pulumi.runtime import reset_options
 
-from scripts.offline import ROOT, Deployment, engine_config, run_program, stack_config
+from harness.offline import ROOT, Deployment, engine_config, run_program, stack_config
 
 sys.path.insert(0, str(ROOT))
 

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from scripts.offline import Registered, run_program, stack_config
+from harness.offline import Registered, run_program, stack_config
 
 STACKS = ("dev", "prod", "e2e")
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "resources"

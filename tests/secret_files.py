@@ -1,6 +1,6 @@
 """Who can read a secret file as a container runs (components/service.py's File says why there are two ways)."""
 
-from scripts.offline import Registered
+from harness.offline import Registered
 
 ROOT_GROUP = "0"
 

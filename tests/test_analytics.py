@@ -16,7 +16,7 @@ from components.service import Platform, require_success
 from components.settings import load_settings
 from components.sso import OidcClient
 from components.storage import StorageLayer
-from scripts.offline import engine_config, run_function, run_program
+from harness.offline import engine_config, run_function, run_program
 from test_analytics_configs import AIRFLOW_VENV, JUPYTERHUB_VENV, SUPERSET_VENV, load_with, write_secret_file
 from tests.secret_files import private_to
 

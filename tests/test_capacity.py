@@ -12,7 +12,7 @@ import pytest
 
 from components import catalog
 from components.settings import load_settings, parse_size
-from scripts.offline import engine_config, run_program, settings_of
+from harness.offline import engine_config, run_program, settings_of
 from tests.tools import refusal, registered_before_refusal
 
 GiB = 1024**3

@@ -16,7 +16,7 @@ import tomllib
 
 import pulumi_docker as docker
 
-from scripts.offline import ROOT
+from harness.offline import ROOT
 
 FLOORS = {"pulumi": "3.231", "pulumi-docker": "5.2"}
 

@@ -15,7 +15,7 @@ import pytest
 from pulumi.runtime import reset_options
 
 from components.service import context_hash, docker_cpus, go_duration
-from scripts.offline import ROOT, MockState, engine_config, run_program, stack_config
+from harness.offline import ROOT, MockState, engine_config, run_program, stack_config
 
 GO_DURATION = re.compile(r"^(0s|\d+ms|(\d+h)?(\d+m)?\d+(\.\d+)?s)$")
 

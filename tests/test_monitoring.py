@@ -14,7 +14,7 @@ from components.service import HealthCheck, Metrics, Platform, Service
 from components.settings import load_settings
 from components.storage import StorageLayer
 from components.templates import CONFIGS_DIR
-from scripts.offline import engine_config, run_function
+from harness.offline import engine_config, run_function
 from tests.required_tools import missing_tool
 from tests.secret_files import private_to
 

@@ -13,8 +13,8 @@ import yaml
 from components import catalog
 from components.objectstore import SEAWEEDFS_BUCKET_ACTIONS, seaweedfs_admin_identities, seaweedfs_identity_policy
 from components.settings import SettingsError, config_from_engine, load_settings
+from harness.offline import Deployment, engine_config, run_program, stack_config
 from scripts import plan as plan_command
-from scripts.offline import Deployment, engine_config, run_program, stack_config
 from tests.secret_files import private_to
 from tests.tools import registered_before_refusal
 

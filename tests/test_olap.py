@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from components import olap
-from scripts.offline import engine_config, run_program
+from harness.offline import engine_config, run_program
 
 CONTAINER = "docker:index/container:Container"
 

@@ -10,8 +10,8 @@ import pytest
 
 from components import catalog
 from components.settings import format_size
+from harness.offline import settings_of
 from scripts import plan as plan_command
-from scripts.offline import settings_of
 
 CONTAINER = "docker:index/container:Container"
 

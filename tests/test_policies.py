@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from pulumi.runtime import config as pulumi_config
 
-from scripts.offline import ROOT, stack_config
+from harness.offline import ROOT, stack_config
 from tests.required_tools import missing_tool
 
 try:

@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from components import quality, query
-from scripts.offline import ROOT, engine_config, run_program
+from harness.offline import ROOT, engine_config, run_program
 from tests.required_tools import missing_tool
 from tests.tools import GX_VENV
 

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from components import query
-from scripts.offline import ROOT, engine_config, run_program
+from harness.offline import ROOT, engine_config, run_program
 from tests.required_tools import missing_tool
 from tests.secret_files import private_to
 from tests.tools import DBT_VENV, parse_properties, venv_tool

@@ -8,7 +8,7 @@ import pytest
 
 from components.settings import load_settings
 from components.sso import UI_LOGINS
-from scripts.offline import engine_config, run_program, stack_config
+from harness.offline import engine_config, run_program, stack_config
 from tests.secret_files import private_to
 
 UIS = {"grafana", "superset", "jupyterhub", "airflow", "minio-console"}

@@ -4,7 +4,7 @@ import pytest
 
 from components import catalog
 from components.settings import config_from_engine, load_settings, parse_size
-from scripts.offline import engine_config, settings_of
+from harness.offline import engine_config, settings_of
 from tests.tools import refusal
 
 

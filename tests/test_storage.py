@@ -9,7 +9,7 @@ import yaml
 from components.service import HealthCheck, Platform, Service
 from components.settings import load_settings
 from components.storage import StorageLayer, bucket_policy
-from scripts.offline import engine_config, run_function
+from harness.offline import engine_config, run_function
 from tests.secret_files import private_to
 from tests.tools import registered_before_refusal
 

@@ -43,7 +43,7 @@ def refusal(**config) -> str:
 def registered_before_refusal(config: dict[str, Any], match: str) -> list[str]:
     """Run the program with `config` (as in a stack file), expect its refusal matching `match`,
     and return the types of the resources registered before it (the stack itself left out)."""
-    from scripts import offline
+    from harness import offline
 
     seen: list[str] = []
     original = offline.RecordingMonitor.RegisterResource

@@ -8,7 +8,7 @@ files, which are copies: creating a stack with a passphrase writes its `encrypti
 `Pulumi.<stack>.yaml`, and the tests must not change the checkout's.
 
 What a deployment leaves is read back from the state (`pulumi stack export --show-secrets`) as a
-`scripts.offline.Deployment`, so the live tests read the same `Registered` resources whether the
+`harness.offline.Deployment`, so the live tests read the same `Registered` resources whether the
 program ran under mocks or for real.
 """
 
@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from scripts.offline import ROOT, SECRET_SIG, SIG_KEY, Deployment, Registered, reveal
+from harness.offline import ROOT, SECRET_SIG, SIG_KEY, Deployment, Registered, reveal
 
 RANDOM_OUTPUTS = {
     "random:index/randomPassword:RandomPassword": ("result",),
@@ -245,7 +245,7 @@ class Workspace:
 
 
 def deployment_from_state(exported: dict[str, Any]) -> Deployment:
-    """A `scripts.offline.Deployment` of what the state holds: every resource with its inputs,
+    """A `harness.offline.Deployment` of what the state holds: every resource with its inputs,
     outputs and options; the stack's outputs; the values the random resources generated."""
     resources = (exported.get("deployment") or {}).get("resources") or []
     registered: list[Registered] = []

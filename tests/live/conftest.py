@@ -21,7 +21,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from scripts.offline import ROOT, settings_of
+from harness.offline import ROOT, settings_of
 from tests.live.deploy import LiveDeployment, deploy
 from tests.live.dockerd import DaemonUnavailable, TestDaemon
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import docker
 
-from scripts.offline import ROOT, Deployment, Registered
+from harness.offline import ROOT, Deployment, Registered
 from tests.engine.install import engine_tools
 from tests.engine.workspace import Run, Workspace
 from tests.live.dockerd import TestDaemon

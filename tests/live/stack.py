@@ -9,7 +9,7 @@ import boto3
 import docker
 from botocore.config import Config
 
-from scripts.offline import Registered
+from harness.offline import Registered
 from tests.integration.pgcluster import LOCALHOST, wait_for
 from tests.live.deploy import LiveDeployment
 from tests.live.dockerd import TestDaemon

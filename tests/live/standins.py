@@ -75,7 +75,7 @@ def stack_images(stack: str = STACK) -> dict[str, str]:
 
     A stand-in whose software must differ from the pinned release (Nessie: Maven Central serves
     0.99.0, not the catalog's 0.108.4) is of the image the e2e stack names, never a relabelled one."""
-    from scripts.offline import settings_of
+    from harness.offline import settings_of
 
     settings = settings_of(stack)
     return {name: settings.service(name).image for name in catalog.SERVICES}

@@ -15,7 +15,7 @@ import uuid
 import docker
 
 from components.objectstore import SEAWEEDFS_S3_PORT
-from scripts.offline import Deployment
+from harness.offline import Deployment
 from tests.live.conftest import record
 from tests.live.deploy import LiveDeployment, container_timings
 from tests.live.pgcluster import DockerPgCluster

@@ -1,7 +1,7 @@
 """The benchmark's analysis of a deployment: which containers waited for which, and the
 critical path (checked on the dev stack under mocks and on made-up timings)."""
 
-from scripts.e2e_benchmark import container_dependencies, critical_path
+from tests.benchmarks.e2e import container_dependencies, critical_path
 from tests.live.deploy import ContainerTiming
 
 

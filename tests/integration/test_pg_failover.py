@@ -2,7 +2,7 @@
 
 etcd, Patroni and HAProxy run on 127.0.0.1 from the same rendering code as the Pulumi
 program (components/pgha.py); tests/integration/pgcluster.py holds the harness, which
-scripts/failover_benchmark.py also runs.
+tests/benchmarks/failover.py also runs.
 """
 
 import pytest

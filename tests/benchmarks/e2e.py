@@ -1,6 +1,6 @@
 """Deploy a stack for real on the tests' own Docker Engine and print what it costs.
 
-    python -m scripts.e2e_benchmark e2e [--kills N] [--keep]
+    python -m tests.benchmarks.e2e e2e [--kills N] [--keep]
 
 Builds the stand-in images (tests/live/standins.py; cached ones say so), deploys the stack with
 the real `pulumi up` (tests/live/deploy.py: the CLI and providers built by tests/engine/), then
@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root
 
 from harness.offline import Deployment, Registered, settings_of
 from tests.live.deploy import ContainerTiming, LiveDeployment, deploy

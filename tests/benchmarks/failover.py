@@ -4,7 +4,7 @@ Runs the integration test's scenario (tests/integration/pgcluster.py) on 127.0.0
 its assertions: failover seconds, rows acknowledged, rows lost. Needs what
 .ci/install.d/20-pgha.sh installs, and root (PostgreSQL runs as the postgres user).
 
-    python scripts/failover_benchmark.py [--runs N] [--writers N]
+    python -m tests.benchmarks.failover [--runs N] [--writers N]
 """
 
 import argparse
@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root
 
 from tests.integration.pgcluster import PgHaCluster, find_tools, run_crash_failover
 

@@ -4,7 +4,7 @@
 #   make test           the venv from uv.lock, the checkers (.ci/install.d/*.sh, actionlint), pytest
 #   make fast           the venv, then the tests that need no checker installed (pre-commit runs this)
 #   make lint           ruff check + ruff format --check over the tree
-#   make typecheck      mypy over components/, scripts/, harness/, __main__.py and policy/
+#   make typecheck      mypy over components/, scripts/, harness/, __main__.py, tests/benchmarks/ and policy/
 #   make check          lint + typecheck
 #   make lock           re-resolve pyproject.toml into uv.lock and export requirements.txt
 #   make config-schema  regenerate Pulumi.yaml's config block from components/settings.py
@@ -99,8 +99,8 @@ lint: venv
 # policy/ is a program of its own (Pulumi runs it from its folder, as `__main__`), so it is checked on its own.
 typecheck: venv
 	@status=0
-	echo "== mypy components scripts harness __main__.py"
-	$(VENV)/bin/mypy components scripts harness __main__.py || status=1
+	echo "== mypy components scripts harness __main__.py tests/benchmarks"
+	$(VENV)/bin/mypy components scripts harness __main__.py tests/benchmarks || status=1
 	echo "== mypy policy/"
 	(cd policy && ../$(VENV)/bin/mypy --config-file ../pyproject.toml __main__.py datalyptica_policies.py) || status=1
 	exit $$status

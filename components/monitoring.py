@@ -223,7 +223,7 @@ class MonitoringLayer(pulumi.ComponentResource):
             files=[File(config, content)],
             volumes={"data": "/var/lib/alloy/data"},
             ports=[Port("alloy", ALLOY_PORT)],
-            # grafana/alloy Dockerfile @ v1.17.1 installs no curl or wget (components/health_evidence.py).
+            # grafana/alloy Dockerfile @ v1.17.1 installs no curl or wget (tests/health_evidence.py).
             healthcheck=HealthCheck.http_via_bash(ALLOY_PORT, "/-/ready"),
             metrics=Metrics(ALLOY_PORT),
             # Read-only mounts: the Docker socket (container discovery, logs, cAdvisor), Docker's

@@ -209,7 +209,7 @@ class StreamingLayer(pulumi.ComponentResource):
                 "SCHEMA_REGISTRY_HEAP_OPTS": heap(spec.memory_mb),
             },
             ports=[Port("schema-registry", SCHEMA_REGISTRY_PORT)],
-            # The cp-base-java image (ubi9-minimal) installs no curl, but has bash (components/health_evidence.py).
+            # The cp-base-java image (ubi9-minimal) installs no curl, but has bash (tests/health_evidence.py).
             healthcheck=HealthCheck.http_via_bash(SCHEMA_REGISTRY_PORT, "/subjects"),
             metrics=None,  # JMX only
             depends_on=depends_on,

@@ -1,9 +1,9 @@
 """Every health check calls a tool its pinned image has (issue 13, point 13): the table in
-components/health_evidence.py names, per service, the tools and the upstream file that shows them."""
+tests/health_evidence.py names, per service, the tools and the upstream file that shows them."""
 
 import pytest
 
-from components.health_evidence import HEALTH_CHECK_TOOLS
+from tests.health_evidence import HEALTH_CHECK_TOOLS
 
 
 def _service(container) -> str:

@@ -9,6 +9,19 @@ from dataclasses import dataclass, field
 
 GiB = 1024**3
 MiB = 1024**2
+ROOT_UID = "0"
+# Seconds a container gets between SIGTERM and SIGKILL when it is stopped, replaced or destroyed
+# (ServiceDefaults.stop_grace_seconds): Docker's own default for `docker stop`, unless a service
+# needs more to flush and close cleanly.
+DEFAULT_STOP_GRACE_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class JobSize:
+    """The limits of the one-shot jobs a service's image runs besides the service itself."""
+
+    cpus: float
+    memory: str
 
 
 @dataclass(frozen=True)
@@ -28,6 +41,21 @@ class ServiceDefaults:
     # itself (gosu, su-exec), so the files it reads are handed over owned by that user
     # (service.File). Every other image starts as its own user (see File for how it reads them).
     drops_privileges: bool = False
+    # Stateful services get enough to flush and close cleanly: PostgreSQL's fast shutdown ends with a
+    # checkpoint, Kafka's controlled shutdown moves partition leadership, etcd and ClickHouse sync their
+    # logs, Redis writes its snapshot, Prometheus and Loki flush their heads to disk; `weed server`
+    # waits 10 s after SIGTERM before it exits.
+    stop_grace_seconds: int = DEFAULT_STOP_GRACE_SECONDS
+    job_size: JobSize | None = None  # None: a job of this image gets the service's own limits
+
+
+@dataclass(frozen=True)
+class PortUrl:
+    """How a user reaches a published port: the stack output `<output>_url`."""
+
+    output: str
+    scheme: str = "http"
+    path: str = ""
 
 
 # Layer -> the layers it cannot run without.
@@ -43,6 +71,18 @@ LAYER_REQUIRES: dict[str, tuple[str, ...]] = {
     "analytics": ("storage",),
 }
 LAYERS: tuple[str, ...] = tuple(LAYER_REQUIRES)
+# Layer -> the layers it uses when the stack enables them (components/graph.py builds them first).
+LAYER_USES: dict[str, tuple[str, ...]] = {
+    "storage": ("security",),  # the MinIO console logs in through Keycloak
+    "streaming": (),
+    "processing": ("streaming",),  # jobs reach Kafka
+    "query": ("olap",),  # Trino's ClickHouse catalog
+    "olap": (),
+    "quality": (),
+    "monitoring": tuple(layer for layer in LAYERS if layer != "monitoring"),  # scrapes and watches every layer
+    "security": (),
+    "analytics": ("query", "olap", "processing", "security"),
+}
 
 # Images we build from images/<name>/, tagged ghcr.io/datalyptica/datalyptica/<name>:<version>.
 BUILT_IMAGE_REGISTRY = "ghcr.io/datalyptica/datalyptica"
@@ -63,6 +103,7 @@ SERVICES: dict[str, ServiceDefaults] = {
         1,
         "1g",
         ports={"minio": 9000, "minio-console": 9001},
+        stop_grace_seconds=30,
     ),
     # SeaweedFS: the maintained alternative (datalyptica:objectStore); its S3 API takes MinIO's
     # host port 9000 (only one of the two is ever deployed), so S3 clients on the host keep theirs.
@@ -75,17 +116,22 @@ SERVICES: dict[str, ServiceDefaults] = {
         "1g",
         ports={"seaweedfs": 9000},
         drops_privileges=True,
+        stop_grace_seconds=30,
+        job_size=JobSize(0.25, "64m"),
     ),
-    "etcd": ServiceDefaults("storage", "quay.io/coreos/etcd:v3.5.21", 0.5, "256m", replicas=3),
-    "patroni": ServiceDefaults("storage", built("patroni"), 1, "768m", replicas=2),
+    "etcd": ServiceDefaults("storage", "quay.io/coreos/etcd:v3.5.21", 0.5, "256m", replicas=3, stop_grace_seconds=30),
+    "patroni": ServiceDefaults("storage", built("patroni"), 1, "768m", replicas=2, stop_grace_seconds=120),
     "haproxy": ServiceDefaults(
         "storage",
         "haproxy:3.2.4",
         0.5,
         "256m",
         ports={"postgres-primary": 5432, "postgres-replicas": 5433, "haproxy-stats": 7000},
+        stop_grace_seconds=15,
     ),
-    "nessie": ServiceDefaults("storage", "ghcr.io/projectnessie/nessie:0.108.4", 1, "1g", ports={"nessie": 19120}),
+    "nessie": ServiceDefaults(
+        "storage", "ghcr.io/projectnessie/nessie:0.108.4", 1, "1g", ports={"nessie": 19120}, stop_grace_seconds=30
+    ),
     # streaming
     "kafka": ServiceDefaults(
         "streaming",
@@ -95,6 +141,7 @@ SERVICES: dict[str, ServiceDefaults] = {
         scalable=True,
         ports={"kafka": 9092},
         ports_per_replica=True,
+        stop_grace_seconds=120,
     ),
     "schema-registry": ServiceDefaults(
         "streaming",
@@ -102,6 +149,7 @@ SERVICES: dict[str, ServiceDefaults] = {
         0.5,
         "1g",
         ports={"schema-registry": 8085},
+        stop_grace_seconds=30,
     ),
     "kafka-connect": ServiceDefaults(
         "streaming",
@@ -109,6 +157,7 @@ SERVICES: dict[str, ServiceDefaults] = {
         1,
         "1536m",
         ports={"kafka-connect": 8083},
+        stop_grace_seconds=60,
     ),
     # processing
     "spark-master": ServiceDefaults(
@@ -117,16 +166,29 @@ SERVICES: dict[str, ServiceDefaults] = {
         1,
         "1g",
         ports={"spark-master": 7077, "spark-master-ui": 8180},
+        stop_grace_seconds=30,
     ),
-    "spark-worker": ServiceDefaults("processing", "apache/spark:4.1.2", 1, "2g", scalable=True),
+    "spark-worker": ServiceDefaults("processing", "apache/spark:4.1.2", 1, "2g", scalable=True, stop_grace_seconds=30),
     "flink-jobmanager": ServiceDefaults(
-        "processing", "flink:2.2.1-scala_2.12-java17", 1, "1600m", ports={"flink": 8181}, drops_privileges=True
+        "processing",
+        "flink:2.2.1-scala_2.12-java17",
+        1,
+        "1600m",
+        ports={"flink": 8181},
+        drops_privileges=True,
+        stop_grace_seconds=60,
     ),
     "flink-taskmanager": ServiceDefaults(
-        "processing", "flink:2.2.1-scala_2.12-java17", 1, "1728m", scalable=True, drops_privileges=True
+        "processing",
+        "flink:2.2.1-scala_2.12-java17",
+        1,
+        "1728m",
+        scalable=True,
+        drops_privileges=True,
+        stop_grace_seconds=60,
     ),
     # query
-    "trino": ServiceDefaults("query", "trinodb/trino:479", 2, "3g", ports={"trino": 8080}),
+    "trino": ServiceDefaults("query", "trinodb/trino:479", 2, "3g", ports={"trino": 8080}, stop_grace_seconds=60),
     "dbt": ServiceDefaults("query", built("dbt"), 1, "1g", job=True),
     # olap
     "clickhouse": ServiceDefaults(
@@ -136,16 +198,23 @@ SERVICES: dict[str, ServiceDefaults] = {
         "2g",
         ports={"clickhouse-http": 8123, "clickhouse-native": 19000},
         drops_privileges=True,
+        stop_grace_seconds=60,
     ),
     # quality
     "great-expectations": ServiceDefaults("quality", built("great-expectations"), 1, "1g", job=True),
     # monitoring
-    "prometheus": ServiceDefaults("monitoring", "prom/prometheus:v3.14.0", 1, "1g", ports={"prometheus": 9090}),
-    "alertmanager": ServiceDefaults(
-        "monitoring", "prom/alertmanager:v0.34.0", 0.25, "256m", ports={"alertmanager": 9093}
+    "prometheus": ServiceDefaults(
+        "monitoring", "prom/prometheus:v3.14.0", 1, "1g", ports={"prometheus": 9090}, stop_grace_seconds=60
     ),
-    "grafana": ServiceDefaults("monitoring", "grafana/grafana:13.2.0", 0.5, "512m", ports={"grafana": 3000}),
-    "loki": ServiceDefaults("monitoring", "grafana/loki:3.6.10", 0.5, "512m", ports={"loki": 3100}),
+    "alertmanager": ServiceDefaults(
+        "monitoring", "prom/alertmanager:v0.34.0", 0.25, "256m", ports={"alertmanager": 9093}, stop_grace_seconds=30
+    ),
+    "grafana": ServiceDefaults(
+        "monitoring", "grafana/grafana:13.2.0", 0.5, "512m", ports={"grafana": 3000}, stop_grace_seconds=30
+    ),
+    "loki": ServiceDefaults(
+        "monitoring", "grafana/loki:3.6.10", 0.5, "512m", ports={"loki": 3100}, stop_grace_seconds=60
+    ),
     "alloy": ServiceDefaults("monitoring", "grafana/alloy:v1.17.1", 0.5, "512m", ports={"alloy": 12345}),
     # exporters for services without metrics of their own (added only where their service runs)
     "postgres-exporter": ServiceDefaults(
@@ -154,20 +223,30 @@ SERVICES: dict[str, ServiceDefaults] = {
     "redis-exporter": ServiceDefaults("monitoring", "oliver006/redis_exporter:v1.74.0-alpine", 0.1, "64m"),
     "kafka-exporter": ServiceDefaults("monitoring", "danielqsj/kafka-exporter:v1.9.0", 0.1, "128m"),
     # security
-    "keycloak": ServiceDefaults("security", "quay.io/keycloak/keycloak:26.7.2", 1, "1536m", ports={"keycloak": 8280}),
+    "keycloak": ServiceDefaults(
+        "security", "quay.io/keycloak/keycloak:26.7.2", 1, "1536m", ports={"keycloak": 8280}, stop_grace_seconds=30
+    ),
     # analytics (host ports from the seed's port table)
     "redis": ServiceDefaults(
-        "analytics", "redis:7.2-bookworm", 0.5, "512m", ports={"redis": 6379}, drops_privileges=True
+        "analytics",
+        "redis:7.2-bookworm",
+        0.5,
+        "512m",
+        ports={"redis": 6379},
+        drops_privileges=True,
+        stop_grace_seconds=60,
     ),
-    "jupyterhub": ServiceDefaults("analytics", built("jupyterhub"), 1, "1g", ports={"jupyterhub": 8000}),
+    "jupyterhub": ServiceDefaults(
+        "analytics", built("jupyterhub"), 1, "1g", ports={"jupyterhub": 8000}, stop_grace_seconds=30
+    ),
     "notebook": ServiceDefaults("analytics", built("jupyterlab-notebook"), 1, "2g", replicas=2, scalable=True),
     "mlflow": ServiceDefaults("analytics", built("mlflow"), 1, "1g", ports={"mlflow": 5000}, drops_privileges=True),
     "superset": ServiceDefaults("analytics", built("superset"), 1, "1536m", ports={"superset": 8088}),
     "airflow-apiserver": ServiceDefaults("analytics", built("airflow"), 1, "1536m", ports={"airflow": 8090}),
-    "airflow-scheduler": ServiceDefaults("analytics", built("airflow"), 1, "1g"),
-    "airflow-dag-processor": ServiceDefaults("analytics", built("airflow"), 0.5, "1g"),
-    "airflow-triggerer": ServiceDefaults("analytics", built("airflow"), 0.5, "512m"),
-    "airflow-worker": ServiceDefaults("analytics", built("airflow"), 1, "1536m", scalable=True),
+    "airflow-scheduler": ServiceDefaults("analytics", built("airflow"), 1, "1g", stop_grace_seconds=60),
+    "airflow-dag-processor": ServiceDefaults("analytics", built("airflow"), 0.5, "1g", stop_grace_seconds=30),
+    "airflow-triggerer": ServiceDefaults("analytics", built("airflow"), 0.5, "512m", stop_grace_seconds=30),
+    "airflow-worker": ServiceDefaults("analytics", built("airflow"), 1, "1536m", scalable=True, stop_grace_seconds=120),
 }
 
 
@@ -203,6 +282,37 @@ SHARED_NETWORKS: dict[str, SharedNetwork] = {
             }
         ),
     ),
+}
+
+# Published port -> its URL (Layer.urls). Kafka's brokers are one URL together (the streaming
+# layer's kafka_bootstrap), so the port `kafka` has none of its own.
+PORT_URLS: dict[str, PortUrl] = {
+    "minio": PortUrl("minio_api"),
+    "minio-console": PortUrl("minio_console"),
+    "seaweedfs": PortUrl("seaweedfs_s3"),
+    "postgres-primary": PortUrl("postgres_primary", "postgresql"),
+    "postgres-replicas": PortUrl("postgres_replicas", "postgresql"),
+    "haproxy-stats": PortUrl("haproxy_stats"),
+    "nessie": PortUrl("nessie", path="/api/v2"),
+    "schema-registry": PortUrl("schema_registry"),
+    "kafka-connect": PortUrl("kafka_connect"),
+    "spark-master": PortUrl("spark_master", "spark"),
+    "spark-master-ui": PortUrl("spark_master_ui"),
+    "flink": PortUrl("flink"),
+    "trino": PortUrl("trino"),
+    "clickhouse-http": PortUrl("clickhouse_http"),
+    "clickhouse-native": PortUrl("clickhouse_native", "clickhouse"),
+    "prometheus": PortUrl("prometheus"),
+    "alertmanager": PortUrl("alertmanager"),
+    "grafana": PortUrl("grafana"),
+    "loki": PortUrl("loki"),
+    "alloy": PortUrl("alloy"),
+    "keycloak": PortUrl("keycloak"),
+    "redis": PortUrl("redis", "redis"),
+    "jupyterhub": PortUrl("jupyterhub"),
+    "mlflow": PortUrl("mlflow"),
+    "superset": PortUrl("superset"),
+    "airflow": PortUrl("airflow"),
 }
 
 # datalyptica:objectStore -> the service that stores the platform's objects (the others are not deployed).

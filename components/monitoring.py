@@ -1,26 +1,25 @@
 """MonitoringLayer: Prometheus, Alertmanager, Grafana, Loki and Alloy, plus exporters.
 
-Built last: Prometheus scrapes every service in `platform.deployed` that declares `Metrics`,
-one job per service labelled with its layer and name, and joins exactly those services'
-networks. Where a service that matters has no metrics of its own, an exporter is added next to
-it (PostgreSQL through HAProxy, Redis, Kafka). Alloy ships every container's logs of this stack
-to Loki and serves container and host metrics.
+Fed by the layers it is given: Prometheus scrapes each layer's `metrics_targets` (its servers
+that declare `Metrics`), one job per service labelled with its layer and name, and joins exactly
+those services' networks. Where a layer asks for an exporter (`watched`: PostgreSQL through
+HAProxy, Redis, Kafka), the exporter runs next to that service. Alloy ships every container's
+logs of this stack to Loki and serves container and host metrics.
 """
 
 import json
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import pulumi
 import pulumi_docker as docker
 
 from components import secrets
-from components.service import DeployedService, File, HealthCheck, Metrics, Platform, Port, Service
+from components.endpoints import KafkaEndpoint, PostgresToWatch, RedisEndpoint, Watched
+from components.layer import Layer
+from components.platform import Platform
+from components.service import BindMount, File, HealthCheck, Metrics, MetricsTarget, Port, Server, Service, ServiceArgs
 from components.sso import ADMIN_ROLE, OidcClient
-from components.storage import StorageLayer
-from components.streaming import KAFKA_INTERNAL_PORT
 from components.templates import CONFIGS_DIR, render
 
 PROMETHEUS_PORT = 9090
@@ -31,7 +30,6 @@ ALLOY_PORT = 12345
 POSTGRES_EXPORTER_PORT = 9187
 REDIS_EXPORTER_PORT = 9121
 KAFKA_EXPORTER_PORT = 9308
-REDIS_PORT = 6379
 GRAFANA_UID = "472"
 EXPORTER_UID = "65534"  # nobody: the postgres-exporter image's user
 REDIS_EXPORTER_UID = "59000"  # the redis_exporter image's user
@@ -41,7 +39,6 @@ ALLOY_EXPORTERS = {
     "cadvisor": ("prometheus.exporter.cadvisor", "containers"),
     "node": ("prometheus.exporter.unix", "host"),
 }
-KAFKA_BROKER = re.compile(r"^kafka(-\d+)?$")
 
 
 @dataclass(frozen=True)
@@ -54,19 +51,18 @@ class ScrapeTarget:
     user: str | None = None
 
 
-def scrape_targets(deployed: list[DeployedService]) -> list[ScrapeTarget]:
-    """One job per deployed service that declares metrics, named after the service."""
+def scrape_targets(targets: Iterable[MetricsTarget]) -> list[ScrapeTarget]:
+    """One job per service that declares metrics, named after the service."""
     return [
         ScrapeTarget(
-            job=service.name,
-            address=f"{service.host}:{service.metrics.port}",
-            path=service.metrics.path,
-            layer=service.layer,
-            service=service.name,
-            user=service.metrics.user,
+            job=target.service,
+            address=f"{target.host}:{target.metrics.port}",
+            path=target.metrics.path,
+            layer=target.layer,
+            service=target.service,
+            user=target.metrics.user,
         )
-        for service in deployed
-        if service.metrics is not None
+        for target in targets
     ]
 
 
@@ -83,7 +79,7 @@ def alloy_targets() -> list[ScrapeTarget]:
     ]
 
 
-def networks_to_reach(targets: list[DeployedService]) -> list[docker.Network]:
+def networks_to_reach(targets: Iterable[MetricsTarget]) -> list[docker.Network]:
     """Networks of the targets, enough to share one with each: a target's first network unless
     one of its others is already joined (Keycloak, on every UI's SSO network, adds none)."""
     joined: dict[int, docker.Network] = {}
@@ -93,23 +89,20 @@ def networks_to_reach(targets: list[DeployedService]) -> list[docker.Network]:
     return list(joined.values())
 
 
-def kafka_brokers(deployed: list[DeployedService]) -> list[DeployedService]:
-    return [s for s in deployed if s.layer == "streaming" and KAFKA_BROKER.match(s.name)]
-
-
 def static_config(path: str) -> str:
     """A file under configs/ that needs no rendering (it may hold Go templates of its own)."""
     return (CONFIGS_DIR / path).read_text()
 
 
-def rule_files(deployed: list[DeployedService]) -> dict[str, str]:
+def rule_files(watched: Iterable[Watched]) -> dict[str, str]:
     """Rule files by name: the platform's always, PostgreSQL's and Kafka's where they run."""
-    names = {s.name for s in deployed}
     rules = {"platform.yml": static_config("prometheus/rules/platform.yml")}
-    if any(name.startswith("patroni") for name in names):
-        rules["postgres.yml"] = static_config("prometheus/rules/postgres.yml")
-    if brokers := kafka_brokers(deployed):
-        rules["kafka.yml"] = render("prometheus/rules/kafka.yml.j2", brokers=len(brokers))
+    for service in watched:
+        match service:
+            case PostgresToWatch():
+                rules["postgres.yml"] = static_config("prometheus/rules/postgres.yml")
+            case KafkaEndpoint(brokers=brokers):
+                rules["kafka.yml"] = render("prometheus/rules/kafka.yml.j2", brokers=len(brokers))
     return rules
 
 
@@ -122,80 +115,65 @@ def prometheus_config(platform_name: str, targets: list[ScrapeTarget]) -> str:
     )
 
 
-class MonitoringLayer(pulumi.ComponentResource):
-    def __init__(
-        self,
-        platform: Platform,
-        *,
-        storage: StorageLayer | None = None,
-        sso: OidcClient | None = None,
-        redis_password: pulumi.Input[str] | None = None,
-        opts: pulumi.ResourceOptions | None = None,
-    ):
-        """`storage`: to give postgres_exporter its monitoring role; `sso`: Grafana's OIDC client;
-        `redis_password`: the analytics layer's Redis password, for the Redis exporter."""
-        super().__init__("datalyptica:monitoring:MonitoringLayer", "monitoring", None, opts)
-        self._platform = platform
-        self.network = platform.network("monitoring", parent=self)
+class MonitoringLayer(Layer):
+    layer = "monitoring"
+
+    def __init__(self, platform: Platform, layers: Sequence[Layer], *, sso: OidcClient | None = None):
+        """`layers`: every other layer of the stack, whose metrics targets Prometheus scrapes and
+        whose `watched` services get an exporter; `sso`: Grafana's OIDC client."""
+        super().__init__(platform)
+        self.network = self.own_network("monitoring")
         self.grafana_admin_user = secrets.username("grafana-admin-user", parent=self)
         self.grafana_admin_password = secrets.password("grafana-admin-password", parent=self)
+        watched = [service for layer in layers for service in layer.watched]
 
         self.loki = self._loki()
         self.alertmanager = self._alertmanager()
         self.alloy = self._alloy()
         self.grafana = self._grafana(sso)
-        self.exporters = self._exporters(storage, redis_password)
-        # Last, so that it sees every service above and every layer built before this one.
-        self.prometheus = self._prometheus()
+        self.exporters = self._exporters(watched)
+        # Last: it scrapes every target above and those of the layers.
+        targets = [*(target for layer in layers for target in layer.metrics_targets), *self.metrics_targets]
+        self.prometheus = self._prometheus(targets, rule_files(watched))
 
-        self.urls = {
-            "grafana": platform.url("grafana"),
-            "prometheus": platform.url("prometheus"),
-            "alertmanager": platform.url("alertmanager"),
-            "loki": platform.url("loki"),
-            "alloy": platform.url("alloy"),
-        }
         self.credentials = {
             "grafana_admin_user": self.grafana_admin_user,
             "grafana_admin_password": self.grafana_admin_password,
         }
-        self.register_outputs({**{name: url for name, url in self.urls.items() if url}, **self.credentials})
-
-    def _service(self, name: str, **kwargs: Any) -> Service:
-        return Service(
-            name,
-            platform=self._platform,
-            spec=self._platform.settings.service(name),
-            opts=pulumi.ResourceOptions(parent=self),
-            **kwargs,
-        )
+        self.finish()
 
     # ---- the services --------------------------------------------------------------------
 
     def _loki(self) -> Service:
         config = "/etc/loki/config.yaml"
-        return self._service(
+        return self.service(
             "loki",
-            networks=[self.network],
-            command=[f"-config.file={config}"],
-            files=[File(config, static_config("loki/config.yaml"))],
-            volumes={"data": "/loki"},
-            ports=[Port("loki", LOKI_PORT)],
-            healthcheck=HealthCheck.wget(f"http://localhost:{LOKI_PORT}/ready", start_period="30s"),
-            metrics=Metrics(LOKI_PORT),
+            ServiceArgs(
+                spec=self.spec("loki"),
+                lifecycle=Server(HealthCheck.wget(f"http://localhost:{LOKI_PORT}/ready", start_period="30s")),
+                networks=[self.network],
+                command=[f"-config.file={config}"],
+                files=[File(config, static_config("loki/config.yaml"))],
+                volumes={"data": "/loki"},
+                ports=[Port("loki", LOKI_PORT)],
+                metrics=Metrics(LOKI_PORT),
+            ),
         )
 
     def _alertmanager(self) -> Service:
         config = "/etc/alertmanager/alertmanager.yml"
-        return self._service(
+        return self.service(
             "alertmanager",
-            networks=[self.network],
-            command=[f"--config.file={config}", "--storage.path=/alertmanager"],
-            files=[File(config, static_config("alertmanager/alertmanager.yml"))],
-            volumes={"data": "/alertmanager"},
-            ports=[Port("alertmanager", ALERTMANAGER_PORT)],
-            healthcheck=HealthCheck.wget(f"http://localhost:{ALERTMANAGER_PORT}/-/ready"),
-            metrics=Metrics(ALERTMANAGER_PORT),
+            ServiceArgs(
+                spec=self.spec("alertmanager"),
+                lifecycle=Server(HealthCheck.wget(f"http://localhost:{ALERTMANAGER_PORT}/-/ready")),
+                networks=[self.network],
+                command=[f"--config.file={config}", "--storage.path=/alertmanager"],
+                files=[File(config, static_config("alertmanager/alertmanager.yml"))],
+                volumes={"data": "/alertmanager"},
+                ports=[Port("alertmanager", ALERTMANAGER_PORT)],
+                metrics=Metrics(ALERTMANAGER_PORT),
+            ),
         )
 
     def _alloy(self) -> Service:
@@ -208,35 +186,35 @@ class MonitoringLayer(pulumi.ComponentResource):
             host=ALLOY_EXPORTERS["node"][1],
         )
 
-        def host_path(source: str, target: str) -> docker.ContainerMountArgs:
-            return docker.ContainerMountArgs(type="bind", source=source, target=target, read_only=True)
-
-        return self._service(
+        return self.service(
             "alloy",
-            networks=[self.network],
-            command=[
-                "run",
-                f"--server.http.listen-addr=0.0.0.0:{ALLOY_PORT}",
-                "--storage.path=/var/lib/alloy/data",
-                config,
-            ],
-            files=[File(config, content)],
-            volumes={"data": "/var/lib/alloy/data"},
-            ports=[Port("alloy", ALLOY_PORT)],
-            # grafana/alloy Dockerfile @ v1.17.1 installs no curl or wget (tests/health_evidence.py).
-            healthcheck=HealthCheck.http_via_bash(ALLOY_PORT, "/-/ready"),
-            metrics=Metrics(ALLOY_PORT),
-            # Read-only mounts: the Docker socket (container discovery, logs, cAdvisor), Docker's
-            # data and the host's /, /proc, /sys (container and filesystem statistics). Only
-            # Alloy gets them; cAdvisor needs the host's cgroup namespace to see other containers.
-            mounts=[
-                host_path(self._platform.settings.docker_socket, "/var/run/docker.sock"),
-                host_path("/var/lib/docker", "/var/lib/docker"),
-                host_path("/", "/host/root"),
-                host_path("/proc", "/host/proc"),
-                host_path("/sys", "/host/sys"),
-            ],
-            cgroupns_mode="host",
+            ServiceArgs(
+                spec=self.spec("alloy"),
+                # grafana/alloy Dockerfile @ v1.17.1 installs no curl or wget (tests/health_evidence.py).
+                lifecycle=Server(HealthCheck.http_via_bash(ALLOY_PORT, "/-/ready")),
+                networks=[self.network],
+                command=[
+                    "run",
+                    f"--server.http.listen-addr=0.0.0.0:{ALLOY_PORT}",
+                    "--storage.path=/var/lib/alloy/data",
+                    config,
+                ],
+                files=[File(config, content)],
+                volumes={"data": "/var/lib/alloy/data"},
+                ports=[Port("alloy", ALLOY_PORT)],
+                metrics=Metrics(ALLOY_PORT),
+                # Read-only mounts: the Docker socket (container discovery, logs, cAdvisor), Docker's
+                # data and the host's /, /proc, /sys (container and filesystem statistics). Only
+                # Alloy gets them; cAdvisor needs the host's cgroup namespace to see other containers.
+                bind_mounts=[
+                    BindMount(self.settings.docker_socket, "/var/run/docker.sock"),
+                    BindMount("/var/lib/docker", "/var/lib/docker"),
+                    BindMount("/", "/host/root"),
+                    BindMount("/proc", "/host/proc"),
+                    BindMount("/sys", "/host/sys"),
+                ],
+                cgroupns_mode="host",
+            ),
         )
 
     def _grafana(self, sso: OidcClient | None) -> Service:
@@ -248,7 +226,7 @@ class MonitoringLayer(pulumi.ComponentResource):
             "GF_ANALYTICS_REPORTING_ENABLED": "false",
             "GF_ANALYTICS_CHECK_FOR_UPDATES": "false",
         }
-        if root_url := self._platform.url("grafana"):
+        if root_url := self.platform.url("grafana"):
             env["GF_SERVER_ROOT_URL"] = root_url
         files = [
             File(f"{secrets_dir}/admin-user", self.grafana_admin_user, secret=True, owner=GRAFANA_UID),
@@ -268,61 +246,63 @@ class MonitoringLayer(pulumi.ComponentResource):
             files.append(File(f"{secrets_dir}/oauth-client-secret", sso.client_secret, secret=True, owner=GRAFANA_UID))
             if sso.network is not None:
                 networks.append(sso.network)
-        return self._service(
+        return self.service(
             "grafana",
-            networks=networks,
-            env=env,
-            files=files,
-            volumes={"data": "/var/lib/grafana"},
-            ports=[Port("grafana", GRAFANA_PORT)],
-            healthcheck=HealthCheck.curl(f"http://localhost:{GRAFANA_PORT}/api/health"),
-            metrics=Metrics(GRAFANA_PORT),
+            ServiceArgs(
+                spec=self.spec("grafana"),
+                lifecycle=Server(HealthCheck.curl(f"http://localhost:{GRAFANA_PORT}/api/health")),
+                networks=networks,
+                env=env,
+                files=files,
+                volumes={"data": "/var/lib/grafana"},
+                ports=[Port("grafana", GRAFANA_PORT)],
+                metrics=Metrics(GRAFANA_PORT),
+            ),
         )
 
     # ---- exporters for services without metrics of their own ----------------------------
 
-    def _exporters(self, storage: StorageLayer | None, redis_password: pulumi.Input[str] | None) -> list[Service]:
-        deployed = list(self._platform.deployed)
-        exporters = []
-        if storage is not None:
-            exporters.append(self._postgres_exporter(storage))
-        redis = next((s for s in deployed if s.name == "redis"), None)
-        if redis is not None and redis_password is not None:
-            exporters.append(self._redis_exporter(redis, redis_password))
-        if brokers := kafka_brokers(deployed):
-            networks = tuple({id(n): n for b in brokers for n in b.networks}.values())
-            exporters.append(
-                self._exporter(
-                    "kafka-exporter",
-                    networks,
-                    KAFKA_EXPORTER_PORT,
-                    [b.container for b in brokers],
-                    command=[f"--kafka.server={b.host}:{KAFKA_INTERNAL_PORT}" for b in brokers],
-                )
-            )
-        return exporters
+    def _exporters(self, watched: Sequence[Watched]) -> list[Service]:
+        """PostgreSQL's, Redis's and Kafka's exporters, in that order, for those the layers run."""
+        postgres = [w for w in watched if isinstance(w, PostgresToWatch)]
+        redis = [w for w in watched if isinstance(w, RedisEndpoint)]
+        kafka = [w for w in watched if isinstance(w, KafkaEndpoint)]
+        return [
+            *(self._postgres_exporter(p) for p in postgres),
+            *(self._redis_exporter(r) for r in redis),
+            *(self._kafka_exporter(k) for k in kafka),
+        ]
 
-    def _redis_exporter(self, redis: DeployedService, password: pulumi.Input[str]) -> Service:
-        address = f"redis://{redis.host}:{REDIS_PORT}"
+    def _kafka_exporter(self, kafka: KafkaEndpoint) -> Service:
+        return self._exporter(
+            "kafka-exporter",
+            kafka.networks,
+            KAFKA_EXPORTER_PORT,
+            kafka.resources,
+            command=[f"--kafka.server={broker}:{kafka.port}" for broker in kafka.brokers],
+        )
+
+    def _redis_exporter(self, redis: RedisEndpoint) -> Service:
+        address = redis.address
         password_file = "/etc/redis-exporter/passwords.json"  # redis_exporter's form: {address: password}
-        passwords = pulumi.Output.from_input(password).apply(lambda value: json.dumps({address: value}))
+        passwords = redis.password.apply(lambda value: json.dumps({address: value}))
         return self._exporter(
             "redis-exporter",
             redis.networks,
             REDIS_EXPORTER_PORT,
-            [redis.container],
+            redis.resources,
             command=[f"--redis.addr={address}", f"--redis.password-file={password_file}"],
             files=[File(password_file, passwords, secret=True, owner=REDIS_EXPORTER_UID)],
         )
 
-    def _postgres_exporter(self, storage: StorageLayer) -> Service:
-        access = storage.monitoring_role("postgres-exporter", parent=self)
+    def _postgres_exporter(self, postgres: PostgresToWatch) -> Service:
+        access = postgres.monitoring_role("postgres-exporter", self)
         password_file = "/etc/postgres-exporter/password"
         return self._exporter(
             "postgres-exporter",
-            (storage.network,),
+            postgres.networks,
             POSTGRES_EXPORTER_PORT,
-            list(access.resources),
+            access.resources,
             env={
                 "DATA_SOURCE_URI": f"{access.host}:{access.port}/{access.database}?sslmode=disable",
                 "DATA_SOURCE_USER": access.username,
@@ -337,45 +317,54 @@ class MonitoringLayer(pulumi.ComponentResource):
         networks: Iterable[docker.Network],
         port: int,
         depends_on: Sequence[pulumi.Resource],
-        **kwargs: Any,
+        *,
+        command: Sequence[str] | None = None,
+        env: Mapping[str, pulumi.Input[str]] | None = None,
+        files: Sequence[File] = (),
     ) -> Service:
         """An exporter on exactly the networks of the service it watches (Prometheus joins them)."""
-        return self._service(
+        return self.service(
             name,
-            networks=list(networks),
-            depends_on=depends_on,
-            metrics=Metrics(port),
-            healthcheck=HealthCheck.wget(f"http://localhost:{port}/metrics"),
-            **kwargs,
+            ServiceArgs(
+                spec=self.spec(name),
+                lifecycle=Server(HealthCheck.wget(f"http://localhost:{port}/metrics")),
+                networks=list(networks),
+                command=command,
+                env=env,
+                files=files,
+                metrics=Metrics(port),
+                depends_on=depends_on,
+            ),
         )
 
     # ---- Prometheus, last ----------------------------------------------------------------
 
-    def _prometheus(self) -> Service:
-        deployed = list(self._platform.deployed)
+    def _prometheus(self, targets: Sequence[MetricsTarget], rules: Mapping[str, str]) -> Service:
         self.scrape_targets = [
             ScrapeTarget("prometheus", f"localhost:{PROMETHEUS_PORT}", "/metrics", "monitoring", "prometheus"),
-            *scrape_targets(deployed),
+            *scrape_targets(targets),
             *alloy_targets(),
         ]
-        networks = networks_to_reach([s for s in deployed if s.metrics is not None])
         config_dir = "/etc/prometheus"
         files = [
-            File(f"{config_dir}/prometheus.yml", prometheus_config(self._platform.settings.prefix, self.scrape_targets))
+            File(f"{config_dir}/prometheus.yml", prometheus_config(self.settings.prefix, self.scrape_targets)),
+            *(File(f"{config_dir}/rules/{name}", content) for name, content in rules.items()),
         ]
-        files += [File(f"{config_dir}/rules/{name}", content) for name, content in rule_files(deployed).items()]
-        return self._service(
+        return self.service(
             "prometheus",
-            networks=networks,
-            command=[
-                f"--config.file={config_dir}/prometheus.yml",
-                "--storage.tsdb.path=/prometheus",
-                "--storage.tsdb.retention.time=15d",
-            ],
-            files=files,
-            volumes={"data": "/prometheus"},
-            ports=[Port("prometheus", PROMETHEUS_PORT)],
-            healthcheck=HealthCheck.wget(f"http://localhost:{PROMETHEUS_PORT}/-/ready"),
+            ServiceArgs(
+                spec=self.spec("prometheus"),
+                lifecycle=Server(HealthCheck.wget(f"http://localhost:{PROMETHEUS_PORT}/-/ready")),
+                networks=networks_to_reach(targets),
+                command=[
+                    f"--config.file={config_dir}/prometheus.yml",
+                    "--storage.tsdb.path=/prometheus",
+                    "--storage.tsdb.retention.time=15d",
+                ],
+                files=files,
+                volumes={"data": "/prometheus"},
+                ports=[Port("prometheus", PROMETHEUS_PORT)],
+            ),
         )
 
 

@@ -10,17 +10,17 @@ by one-shot jobs on the storage network (see `SeaweedStore`), because the only t
 touch it is what the program expresses as containers.
 """
 
-import dataclasses
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import pulumi
 import pulumi_docker as docker
 import pulumi_minio as minio
 
-from components import catalog, secrets
-from components.service import File, HealthCheck, Metrics, Platform, Port, Service
+from components import secrets
+from components.endpoints import BucketAccess
+from components.layer import Layer
+from components.service import File, HealthCheck, InitJob, Metrics, Port, Server, Service, ServiceArgs
 from components.sso import OidcClient
 from components.templates import CONFIGS_DIR, render_output
 
@@ -29,27 +29,6 @@ MINIO_API_PORT = 9000
 MINIO_CONSOLE_PORT = 9001
 # What a MinIO console user who logged in through Keycloak may do (MinIO's built-in policy).
 MINIO_SSO_POLICY = "readwrite"
-
-
-@dataclass(frozen=True)
-class BucketAccess:
-    """A consumer's own object-store identity and the buckets it may use, as containers reach them."""
-
-    endpoint: str
-    region: str
-    buckets: tuple[str, ...]
-    access_key: pulumi.Output[str]
-    secret_key: pulumi.Output[str]
-    resources: tuple[pulumi.Resource, ...]  # what a consumer's container depends on
-
-    def template_values(self) -> dict:
-        return {
-            "endpoint": self.endpoint,
-            "region": self.region,
-            "buckets": list(self.buckets),
-            "access_key": self.access_key,
-            "secret_key": self.secret_key,
-        }
 
 
 def bucket_policy(buckets: Sequence[str]) -> str:
@@ -81,7 +60,6 @@ class ObjectStore:
     host: str  # the name it answers to on its networks
     port: int  # its S3 API inside the platform
     region: str = S3_REGION
-    urls: dict[str, str | None]  # stack outputs (`<name>_url`), None where not published
     credentials: dict[str, pulumi.Output[str]]  # secret stack outputs: the store's admin login
 
     @property
@@ -97,12 +75,17 @@ class ObjectStore:
 
 
 def object_store(
-    platform: Platform, *, networks: Sequence[docker.Network], sso: OidcClient | None, parent: pulumi.Resource
+    layer: Layer,
+    *,
+    networks: Sequence[docker.Network],
+    sso: OidcClient | None,
+    identity_provider: Sequence[pulumi.Resource] = (),
 ) -> ObjectStore:
-    """The object store the stack chose; `sso` is the MinIO console's client (SeaweedFS has no console)."""
-    if platform.settings.object_store == "seaweedfs":
-        return SeaweedStore(platform, networks=networks, parent=parent)
-    return MinioStore(platform, networks=networks, sso=sso, parent=parent)
+    """The object store the stack chose, as services of `layer`; `sso` is the MinIO console's
+    client (SeaweedFS has no console), `identity_provider` what MinIO waits for with it."""
+    if layer.settings.object_store == "seaweedfs":
+        return SeaweedStore(layer, networks=networks)
+    return MinioStore(layer, networks=networks, sso=sso, identity_provider=identity_provider)
 
 
 # ---- MinIO --------------------------------------------------------------------------------------
@@ -113,16 +96,20 @@ class MinioStore(ObjectStore):
     port = MINIO_API_PORT
 
     def __init__(
-        self, platform: Platform, *, networks: Sequence[docker.Network], sso: OidcClient | None, parent: pulumi.Resource
+        self,
+        layer: Layer,
+        *,
+        networks: Sequence[docker.Network],
+        sso: OidcClient | None,
+        identity_provider: Sequence[pulumi.Resource],
     ):
-        self._platform = platform
-        self._parent = parent
-        self.root_user = secrets.username("minio-root-user", parent=parent, prefix="root")
-        self.root_password = secrets.password("minio-root-password", parent=parent)
-        self.service = self._container(networks, sso)
+        self._layer = layer
+        self._networks = tuple(networks)
+        self.root_user = secrets.username("minio-root-user", parent=layer, prefix="root")
+        self.root_password = secrets.password("minio-root-password", parent=layer)
+        self.service = self._container(sso, identity_provider)
         self._provider = self._admin_provider()
         self._buckets: dict[str, minio.S3Bucket] = {}
-        self.urls = {"minio_api": platform.url("minio", "http"), "minio_console": platform.url("minio-console", "http")}
         self.credentials = {"minio_root_user": self.root_user, "minio_root_password": self.root_password}
 
     def buckets(self, consumer: str, buckets: Sequence[str], *, parent: pulumi.Resource) -> BucketAccess:
@@ -150,13 +137,14 @@ class MinioStore(ObjectStore):
             access_key=pulumi.Output.secret(user.name),
             secret_key=secret_key,
             resources=(*bucket_resources, user, policy, attachment),
+            networks=self._networks,
         )
 
     def ensure_buckets(self, buckets: Sequence[str], *, parent: pulumi.Resource) -> None:
         for bucket in buckets:
             self._bucket(bucket, parent=parent)
 
-    def _container(self, networks: Sequence[docker.Network], sso: OidcClient | None) -> Service:
+    def _container(self, sso: OidcClient | None, identity_provider: Sequence[pulumi.Resource]) -> Service:
         env_file = "/etc/minio/config.env"
         config = render_output(
             "minio/config.env.j2",
@@ -166,26 +154,25 @@ class MinioStore(ObjectStore):
         )
         # MinIO's IAM waits at start until the OpenID discovery document answers: with SSO,
         # MinIO starts after Keycloak, or the users provisioned below would fail meanwhile.
-        waits_for = [sso.provider_started] if sso and sso.provider_started is not None else []
-        return Service(
+        return self._layer.service(
             "minio",
-            platform=self._platform,
-            spec=self._platform.settings.service("minio"),
-            networks=[*networks, *([sso.network] if sso and sso.network else [])],
-            command=["server", "/data", "--console-address", f":{MINIO_CONSOLE_PORT}"],
-            env={"MINIO_CONFIG_ENV_FILE": env_file},
-            files=[File(env_file, config, secret=True, owner="0")],
-            volumes={"data": "/data"},
-            ports=[Port("minio", MINIO_API_PORT), Port("minio-console", MINIO_CONSOLE_PORT)],
-            healthcheck=HealthCheck.command("mc", "ready", "local"),
-            metrics=Metrics(MINIO_API_PORT, "/minio/v2/metrics/cluster"),
-            depends_on=waits_for,
-            opts=pulumi.ResourceOptions(parent=self._parent),
+            ServiceArgs(
+                spec=self._layer.spec("minio"),
+                lifecycle=Server(HealthCheck.command("mc", "ready", "local")),
+                networks=[*self._networks, *([sso.network] if sso and sso.network else [])],
+                command=["server", "/data", "--console-address", f":{MINIO_CONSOLE_PORT}"],
+                env={"MINIO_CONFIG_ENV_FILE": env_file},
+                files=[File(env_file, config, secret=True, owner="0")],
+                volumes={"data": "/data"},
+                ports=[Port("minio", MINIO_API_PORT), Port("minio-console", MINIO_CONSOLE_PORT)],
+                metrics=Metrics(MINIO_API_PORT, "/minio/v2/metrics/cluster"),
+                depends_on=identity_provider if sso else (),
+            ),
         )
 
     def _admin_provider(self) -> minio.Provider:
         """Connects through the API port as published on the Docker host."""
-        settings = self._platform.settings
+        settings = self._layer.settings
         return minio.Provider(
             "minio-admin",
             minio_server=f"{settings.endpoint_host}:{settings.host_port('minio')}",
@@ -193,12 +180,12 @@ class MinioStore(ObjectStore):
             minio_password=self.root_password,
             minio_region=S3_REGION,
             minio_ssl=False,
-            opts=pulumi.ResourceOptions(parent=self._parent, depends_on=[self.service.container]),
+            opts=pulumi.ResourceOptions(parent=self._layer, depends_on=[self.service.container]),
         )
 
     def _bucket(self, name: str, *, parent: pulumi.Resource) -> minio.S3Bucket:
         if name not in self._buckets:
-            protect = self._platform.settings.protect_data
+            protect = self._layer.settings.protect_data
             self._buckets[name] = minio.S3Bucket(
                 f"{name}-bucket",
                 bucket=name,
@@ -248,8 +235,6 @@ SEAWEEDFS_BUCKET_ACTIONS = (
     "s3:PutObjectTagging",
     "s3:DeleteObjectTagging",
 )
-JOB_CPUS = 0.25
-JOB_MEMORY = 64 * catalog.MiB
 
 
 def seaweedfs_identity_policy(buckets: Sequence[str]) -> str:
@@ -321,15 +306,13 @@ class SeaweedStore(ObjectStore):
     host = "seaweedfs"
     port = SEAWEEDFS_S3_PORT
 
-    def __init__(self, platform: Platform, *, networks: Sequence[docker.Network], parent: pulumi.Resource):
-        self._platform = platform
-        self._parent = parent
-        self._networks = list(networks)
-        self.admin_access_key = secrets.password("seaweedfs-admin-access-key", parent=parent, length=20)
-        self.admin_secret_key = secrets.password("seaweedfs-admin-secret-key", parent=parent, length=40)
+    def __init__(self, layer: Layer, *, networks: Sequence[docker.Network]):
+        self._layer = layer
+        self._networks = tuple(networks)
+        self.admin_access_key = secrets.password("seaweedfs-admin-access-key", parent=layer, length=20)
+        self.admin_secret_key = secrets.password("seaweedfs-admin-secret-key", parent=layer, length=40)
         self.service = self._container()
         self._access_keys: dict[str, str] = {}
-        self.urls = {"seaweedfs_s3": platform.url("seaweedfs", "http")}
         self.credentials = {
             "seaweedfs_admin_access_key": self.admin_access_key,
             "seaweedfs_admin_secret_key": self.admin_secret_key,
@@ -354,48 +337,49 @@ class SeaweedStore(ObjectStore):
             access_key=pulumi.Output.secret(made.apply(lambda _: access_key)),
             secret_key=pulumi.Output.secret(pulumi.Output.all(made, secret_key).apply(lambda values: values[1])),
             resources=(job.container,),
+            networks=self._networks,
         )
 
     def ensure_buckets(self, buckets: Sequence[str], *, parent: pulumi.Resource) -> None:
         self._provision("seaweedfs-buckets", buckets, parent=parent)
 
     def _container(self) -> Service:
-        settings = self._platform.settings
+        settings = self._layer.settings
         identities = pulumi.Output.all(self.admin_access_key, self.admin_secret_key).apply(
             lambda keys: seaweedfs_admin_identities(keys[0], keys[1])
         )
-        return Service(
+        return self._layer.service(
             self.host,
-            platform=self._platform,
-            spec=settings.service("seaweedfs"),
-            networks=self._networks,
-            # The image's entrypoint adds -dir=/data (the volume) for `server` and drops to the
-            # seaweed user (docker/entrypoint.sh).
-            command=[
-                "server",
-                "-ip=127.0.0.1",
-                "-ip.bind=127.0.0.1",
-                "-filer",
-                "-s3",
-                f"-s3.port={SEAWEEDFS_S3_PORT}",
-                "-s3.ip.bind=0.0.0.0",
-                f"-s3.config={SEAWEEDFS_IDENTITIES}",
-                "-s3.iam.readOnly=false",
-                # Off: the S3 gateway's Iceberg REST and Lance servers (the platform's catalog is
-                # Nessie), and the master's anonymous usage report to telemetry.seaweedfs.com.
-                "-s3.port.iceberg=0",
-                "-s3.port.lance=0",
-                "-master.telemetry=false",
-                f"-metricsPort={SEAWEEDFS_METRICS_PORT}",
-                "-metricsIp=0.0.0.0",
-            ],
-            files=[File(SEAWEEDFS_IDENTITIES, identities, secret=True, owner=SEAWEEDFS_UID)],
-            volumes={"data": "/data"},
-            ports=[Port("seaweedfs", SEAWEEDFS_S3_PORT)],
-            # The image is Alpine with curl added (docker/Dockerfile.go_build).
-            healthcheck=HealthCheck.curl(f"http://localhost:{SEAWEEDFS_S3_PORT}/healthz"),
-            metrics=Metrics(SEAWEEDFS_METRICS_PORT),
-            opts=pulumi.ResourceOptions(parent=self._parent),
+            ServiceArgs(
+                spec=settings.service("seaweedfs"),
+                # The image is Alpine with curl added (docker/Dockerfile.go_build).
+                lifecycle=Server(HealthCheck.curl(f"http://localhost:{SEAWEEDFS_S3_PORT}/healthz")),
+                networks=self._networks,
+                # The image's entrypoint adds -dir=/data (the volume) for `server` and drops to the
+                # seaweed user (docker/entrypoint.sh).
+                command=[
+                    "server",
+                    "-ip=127.0.0.1",
+                    "-ip.bind=127.0.0.1",
+                    "-filer",
+                    "-s3",
+                    f"-s3.port={SEAWEEDFS_S3_PORT}",
+                    "-s3.ip.bind=0.0.0.0",
+                    f"-s3.config={SEAWEEDFS_IDENTITIES}",
+                    "-s3.iam.readOnly=false",
+                    # Off: the S3 gateway's Iceberg REST and Lance servers (the platform's catalog is
+                    # Nessie), and the master's anonymous usage report to telemetry.seaweedfs.com.
+                    "-s3.port.iceberg=0",
+                    "-s3.port.lance=0",
+                    "-master.telemetry=false",
+                    f"-metricsPort={SEAWEEDFS_METRICS_PORT}",
+                    "-metricsIp=0.0.0.0",
+                ],
+                files=[File(SEAWEEDFS_IDENTITIES, identities, secret=True, owner=SEAWEEDFS_UID)],
+                volumes={"data": "/data"},
+                ports=[Port("seaweedfs", SEAWEEDFS_S3_PORT)],
+                metrics=Metrics(SEAWEEDFS_METRICS_PORT),
+            ),
         )
 
     def _provision(
@@ -408,9 +392,7 @@ class SeaweedStore(ObjectStore):
     ) -> Service:
         """A job that makes `buckets` and, with `identity` (user, access key, secret key), that
         identity allowed on them only; it waits for the store to be healthy."""
-        spec = dataclasses.replace(
-            self._platform.settings.service("seaweedfs"), name=name, cpus=JOB_CPUS, memory_bytes=JOB_MEMORY
-        )
+        spec = self._layer.spec("seaweedfs").init_job(name)
         admin_login = pulumi.Output.all(self.admin_access_key, self.admin_secret_key).apply(
             lambda keys: f'user = "{keys[0]}:{keys[1]}"\n'
         )
@@ -431,17 +413,17 @@ class SeaweedStore(ObjectStore):
                 File(f"{PROVISION_DIR}/policy.json", seaweedfs_identity_policy(buckets), owner=SEAWEEDFS_UID),
             ]
             command += [user, access_key]
-        return Service(
+        return self._layer.service(
             name,
-            platform=self._platform,
-            spec=spec,
-            networks=self._networks,
-            healthcheck=None,
-            run_once=True,
-            entrypoint=["/bin/sh"],
-            command=command,
-            files=files,
-            user=SEAWEEDFS_UID,
-            depends_on=[self.service.container],
-            opts=pulumi.ResourceOptions(parent=parent),
+            ServiceArgs(
+                spec=spec,
+                lifecycle=InitJob(),
+                networks=self._networks,
+                entrypoint=["/bin/sh"],
+                command=command,
+                files=files,
+                user=SEAWEEDFS_UID,
+                depends_on=[self.service.container],
+            ),
+            parent=parent,
         )

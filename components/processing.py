@@ -10,10 +10,12 @@ from collections.abc import Sequence
 
 import pulumi
 
-from components.service import File, HealthCheck, Metrics, Platform, Port, Service
+from components.endpoints import BucketAccess, KafkaEndpoint, SparkEndpoint
+from components.layer import Layer
+from components.platform import Platform
+from components.service import File, HealthCheck, Metrics, Port, Server, Service, ServiceArgs
 from components.settings import ServiceSettings
-from components.storage import BucketAccess, StorageLayer
-from components.streaming import StreamingEndpoints
+from components.storage import StorageLayer
 from components.templates import render_output
 
 SPARK_MASTER_PORT = 7077
@@ -58,18 +60,12 @@ def process_memory_mb(spec: ServiceSettings) -> int:
     return spec.memory_mb * 9 // 10
 
 
-class ProcessingLayer(pulumi.ComponentResource):
-    def __init__(
-        self,
-        platform: Platform,
-        storage: StorageLayer,
-        *,
-        streaming: StreamingEndpoints | None = None,
-        opts: pulumi.ResourceOptions | None = None,
-    ):
-        super().__init__("datalyptica:processing:ProcessingLayer", "processing", None, opts)
-        self._platform = platform
-        self.network = platform.network("processing", parent=self)
+class ProcessingLayer(Layer):
+    layer = "processing"
+
+    def __init__(self, platform: Platform, storage: StorageLayer, *, streaming: KafkaEndpoint | None = None):
+        super().__init__(platform)
+        self.network = self.own_network("processing")
         # Workers and TaskManagers run the jobs: they reach the lake, and Kafka when it is deployed.
         self._lake = [self.network, storage.endpoints.network, *([streaming.network] if streaming else [])]
 
@@ -82,7 +78,7 @@ class ProcessingLayer(pulumi.ComponentResource):
         self.spark_master = self._spark_master(spark_conf)
         self.spark_workers = [
             self._spark_worker(i, spark_conf, depends_on=[self.spark_master.container, *spark_s3.resources])
-            for i in range(1, platform.settings.service("spark-worker").replicas + 1)
+            for i in range(1, self.spec("spark-worker").replicas + 1)
         ]
 
         flink_s3 = storage.buckets("flink", [FLINK_BUCKET], parent=self)
@@ -97,16 +93,16 @@ class ProcessingLayer(pulumi.ComponentResource):
                 flink_conf,
                 depends_on=[self.flink_jobmanager.container, *flink_s3.resources],
             )
-            for i in range(1, platform.settings.service("flink-taskmanager").replicas + 1)
+            for i in range(1, self.spec("flink-taskmanager").replicas + 1)
         ]
 
-        self.urls = {
-            "spark_master": platform.url("spark-master", "spark"),
-            "spark_master_ui": platform.url("spark-master-ui"),
-            "flink": platform.url("flink"),
-        }
-        self.credentials: dict[str, pulumi.Output[str]] = {}  # Spark's and Flink's keys stay in their files
-        self.register_outputs({name: url for name, url in self.urls.items() if url})
+        self.endpoint = SparkEndpoint(
+            network=self.network,
+            host="spark-master",
+            port=SPARK_MASTER_PORT,
+            resources=(self.spark_master.container,),
+        )
+        self.finish()  # no credentials: Spark's and Flink's keys stay in their files
 
     # ---- Spark ---------------------------------------------------------------------------
 
@@ -122,64 +118,64 @@ class ProcessingLayer(pulumi.ComponentResource):
         )
 
     def _spark_master(self, conf: File) -> Service:
-        return Service(
+        return self.service(
             "spark-master",
-            platform=self._platform,
-            spec=self._platform.settings.service("spark-master"),
-            networks=[self.network],
-            # The image's entrypoint runs any command but its Kubernetes ones as given (pass-through).
-            command=[
-                SPARK_CLASS,
-                "org.apache.spark.deploy.master.Master",
-                "--host",
-                "spark-master",
-                "--port",
-                str(SPARK_MASTER_PORT),
-                "--webui-port",
-                str(SPARK_MASTER_UI_PORT),
-            ],
-            env={"SPARK_DAEMON_MEMORY": f"{SPARK_DAEMON_MEMORY_MB}m"},
-            files=[conf],
-            ports=[Port("spark-master", SPARK_MASTER_PORT), Port("spark-master-ui", SPARK_MASTER_UI_PORT)],
-            healthcheck=HealthCheck.curl(f"http://localhost:{SPARK_MASTER_UI_PORT}/json/"),
-            metrics=Metrics(SPARK_MASTER_UI_PORT, SPARK_MASTER_METRICS),
-            opts=pulumi.ResourceOptions(parent=self),
+            ServiceArgs(
+                spec=self.spec("spark-master"),
+                lifecycle=Server(HealthCheck.curl(f"http://localhost:{SPARK_MASTER_UI_PORT}/json/")),
+                networks=[self.network],
+                # The image's entrypoint runs any command but its Kubernetes ones as given (pass-through).
+                command=[
+                    SPARK_CLASS,
+                    "org.apache.spark.deploy.master.Master",
+                    "--host",
+                    "spark-master",
+                    "--port",
+                    str(SPARK_MASTER_PORT),
+                    "--webui-port",
+                    str(SPARK_MASTER_UI_PORT),
+                ],
+                env={"SPARK_DAEMON_MEMORY": f"{SPARK_DAEMON_MEMORY_MB}m"},
+                files=[conf],
+                ports=[Port("spark-master", SPARK_MASTER_PORT), Port("spark-master-ui", SPARK_MASTER_UI_PORT)],
+                metrics=Metrics(SPARK_MASTER_UI_PORT, SPARK_MASTER_METRICS),
+            ),
         )
 
     def _spark_worker(self, index: int, conf: File, *, depends_on: Sequence[pulumi.Resource]) -> Service:
-        spec = self._platform.settings.service("spark-worker")
+        spec = self.spec("spark-worker")
         name = f"spark-worker-{index}"
         executors_mb = max(512, spec.memory_mb - SPARK_DAEMON_MEMORY_MB - 256)
-        return Service(
+        return self.service(
             name,
-            platform=self._platform,
-            spec=spec,
-            networks=self._lake,  # processing first: the worker's own name resolves to that address
-            command=[
-                SPARK_CLASS,
-                "org.apache.spark.deploy.worker.Worker",
-                "--host",
-                name,
-                "--webui-port",
-                str(SPARK_WORKER_UI_PORT),
-                "--cores",
-                str(max(1, int(spec.cpus))),
-                "--memory",
-                f"{executors_mb}m",
-                f"spark://spark-master:{SPARK_MASTER_PORT}",
-            ],
-            env={"SPARK_DAEMON_MEMORY": f"{SPARK_DAEMON_MEMORY_MB}m"},
-            files=[conf],
-            healthcheck=HealthCheck.curl(f"http://localhost:{SPARK_WORKER_UI_PORT}/json/"),
-            metrics=Metrics(SPARK_WORKER_UI_PORT, SPARK_WORKER_METRICS),
-            depends_on=depends_on,
-            opts=pulumi.ResourceOptions(parent=self),
+            ServiceArgs(
+                spec=spec,
+                lifecycle=Server(HealthCheck.curl(f"http://localhost:{SPARK_WORKER_UI_PORT}/json/")),
+                networks=self._lake,  # processing first: the worker's own name resolves to that address
+                command=[
+                    SPARK_CLASS,
+                    "org.apache.spark.deploy.worker.Worker",
+                    "--host",
+                    name,
+                    "--webui-port",
+                    str(SPARK_WORKER_UI_PORT),
+                    "--cores",
+                    str(max(1, int(spec.cpus))),
+                    "--memory",
+                    f"{executors_mb}m",
+                    f"spark://spark-master:{SPARK_MASTER_PORT}",
+                ],
+                env={"SPARK_DAEMON_MEMORY": f"{SPARK_DAEMON_MEMORY_MB}m"},
+                files=[conf],
+                metrics=Metrics(SPARK_WORKER_UI_PORT, SPARK_WORKER_METRICS),
+                depends_on=depends_on,
+            ),
         )
 
     # ---- Flink ---------------------------------------------------------------------------
 
     def _flink_config(self, s3: BucketAccess) -> pulumi.Output[str]:
-        settings = self._platform.settings
+        settings = self.settings
         taskmanager = settings.service("flink-taskmanager")
         return render_output(
             "flink/config.yaml.j2",
@@ -197,28 +193,30 @@ class ProcessingLayer(pulumi.ComponentResource):
         )
 
     def _flink(self, name: str, role: str, conf: File, *, depends_on: Sequence[pulumi.Resource]) -> Service:
-        spec = self._platform.settings.service("flink-jobmanager" if role == "jobmanager" else "flink-taskmanager")
+        spec = self.spec("flink-jobmanager" if role == "jobmanager" else "flink-taskmanager")
         is_jobmanager = role == "jobmanager"
-        return Service(
+        return self.service(
             name,
-            platform=self._platform,
-            spec=spec,
-            networks=self._lake,
-            command=[role],
-            env={
-                "JOB_MANAGER_RPC_ADDRESS": "flink-jobmanager",
-                "ENABLE_BUILT_IN_PLUGINS": flink_s3_plugin(spec.image),
-            },
-            files=[conf],
-            ports=[Port("flink", FLINK_REST_PORT)] if is_jobmanager else [],
-            # A TaskManager serves no HTTP but its Prometheus reporter: up means the JVM runs with our config.
-            healthcheck=HealthCheck.curl(
-                f"http://localhost:{FLINK_REST_PORT}/overview"
-                if is_jobmanager
-                else f"http://localhost:{FLINK_METRICS_PORT}/",
-                start_period="40s",
+            ServiceArgs(
+                spec=spec,
+                # A TaskManager serves no HTTP but its Prometheus reporter: up means the JVM runs with our config.
+                lifecycle=Server(
+                    HealthCheck.curl(
+                        f"http://localhost:{FLINK_REST_PORT}/overview"
+                        if is_jobmanager
+                        else f"http://localhost:{FLINK_METRICS_PORT}/",
+                        start_period="40s",
+                    )
+                ),
+                networks=self._lake,
+                command=[role],
+                env={
+                    "JOB_MANAGER_RPC_ADDRESS": "flink-jobmanager",
+                    "ENABLE_BUILT_IN_PLUGINS": flink_s3_plugin(spec.image),
+                },
+                files=[conf],
+                ports=[Port("flink", FLINK_REST_PORT)] if is_jobmanager else [],
+                metrics=Metrics(FLINK_METRICS_PORT),
+                depends_on=depends_on,
             ),
-            metrics=Metrics(FLINK_METRICS_PORT),
-            depends_on=depends_on,
-            opts=pulumi.ResourceOptions(parent=self),
         )

@@ -8,10 +8,10 @@ exits 1 when an expectation fails.
 
 from pathlib import Path
 
-import pulumi
-
-from components.query import TrinoEndpoint
-from components.service import File, Platform, Service
+from components.endpoints import TrinoEndpoint
+from components.layer import Layer
+from components.platform import Platform
+from components.service import File, OnDemandJob, ServiceArgs
 
 GX_PROJECT_SOURCE = Path(__file__).resolve().parent.parent / "gx"
 GX_PROJECT_DIR = "/usr/app/gx"  # owned by the image's gx user: GX writes uncommitted/ there
@@ -31,22 +31,21 @@ def gx_project_files() -> list[File]:
     ]
 
 
-class QualityLayer(pulumi.ComponentResource):
-    def __init__(self, platform: Platform, trino: TrinoEndpoint, *, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("datalyptica:quality:QualityLayer", "quality", None, opts)
-        self.great_expectations = Service(
+class QualityLayer(Layer):
+    layer = "quality"
+
+    def __init__(self, platform: Platform, trino: TrinoEndpoint):
+        super().__init__(platform)
+        self.great_expectations = self.service(
             "great-expectations",
-            platform=platform,
-            spec=platform.settings.service("great-expectations"),
-            networks=[trino.network],
-            command=["python", f"{GX_PROJECT_DIR}/run_checkpoint.py", CHECKPOINT],
-            # great_expectations.yml reads ${GX_TRINO_URL}; it holds no password (Trino has none here).
-            env={"GX_TRINO_URL": trino.sqlalchemy_url(GX_TRINO_USER)},
-            files=gx_project_files(),
-            healthcheck=None,
-            depends_on=list(trino.resources),
-            opts=pulumi.ResourceOptions(parent=self),
+            ServiceArgs(
+                spec=self.spec("great-expectations"),
+                lifecycle=OnDemandJob(),
+                uses=[trino],
+                command=["python", f"{GX_PROJECT_DIR}/run_checkpoint.py", CHECKPOINT],
+                # great_expectations.yml reads ${GX_TRINO_URL}; it holds no password (Trino has none here).
+                env={"GX_TRINO_URL": trino.sqlalchemy_url(GX_TRINO_USER)},
+                files=gx_project_files(),
+            ),
         )
-        self.urls: dict[str, str | None] = {}  # a job: nothing to browse
-        self.credentials: dict[str, pulumi.Output[str]] = {}
-        self.register_outputs({"job": self.great_expectations.container.name})
+        self.finish({"job": self.great_expectations.container.name})

@@ -7,14 +7,14 @@ secret file readable only by the trino user. dbt is a job container: created, ne
 """
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import pulumi
-import pulumi_docker as docker
 
-from components.olap import ClickHouseEndpoint
-from components.service import File, HealthCheck, Metrics, Platform, Port, Service
+from components.endpoints import ClickHouseEndpoint, Endpoint, TrinoEndpoint
+from components.layer import Layer
+from components.platform import Platform
+from components.service import File, HealthCheck, Metrics, OnDemandJob, Port, Server, Service, ServiceArgs
 from components.storage import LANDING_BUCKET, WAREHOUSE_BUCKET, StorageLayer
 from components.templates import render, render_output
 
@@ -33,22 +33,6 @@ DBT_PROFILE = "datalyptica"  # the `profile:` of dbt/dbt_project.yml
 DBT_TRINO_USER = "dbt"  # Trino has no authentication here: the name only labels dbt's queries
 DBT_SCHEMA = "analytics"
 DBT_SKIPPED = {"target", "logs", "dbt_packages"}
-
-
-@dataclass(frozen=True)
-class TrinoEndpoint:
-    """Trino as containers on `network` reach it."""
-
-    network: docker.Network
-    host: str
-    port: int
-    iceberg_catalog: str
-    resources: tuple[pulumi.Resource, ...]
-
-    def sqlalchemy_url(self, user: str, catalog: str | None = None, schema: str | None = None) -> str:
-        """A `trino://` URL for SQLAlchemy (the trino package's dialect)."""
-        path = "/".join(part for part in (catalog or self.iceberg_catalog, schema) if part)
-        return f"trino://{user}@{self.host}:{self.port}/{path}"
 
 
 def s3_switch(trino_image: str) -> str:
@@ -88,18 +72,12 @@ def dbt_profile(*, host: str = "trino", port: int = TRINO_PORT, threads: int = 4
     )
 
 
-class QueryLayer(pulumi.ComponentResource):
-    def __init__(
-        self,
-        platform: Platform,
-        storage: StorageLayer,
-        *,
-        clickhouse: ClickHouseEndpoint | None = None,
-        opts: pulumi.ResourceOptions | None = None,
-    ):
-        super().__init__("datalyptica:query:QueryLayer", "query", None, opts)
-        self._platform = platform
-        self.network = platform.network("query", parent=self)
+class QueryLayer(Layer):
+    layer = "query"
+
+    def __init__(self, platform: Platform, storage: StorageLayer, *, clickhouse: ClickHouseEndpoint | None = None):
+        super().__init__(platform)
+        self.network = self.own_network("query")
         self.trino = self._trino(storage, clickhouse)
         self.endpoint = TrinoEndpoint(
             network=self.network,
@@ -109,13 +87,10 @@ class QueryLayer(pulumi.ComponentResource):
             resources=(self.trino.container,),
         )
         self.dbt = self._dbt()
-        self.urls = {"trino": platform.url("trino", "http")}
-        self.credentials: dict[str, pulumi.Output[str]] = {}  # Trino has no login of its own yet
-        self.register_outputs({name: url for name, url in self.urls.items() if url})
+        self.finish()  # Trino has no login of its own yet: no credentials
 
     def _trino(self, storage: StorageLayer, clickhouse: ClickHouseEndpoint | None) -> Service:
-        settings = self._platform.settings
-        spec = settings.service("trino")
+        spec = self.spec("trino")
         lake = storage.endpoints
         bucket_access = storage.buckets("trino", [WAREHOUSE_BUCKET, LANDING_BUCKET], parent=self)
         database = storage.database("trino", parent=self)
@@ -141,8 +116,7 @@ class QueryLayer(pulumi.ComponentResource):
                 render_output("trino/catalog/postgresql.properties.j2", database=database.template_values()),
             ),
         ]
-        networks = [self.network, lake.network]
-        depends_on = [*bucket_access.resources, *database.resources]
+        uses: list[Endpoint] = [bucket_access, database]
         if clickhouse is not None:
             files.append(
                 catalog(
@@ -157,22 +131,21 @@ class QueryLayer(pulumi.ComponentResource):
                     ),
                 )
             )
-            networks.append(clickhouse.network)
-            depends_on.extend(clickhouse.resources)
+            uses.append(clickhouse)
 
-        return Service(
+        return self.service(
             "trino",
-            platform=self._platform,
-            spec=spec,
-            networks=networks,
-            files=files,
-            ports=[Port("trino", TRINO_PORT)],
-            # The image's own check: /v1/info answers and the server is no longer starting.
-            healthcheck=HealthCheck.command("/usr/lib/trino/bin/health-check", start_period="60s"),
-            # Served by the coordinator without configuration; a scrape must send an X-Trino-User header.
-            metrics=Metrics(TRINO_PORT, "/metrics", user="prometheus"),
-            depends_on=depends_on,
-            opts=pulumi.ResourceOptions(parent=self),
+            ServiceArgs(
+                spec=spec,
+                # The image's own check: /v1/info answers and the server is no longer starting.
+                lifecycle=Server(HealthCheck.command("/usr/lib/trino/bin/health-check", start_period="60s")),
+                networks=[self.network],
+                uses=uses,
+                files=files,
+                ports=[Port("trino", TRINO_PORT)],
+                # Served by the coordinator without configuration; a scrape must send an X-Trino-User header.
+                metrics=Metrics(TRINO_PORT, "/metrics", user="prometheus"),
+            ),
         )
 
     def _dbt(self) -> Service:
@@ -184,14 +157,13 @@ class QueryLayer(pulumi.ComponentResource):
                      docker run --rm --network datalyptica-query datalyptica-dbt-debug \\
                          dbt debug --project-dir /usr/app/dbt --profiles-dir /etc/dbt
         """
-        return Service(
+        return self.service(
             "dbt",
-            platform=self._platform,
-            spec=self._platform.settings.service("dbt"),
-            networks=[self.network],
-            command=["dbt", "build", "--project-dir", DBT_PROJECT_DIR, "--profiles-dir", DBT_PROFILES_DIR],
-            files=[File(f"{DBT_PROFILES_DIR}/profiles.yml", dbt_profile()), *dbt_project_files()],
-            healthcheck=None,
-            depends_on=list(self.endpoint.resources),
-            opts=pulumi.ResourceOptions(parent=self),
+            ServiceArgs(
+                spec=self.spec("dbt"),
+                lifecycle=OnDemandJob(),
+                uses=[self.endpoint],
+                command=["dbt", "build", "--project-dir", DBT_PROJECT_DIR, "--profiles-dir", DBT_PROFILES_DIR],
+                files=[File(f"{DBT_PROFILES_DIR}/profiles.yml", dbt_profile()), *dbt_project_files()],
+            ),
         )

@@ -10,7 +10,9 @@ from collections.abc import Sequence
 import pulumi
 
 from components import secrets
-from components.service import File, HealthCheck, Metrics, Platform, Port, Service
+from components.layer import Layer
+from components.platform import Platform
+from components.service import File, HealthCheck, Metrics, Port, Server, ServiceArgs
 from components.sso import ADMIN_ROLE, KEYCLOAK_HOST, KEYCLOAK_HTTP_PORT, REALM, OidcClient, SsoClients
 from components.storage import StorageLayer
 from components.templates import render_output
@@ -80,17 +82,12 @@ def _client(client: OidcClient, name: str, secret: str) -> dict:
     }
 
 
-class SecurityLayer(pulumi.ComponentResource):
-    def __init__(
-        self,
-        platform: Platform,
-        *,
-        storage: StorageLayer,
-        clients: SsoClients,
-        opts: pulumi.ResourceOptions | None = None,
-    ):
-        super().__init__("datalyptica:security:SecurityLayer", "security", None, opts)
-        settings = platform.settings
+class SecurityLayer(Layer):
+    layer = "security"
+
+    def __init__(self, platform: Platform, storage: StorageLayer, clients: SsoClients):
+        """Needs only storage's PostgreSQL: it is built between `StorageLayer` and its `open_lake`."""
+        super().__init__(platform)
         database = storage.database("keycloak", parent=self)
         self.admin_user = secrets.username("keycloak-admin-user", parent=self)
         self.admin_password = secrets.password("keycloak-admin-password", parent=self)
@@ -111,39 +108,38 @@ class SecurityLayer(pulumi.ComponentResource):
                 oidc_clients, {cid: login.name for cid, login in clients.logins.items()}, list(client_secrets)
             )
         )
-        self.keycloak = Service(
+        self.keycloak = self.service(
             KEYCLOAK_HOST,
-            platform=platform,
-            spec=settings.service("keycloak"),
-            networks=[storage.network, *[client.network for client in oidc_clients if client.network]],
-            command=["start", "--import-realm"],
-            env={
-                "KC_HOSTNAME": clients.keycloak_url,
-                # Token, userinfo and JWKS endpoints as the caller reached Keycloak: containers
-                # use http://keycloak:8080 while browsers get the published URL.
-                "KC_HOSTNAME_BACKCHANNEL_DYNAMIC": "true",
-                "KC_HTTP_ENABLED": "true",
-                "KC_HTTP_PORT": str(KEYCLOAK_HTTP_PORT),
-                "KC_HEALTH_ENABLED": "true",
-                "KC_METRICS_ENABLED": "true",
-            },
-            files=[
-                File(CONFIG_PATH, config, secret=True, owner=KEYCLOAK_UID),
-                # Holds the client secrets. Imported only while the realm does not exist yet.
-                File(REALM_IMPORT_PATH, realm, secret=True, owner=KEYCLOAK_UID),
-            ],
-            ports=[Port("keycloak", KEYCLOAK_HTTP_PORT)],
-            healthcheck=HealthCheck.http_via_bash(KEYCLOAK_MANAGEMENT_PORT, "/health/ready", start_period="90s"),
-            metrics=Metrics(KEYCLOAK_MANAGEMENT_PORT, "/metrics"),
-            depends_on=database.resources,
-            opts=pulumi.ResourceOptions(parent=self),
+            ServiceArgs(
+                spec=self.spec("keycloak"),
+                lifecycle=Server(
+                    HealthCheck.http_via_bash(KEYCLOAK_MANAGEMENT_PORT, "/health/ready", start_period="90s")
+                ),
+                networks=[storage.network, *[client.network for client in oidc_clients if client.network]],
+                uses=[database],
+                command=["start", "--import-realm"],
+                env={
+                    "KC_HOSTNAME": clients.keycloak_url,
+                    # Token, userinfo and JWKS endpoints as the caller reached Keycloak: containers
+                    # use http://keycloak:8080 while browsers get the published URL.
+                    "KC_HOSTNAME_BACKCHANNEL_DYNAMIC": "true",
+                    "KC_HTTP_ENABLED": "true",
+                    "KC_HTTP_PORT": str(KEYCLOAK_HTTP_PORT),
+                    "KC_HEALTH_ENABLED": "true",
+                    "KC_METRICS_ENABLED": "true",
+                },
+                files=[
+                    File(CONFIG_PATH, config, secret=True, owner=KEYCLOAK_UID),
+                    # Holds the client secrets. Imported only while the realm does not exist yet.
+                    File(REALM_IMPORT_PATH, realm, secret=True, owner=KEYCLOAK_UID),
+                ],
+                ports=[Port("keycloak", KEYCLOAK_HTTP_PORT)],
+                metrics=Metrics(KEYCLOAK_MANAGEMENT_PORT, "/metrics"),
+            ),
         )
-        clients.keycloak_started(self.keycloak.container)
-
-        self.urls = {
-            "keycloak": clients.keycloak_url,
+        self.extra_urls = {
             "keycloak_admin_console": platform.url("keycloak", path="/admin/"),
             "keycloak_issuer": clients.issuer_url,
         }
         self.credentials = {"keycloak_admin_user": self.admin_user, "keycloak_admin_password": self.admin_password}
-        self.register_outputs({**{name: url for name, url in self.urls.items() if url}, **self.credentials})
+        self.finish()

@@ -1,18 +1,16 @@
 """The platform's conventions for a container, in one place.
 
-`Platform` holds what every layer shares: the validated settings, images, networks, volumes
-and the list of services deployed so far. `Service` is one container as the platform runs
-it: named `<prefix>-<name>`, answering to `<name>` on its networks, with a health check that
-works with the tools inside its image, limits, labels, a restart policy, its files uploaded
-(secrets mode 0400) and its data in named volumes that the stack can protect.
+`Service(name, ServiceArgs, platform)` is one container as the platform runs it: named
+`<prefix>-<name>`, answering to `<name>` on its networks, with limits, labels, its files
+uploaded (secrets readable by the service only) and its data in named volumes that the stack can
+protect. Its `Lifecycle` says how it runs, and only a meaningful combination can be written:
+- `Server(healthcheck)`: long-running, restarted unless stopped, and `pulumi up` waits until its
+  health check (one that works with the tools inside its image) passes;
+- `OnDemandJob()`: created with its files but not started; a person or a scheduler runs it
+  (`docker start -a <container>`: dbt, Great Expectations);
+- `InitJob()`: run to completion during `pulumi up` (below).
 
-Shared networks (catalog.SHARED_NETWORKS): a service joins, besides the networks its layer
-gives it, every shared network whose members name it (by catalog service name) while the layer
-that needs the network is enabled. The spawned notebooks' network is one: storage's HAProxy,
-MinIO and Nessie join it without the storage layer knowing about notebooks. The network is
-created once per program, at the stack's top level, by whichever service asks first.
-
-One-shot services (`run_once=True`): a container that runs to completion during `pulumi up`
+Init jobs (`InitJob()`): a container that runs to completion during `pulumi up`
 (migrations, first admin user); `pulumi up` fails if it exits non-zero, and a service created
 `after=[job]` is created only once the job has succeeded. The job runs again only when it is
 replaced (its image, command or files changed, or `pulumi up --replace <its urn>`); it must be
@@ -44,74 +42,33 @@ mirror; 5.2 adds `upload.owner` on top):
   for it is replaced.
 
 Stopping: the provider stops a container on delete and replace with `destroy_grace_seconds`
-(0 when unset: SIGKILL at once, :1085-1091). Every service gets `STOP_GRACE_SECONDS` (more for
-the stateful ones, so they flush and shut down cleanly) as both `destroy_grace_seconds` and
-`stop_timeout` (what `docker stop` and a daemon shutdown use).
+(0 when unset: SIGKILL at once, :1085-1091). Every server gets its catalog `stop_grace_seconds`
+(more for the stateful ones, so they flush and shut down cleanly) as both `destroy_grace_seconds`
+and `stop_timeout` (what `docker stop` and a daemon shutdown use); a job gets Docker's default.
 """
 
-import dataclasses
-import hashlib
-import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from pathlib import Path
-from typing import Any, TypedDict, Unpack
+from typing import Literal, TypedDict, Unpack
 
 import pulumi
 import pulumi_docker as docker
 
 from components import catalog
-from components.settings import ServiceSettings, Settings
+from components.endpoints import Endpoint
+from components.platform import Platform
+from components.settings import ServiceSettings
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-IMAGES_DIR = PROJECT_DIR / "images"
 SERVICE_TYPE = "datalyptica:platform:Service"
-# Images are built for this platform whatever the machine that runs `pulumi up` is: the
-# platform is an input of the image build, so the host's own would rebuild them from another machine.
-IMAGE_PLATFORM = "linux/amd64"
 
-# Seconds a container gets between SIGTERM and SIGKILL when it is stopped, replaced or destroyed.
-# Stateful services get enough to flush and close cleanly: PostgreSQL's fast shutdown ends with a
-# checkpoint, Kafka's controlled shutdown moves partition leadership, etcd and ClickHouse sync their
-# logs, Redis writes its snapshot, Prometheus and Loki flush their heads to disk.
 # A name Docker's embedded DNS does not know (a stopped container's) is forwarded to the host's
 # resolvers; from an internal network (postgres-ha) that query has no route, and with glibc's
 # defaults (5 s x 2 attempts, A and AAAA) a lookup of a dead peer stalled 20 s. Measured on the
 # test engine: `getent hosts patroni-9` took 20.0 s, 2.0 s with these options; Patroni's checks
 # of a crashed leader by name made failover 30.7 s instead of about 20.
 DNS_OPTIONS = ("timeout:1", "attempts:1")
-DEFAULT_STOP_GRACE_SECONDS = 10  # Docker's own default for `docker stop`
-STOP_GRACE_SECONDS: dict[str, int] = {
-    # `weed server` waits 10 s after SIGTERM before it exits (seaweedfs).
-    "patroni": 120,
-    "etcd": 30,
-    "minio": 30,
-    "seaweedfs": 30,
-    "kafka": 120,
-    "kafka-connect": 60,
-    "clickhouse": 60,
-    "redis": 60,
-    "prometheus": 60,
-    "loki": 60,
-    "alertmanager": 30,
-    "grafana": 30,
-    "nessie": 30,
-    "keycloak": 30,
-    "trino": 60,
-    "spark-master": 30,
-    "spark-worker": 30,
-    "flink-jobmanager": 60,
-    "flink-taskmanager": 60,
-    "airflow-scheduler": 60,
-    "airflow-worker": 120,
-    "airflow-triggerer": 30,
-    "airflow-dag-processor": 30,
-    "jupyterhub": 30,
-    "schema-registry": 30,
-    "haproxy": 15,
-}
 
 
 class Timing(TypedDict, total=False):
@@ -237,9 +194,6 @@ def docker_cpus(cpus: float) -> str:
     return nine.rstrip("0")
 
 
-ROOT_UID = "0"
-
-
 @dataclass(frozen=True)
 class File:
     """A file the service reads, delivered with the container's uploads; a secret never shows in
@@ -270,7 +224,7 @@ class File:
     @property
     def needs_root_group(self) -> bool:
         """Whether a container that starts as its own user reads this file through group 0."""
-        return self.owner not in (None, ROOT_UID)
+        return self.owner not in (None, catalog.ROOT_UID)
 
     def args(self, *, hand_over: bool) -> docker.ContainerUploadArgs:
         """The upload; `hand_over`: the container starts as root, so the file can be given to `owner`."""
@@ -315,224 +269,114 @@ class Metrics:
 
 
 @dataclass(frozen=True)
-class DeployedService:
-    """What the rest of the platform may know about a deployed service (for monitoring, plans)."""
-
+class Ulimit:
     name: str
+    soft: int
+    hard: int
+
+
+@dataclass(frozen=True)
+class BindMount:
+    """A path of the Docker host seen inside the container, read-only unless said otherwise."""
+
+    source: str
+    target: str
+    read_only: bool = True
+
+
+@dataclass(frozen=True)
+class Server:
+    """Long-running: restarted unless stopped; `pulumi up` waits until `healthcheck` passes."""
+
+    healthcheck: HealthCheck
+
+
+@dataclass(frozen=True)
+class OnDemandJob:
+    """Created with its files, never started by `pulumi up`: run with `docker start -a <container>`."""
+
+
+@dataclass(frozen=True)
+class InitJob:
+    """Run to completion during `pulumi up`; what lists it in `after` waits for its success."""
+
+
+Lifecycle = Server | OnDemandJob | InitJob
+
+
+@dataclass(frozen=True)
+class ServiceArgs:
+    """Everything one container of the platform is made of.
+
+    `volumes`: this service's own named volumes (volume name -> container path);
+    `shared_volumes`: container path -> a volume several services mount (platform.volume);
+    `host_paths`: host path -> container path, bind-mounted read-write (e.g. the Docker socket);
+    `uses`: the endpoints (components/endpoints.py) the service talks to: it joins their networks,
+    after `networks`, and waits for their resources;
+    `after`: init jobs that must have succeeded before this container is created.
+    """
+
+    spec: ServiceSettings
+    lifecycle: Lifecycle
+    networks: Sequence[docker.Network] = ()
+    uses: Sequence[Endpoint] = ()
+    command: Sequence[pulumi.Input[str]] | None = None
+    entrypoint: Sequence[str] | None = None
+    env: Mapping[str, pulumi.Input[str]] | None = None
+    files: Sequence[File] = ()
+    volumes: Mapping[str, str] | None = None
+    shared_volumes: Mapping[str, docker.Volume] | None = None
+    host_paths: Mapping[str, str] | None = None
+    bind_mounts: Sequence[BindMount] = ()
+    ports: Sequence[Port] = ()
+    user: str | None = None
+    metrics: Metrics | None = None
+    depends_on: Sequence[pulumi.Input[pulumi.Resource]] = ()
+    after: Sequence["Service"] = ()
+    shm_size_mb: int | None = None
+    ulimits: Sequence[Ulimit] = ()
+    cgroupns_mode: Literal["host", "private"] | None = None
+
+
+@dataclass(frozen=True)
+class MetricsTarget:
+    """A server that serves Prometheus metrics, as the monitoring layer reaches it."""
+
+    service: str
     layer: str
     host: str  # the name it answers to on its networks
-    metrics: Metrics | None
+    metrics: Metrics
     networks: tuple[docker.Network, ...]
-    container: docker.Container
-
-
-def docker_provider() -> docker.Provider:
-    """The stack's one Docker provider, passed explicitly to every Docker resource (shared networks
-    and images too, which have no layer to inherit one from).
-
-    An explicit provider does not read the `docker:*` stack config as the default one does (its SDK
-    falls back to DOCKER_HOST only), so the keys that say where the Docker host is are handed over:
-    `docker:host` (else DOCKER_HOST), `docker:context`, `docker:certPath`.
-    """
-    # pulumi_docker's config stub names the key (certPath); the module's attribute is cert_path.
-    cert_path = docker.config.cert_path  # type: ignore[attr-defined]
-    return docker.Provider("docker", host=docker.config.host, context=docker.config.context, cert_path=cert_path)
-
-
-class Platform:
-    """What all layers share. One per program run."""
-
-    def __init__(self, settings: Settings):
-        self.settings = settings
-        self.docker = docker_provider()
-        self.deployed: list[DeployedService] = []
-        self._images: dict[str, pulumi.Output[str]] = {}
-        self._shared_networks: dict[str, docker.Network] = {}
-
-    def container_name(self, name: str) -> str:
-        return f"{self.settings.prefix}-{name}"
-
-    def url(self, port_name: str, scheme: str = "http", path: str = "") -> str | None:
-        """How a user reaches a published port, or None when the stack does not publish it."""
-        port = self.settings.host_port(port_name)
-        return f"{scheme}://{self.settings.endpoint_host}:{port}{path}" if port is not None else None
-
-    def labels(self, layer: str, service: str) -> list[docker.ContainerLabelArgs]:
-        return [
-            docker.ContainerLabelArgs(label="datalyptica.layer", value=layer),
-            docker.ContainerLabelArgs(label="datalyptica.service", value=service),
-            docker.ContainerLabelArgs(label="datalyptica.stack", value=pulumi.get_stack()),
-        ]
-
-    def network(self, name: str, *, parent: pulumi.Resource | None, internal: bool = False) -> docker.Network:
-        """A bridge network `<prefix>-<name>`; internal ones have no route out of the host."""
-        return docker.Network(
-            f"{name}-network",
-            name=self.container_name(name),
-            internal=internal,
-            labels=[docker.NetworkLabelArgs(label="datalyptica.network", value=name)],
-            opts=pulumi.ResourceOptions(parent=parent, provider=self.docker),
-        )
-
-    def shared_networks_for(self, service: str) -> list[docker.Network]:
-        """The shared networks the catalog service `service` joins in this stack."""
-        return [
-            self.shared_network(name)
-            for name, shared in catalog.SHARED_NETWORKS.items()
-            if service in shared.members and self.settings.enabled(shared.layer)
-        ]
-
-    def shared_network(self, name: str) -> docker.Network:
-        """The shared network `<prefix>-<name>` (catalog.SHARED_NETWORKS), created on first use."""
-        if not self.settings.enabled(catalog.SHARED_NETWORKS[name].layer):
-            raise ValueError(
-                f"the {name} network belongs to the {catalog.SHARED_NETWORKS[name].layer} layer, "
-                "which this stack does not enable"
-            )
-        if name not in self._shared_networks:
-            self._shared_networks[name] = self.network(name, parent=None)
-        return self._shared_networks[name]
-
-    def volume(self, name: str, *, parent: pulumi.Resource) -> docker.Volume:
-        """A named volume `<prefix>-<name>`, protected from deletion when the stack says so."""
-        protect = self.settings.protect_data
-        return docker.Volume(
-            f"{name}-volume",
-            name=self.container_name(name),
-            labels=[docker.VolumeLabelArgs(label="datalyptica.volume", value=name)],
-            opts=pulumi.ResourceOptions(parent=parent, provider=self.docker, protect=protect, retain_on_delete=protect),
-        )
-
-    def image(self, service: ServiceSettings, *, parent: pulumi.Resource) -> pulumi.Output[str]:
-        """The image a service runs, by image id: pulled and pinned by tag, or built from images/.
-
-        Each image is pulled or built once, however many services run it.
-        """
-        if service.image not in self._images:
-            if folder := service.built_image:
-                self._images[service.image] = self._build(folder, parent=parent)
-            else:
-                pulled = docker.RemoteImage(
-                    f"{service.name}-image",
-                    name=service.image,
-                    keep_locally=True,
-                    opts=pulumi.ResourceOptions(parent=parent, provider=self.docker),
-                )
-                self._images[service.image] = pulled.image_id
-        return self._images[service.image]
-
-    def built_image_name(self, folder: str) -> str:
-        return f"{catalog.BUILT_IMAGE_REGISTRY}/{folder}:{self.settings.image_version}"
-
-    def _build(self, folder: str, *, parent: pulumi.Resource) -> pulumi.Output[str]:
-        """Build images/<folder> on the Docker host, tagged with its platform name.
-
-        A `RemoteImage` with a build block, built by the Docker Engine's own (legacy) builder: it
-        runs on the provider's Docker host, where the containers run. (pulumi-docker's native
-        `Image` is not served by the bridged provider, and the bridged buildx path dials the local
-        /var/run/docker.sock whatever the provider's `host` says.) The provider rebuilds only when
-        an input changes, so `triggers` carries a hash of the build context's files.
-        """
-        context = IMAGES_DIR / folder
-        if not (context / "Dockerfile").is_file():
-            raise FileNotFoundError(f"images/{folder}/Dockerfile is missing: the {folder} image cannot be built")
-        # Context and Dockerfile relative to the project (the program and the provider run from its
-        # directory), and a fixed platform: all three are inputs, so absolute paths or the host's
-        # platform would rebuild the image (and replace its containers) whenever the checkout or
-        # machine changes.
-        relative = context.relative_to(PROJECT_DIR)
-        build_args = self.settings.image_build_args(folder)
-        image = docker.RemoteImage(
-            f"{folder}-image",
-            name=self.built_image_name(folder),
-            build=docker.RemoteImageBuildArgs(
-                context=relative.as_posix(),
-                dockerfile="Dockerfile",
-                platform=IMAGE_PLATFORM,
-                build_args=build_args or None,
-                network_mode=self.settings.image_build_network,
-                use_legacy_builder=True,
-            ),
-            triggers={"context": context_hash(context)},
-            keep_locally=True,
-            opts=pulumi.ResourceOptions(parent=parent, provider=self.docker),
-        )
-        # The local image id: a rebuild (a changed context or build argument) replaces the containers.
-        return image.image_id
-
-
-def context_hash(folder: Path) -> str:
-    """SHA-256 over a build context's files (relative paths, modes and contents), in a fixed order."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
-        digest.update(b"x" if os.access(path, os.X_OK) else b"-")
-        digest.update(path.read_bytes() + b"\0")
-    return digest.hexdigest()
 
 
 class Service(pulumi.ComponentResource):
     """One container of the platform, with its volumes and (first time) its image."""
 
     def __init__(
-        self,
-        name: str,
-        *,
-        platform: Platform,
-        spec: ServiceSettings,
-        networks: Sequence[docker.Network],
-        healthcheck: HealthCheck | None,
-        command: Sequence[pulumi.Input[str]] | None = None,
-        entrypoint: Sequence[str] | None = None,
-        env: Mapping[str, pulumi.Input[str]] | None = None,
-        files: Sequence[File] = (),
-        volumes: Mapping[str, str] | None = None,
-        shared_volumes: Mapping[str, docker.Volume] | None = None,
-        host_paths: Mapping[str, str] | None = None,
-        ports: Sequence[Port] = (),
-        user: str | None = None,
-        metrics: Metrics | None = None,
-        depends_on: Sequence[pulumi.Input[pulumi.Resource]] = (),
-        run_once: bool = False,
-        after: Sequence["Service"] = (),
-        opts: pulumi.ResourceOptions | None = None,
-        **container_args: Any,
+        self, name: str, args: ServiceArgs, platform: Platform, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        """`volumes`: this service's own named volumes (volume name -> container path);
-        `shared_volumes`: container path -> a volume several services mount (platform.volume);
-        `host_paths`: host path -> container path, bind-mounted (e.g. the Docker socket);
-        `run_once`: a one-shot job run to completion (see the module's docstring);
-        `after`: one-shot jobs that must have succeeded before this container is created.
-        """
         super().__init__(SERVICE_TYPE, name, None, opts)
-        if run_once:
-            if healthcheck is not None:
-                raise ValueError(f"{name}: a one-shot job runs to completion; it has no health check")
-            spec = dataclasses.replace(spec, job=True)
-        elif healthcheck is None and not spec.job:
-            raise ValueError(f"{name}: a long-running service needs a health check that works inside its image")
-        if any(not job.run_once for job in after):
-            raise ValueError(f"{name}: `after` names services that run once; use depends_on for the others")
-        self.name = name
+        spec, lifecycle = args.spec, args.lifecycle
+        if spec.job != isinstance(lifecycle, OnDemandJob):
+            kind = "runs on demand (catalog: job=True)" if spec.job else "is not an on-demand job in the catalog"
+            raise ValueError(f"{name}: {spec.name} {kind}; give it the lifecycle that says so")
+        if not_jobs := [job.name for job in args.after if not isinstance(job.lifecycle, InitJob)]:
+            raise ValueError(f"{name}: `after` names {not_jobs}, which are not init jobs; use depends_on for them")
+        self.name: str = name
         self.host = name
-        self.run_once: bool = run_once
+        self.layer = spec.layer
+        self.lifecycle: Lifecycle = lifecycle
+        self.metrics = args.metrics
         settings = platform.settings
 
-        mounts = [
-            docker.ContainerVolumeArgs(
-                volume_name=platform.volume(f"{name}-{volume}", parent=self).name, container_path=path
-            )
-            for volume, path in (volumes or {}).items()
-        ]
-        mounts += [
-            docker.ContainerVolumeArgs(volume_name=volume.name, container_path=path)
-            for path, volume in (shared_volumes or {}).items()
-        ]
-        mounts += [
-            docker.ContainerVolumeArgs(host_path=host, container_path=path) for host, path in (host_paths or {}).items()
-        ]
-        networks = list(networks)
-        networks += [n for n in platform.shared_networks_for(spec.name) if n not in networks]
+        networks = list(args.networks)
+        for network in [
+            *(n for endpoint in args.uses for n in endpoint.networks),
+            *platform.shared_networks_for(spec.name),
+        ]:
+            if network not in networks:
+                networks.append(network)
+        self.networks: tuple[docker.Network, ...] = tuple(networks)
         # Sorted by container port: the provider reads `ports` back in that order
         # (resource_docker_container_structures.go:27-58, v4.5.0) and a list in another order would
         # replace the container (`ports` forces replacement).
@@ -540,59 +384,99 @@ class Service(pulumi.ComponentResource):
             docker.ContainerPortArgs(
                 internal=port.internal, external=host_port, ip=settings.bind_address, protocol="tcp"
             )
-            for port in sorted(ports, key=lambda port: port.internal)
+            for port in sorted(args.ports, key=lambda port: port.internal)
             if (host_port := settings.host_port(port.name, port.replica)) is not None
         ]
-        grace = STOP_GRACE_SECONDS.get(spec.name, DEFAULT_STOP_GRACE_SECONDS)
-        hand_over = spec.drops_privileges and user is None
-        root_group = not hand_over and any(file.needs_root_group for file in files)
+        grace = spec.stop_grace_seconds if isinstance(lifecycle, Server) else catalog.DEFAULT_STOP_GRACE_SECONDS
+        hand_over = spec.drops_privileges and args.user is None
+        root_group = not hand_over and any(file.needs_root_group for file in args.files)
+        run = _run(lifecycle)
         self.container: docker.Container = docker.Container(
             f"{name}-container",
             name=platform.container_name(name),
             hostname=name,
             image=platform.image(spec, parent=self),
-            command=list(command) if command is not None else None,
-            entrypoints=list(entrypoint) if entrypoint is not None else None,
-            envs=[pulumi.Output.concat(key, "=", value) for key, value in (env or {}).items()],
-            uploads=[file.args(hand_over=hand_over) for file in files],
-            group_adds=[ROOT_UID] if root_group else None,
-            volumes=mounts,
+            command=list(args.command) if args.command is not None else None,
+            entrypoints=list(args.entrypoint) if args.entrypoint is not None else None,
+            envs=[pulumi.Output.concat(key, "=", value) for key, value in (args.env or {}).items()],
+            uploads=[file.args(hand_over=hand_over) for file in args.files],
+            group_adds=[catalog.ROOT_UID] if root_group else None,
+            volumes=self._volumes(args, platform),
+            mounts=[
+                docker.ContainerMountArgs(type="bind", source=m.source, target=m.target, read_only=m.read_only)
+                for m in args.bind_mounts
+            ]
+            or None,
             ports=published,
             networks_advanced=[
                 docker.ContainerNetworksAdvancedArgs(name=network.name, aliases=[name]) for network in networks
             ],
-            labels=platform.labels(spec.layer, spec.name) + _metrics_labels(metrics) + _after_labels(after),
+            labels=platform.labels(spec.layer, spec.name) + _metrics_labels(args.metrics) + _after_labels(args.after),
             memory=spec.memory_mb,
             memory_swap=spec.memory_mb,
             cpus=docker_cpus(spec.cpus),
+            shm_size=args.shm_size_mb,
+            ulimits=[docker.ContainerUlimitArgs(name=u.name, soft=u.soft, hard=u.hard) for u in args.ulimits] or None,
+            cgroupns_mode=args.cgroupns_mode,
             destroy_grace_seconds=grace,
             stop_timeout=grace,
-            user=user,
+            user=args.user,
             log_driver="json-file",
             log_opts={"max-size": "50m", "max-file": "3"},
             dns_opts=list(DNS_OPTIONS),
-            **(_run_to_completion() if run_once else _lifecycle(spec, healthcheck)),
-            **container_args,
+            restart=run.restart,
+            must_run=run.must_run,
+            attach=run.attach,
+            start=run.start,
+            healthcheck=run.healthcheck,
+            wait=run.wait,
+            wait_timeout=run.wait_timeout,
             opts=pulumi.ResourceOptions(
                 parent=self,
                 provider=platform.docker,
-                depends_on=[*depends_on, *(job.container for job in after)],
+                depends_on=[
+                    *args.depends_on,
+                    *(resource for endpoint in args.uses for resource in endpoint.resources),
+                    *(job.container for job in args.after),
+                ],
                 delete_before_replace=True,
-                custom_timeouts=pulumi.CustomTimeouts(create="30m") if run_once else None,
+                custom_timeouts=pulumi.CustomTimeouts(create="30m") if isinstance(lifecycle, InitJob) else None,
             ),
         )
-        if run_once:
+        if isinstance(lifecycle, InitJob):
             container_name = platform.container_name(name)
             self.succeeded = pulumi.Output.all(self.container.urn, self.container.exit_code).apply(
                 lambda urn_and_code: require_success(container_name, urn_and_code[1], urn_and_code[0])
             )
-        else:
-            platform.deployed.append(DeployedService(name, spec.layer, name, metrics, tuple(networks), self.container))
         self.register_outputs({"container_name": self.container.name, "host": name})
+
+    def _volumes(self, args: ServiceArgs, platform: Platform) -> list[docker.ContainerVolumeArgs]:
+        own = [
+            docker.ContainerVolumeArgs(
+                volume_name=platform.volume(f"{self.name}-{volume}", parent=self).name, container_path=path
+            )
+            for volume, path in (args.volumes or {}).items()
+        ]
+        shared = [
+            docker.ContainerVolumeArgs(volume_name=volume.name, container_path=path)
+            for path, volume in (args.shared_volumes or {}).items()
+        ]
+        host = [
+            docker.ContainerVolumeArgs(host_path=host, container_path=path)
+            for host, path in (args.host_paths or {}).items()
+        ]
+        return own + shared + host
+
+    @property
+    def metrics_target(self) -> MetricsTarget | None:
+        """What monitoring scrapes of this service: a server that declares metrics."""
+        if self.metrics is None or not isinstance(self.lifecycle, Server):
+            return None
+        return MetricsTarget(self.name, self.layer, self.host, self.metrics, self.networks)
 
 
 def require_success(container: str, exit_code: int | None, urn: str = "<the job's urn>") -> str:
-    """The exit code of a one-shot job that succeeded; fails `pulumi up` for any other outcome.
+    """The exit code of an init job that succeeded; fails `pulumi up` for any other outcome.
 
     The job is in state as it ran, so only replacing it runs it again (see the module docstring).
     """
@@ -605,28 +489,39 @@ def require_success(container: str, exit_code: int | None, urn: str = "<the job'
     return "0"
 
 
-def _run_to_completion() -> dict:
-    """Started, waited on until it exits (attach), and left stopped: it is not restarted."""
-    return {"restart": "no", "must_run": False, "attach": True}
+@dataclass(frozen=True)
+class _Run:
+    """How the container is run, as the provider's inputs (None: the provider's default)."""
+
+    restart: str
+    must_run: bool | None = None
+    attach: bool | None = None
+    start: bool | None = None
+    healthcheck: docker.ContainerHealthcheckArgs | None = None
+    wait: bool | None = None
+    wait_timeout: int | None = None
 
 
-def _after_labels(jobs: Sequence["Service"]) -> list[docker.ContainerLabelArgs]:
+def _run(lifecycle: Lifecycle) -> _Run:
+    match lifecycle:
+        case Server(healthcheck):
+            return _Run(
+                "unless-stopped",
+                healthcheck=healthcheck.args(),
+                wait=True,
+                wait_timeout=healthcheck.wait_seconds(),
+            )
+        case OnDemandJob():
+            return _Run("no", must_run=False, start=False)
+        case InitJob():
+            # Started, waited on until it exits (attach), and left stopped: it is not restarted.
+            return _Run("no", must_run=False, attach=True)
+
+
+def _after_labels(jobs: Sequence[Service]) -> list[docker.ContainerLabelArgs]:
     """A label per job this container waits for; its value is known only once the job succeeded,
     so the container cannot be created before (or without) that."""
     return [docker.ContainerLabelArgs(label=f"datalyptica.after.{job.name}", value=job.succeeded) for job in jobs]
-
-
-def _lifecycle(spec: ServiceSettings, healthcheck: HealthCheck | None) -> dict:
-    """Long-running services restart and are waited on until healthy; jobs are created, not started."""
-    if spec.job:
-        return {"restart": "no", "must_run": False, "start": False}
-    assert healthcheck is not None
-    return {
-        "restart": "unless-stopped",
-        "healthcheck": healthcheck.args(),
-        "wait": True,
-        "wait_timeout": healthcheck.wait_seconds(),
-    }
 
 
 def _metrics_labels(metrics: Metrics | None) -> list[docker.ContainerLabelArgs]:

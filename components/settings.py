@@ -4,6 +4,7 @@ Everything is checked before a single resource is registered. Each error names t
 user writes it in `Pulumi.<stack>.yaml`, the value found, and what would be accepted.
 """
 
+import dataclasses
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -120,6 +121,19 @@ class ServiceSettings:
     replicas: int
     job: bool
     drops_privileges: bool = False  # catalog.ServiceDefaults.drops_privileges
+    stop_grace_seconds: int = catalog.DEFAULT_STOP_GRACE_SECONDS
+    job_size: catalog.JobSize | None = None
+
+    def init_job(self, name: str) -> "ServiceSettings":
+        """The settings of an init job `name` that runs this service's image: the catalog's job
+        size where it gives one, else the service's own limits."""
+        size = self.job_size
+        return dataclasses.replace(
+            self,
+            name=name,
+            cpus=size.cpus if size else self.cpus,
+            memory_bytes=parse_size(size.memory) if size else self.memory_bytes,
+        )
 
     @property
     def memory_mb(self) -> int:
@@ -335,6 +349,8 @@ class Settings(_Model):
             replicas=override.replicas if override.replicas is not None else defaults.replicas,
             job=defaults.job,
             drops_privileges=defaults.drops_privileges,
+            stop_grace_seconds=defaults.stop_grace_seconds,
+            job_size=defaults.job_size,
         )
 
     def deployed_services(self) -> list[ServiceSettings]:

@@ -6,12 +6,11 @@ own local admin login).
 
 `SsoClients` is built early in __main__, before any UI: it generates each client's secret and
 the network on which that UI reaches Keycloak, so the UIs are configured without waiting for
-Keycloak, and the security layer later imports the very same clients into the realm. The
-security layer must be built after it in the same program: it resolves `provider_started`,
-which the MinIO container waits on (with objectStore minio).
+Keycloak, and the security layer later imports the very same clients into the realm. A UI that
+reads the discovery document when it starts (MinIO) is created after the security layer and
+waits for Keycloak's container, which __main__ hands it (StorageLayer.open_lake).
 """
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -19,7 +18,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components import catalog, secrets
-from components.service import Platform
+from components.platform import Platform
 
 REALM = "datalyptica"
 KEYCLOAK_HOST = "keycloak"
@@ -35,9 +34,6 @@ class OidcClient:
     internal_issuer_url: str  # as containers reach it, e.g. http://keycloak:8080/realms/datalyptica
     redirect_uri: str = ""  # the one callback the realm accepts for this client: the UI must send exactly it
     network: docker.Network | None = None  # the UI joins it to reach internal_issuer_url (Keycloak is on it)
-    # Resolves to Keycloak's container once the security layer creates it. A UI that fetches the
-    # discovery document when it starts (MinIO) lists it in depends_on; the others need not wait.
-    provider_started: pulumi.Output[pulumi.Resource] | None = None
 
     @property
     def discovery_url(self) -> str:
@@ -81,9 +77,6 @@ class SsoClients(pulumi.ComponentResource):
         self.keycloak_url = browser_base
         self.issuer_url = f"{browser_base}/realms/{REALM}"
         self.internal_issuer_url = f"http://{KEYCLOAK_HOST}:{KEYCLOAK_HTTP_PORT}/realms/{REALM}"
-        # Resolved by keycloak_started; Output.from_input takes any awaitable (public API).
-        self._started: asyncio.Future[pulumi.Resource] = asyncio.get_event_loop().create_future()
-        started: pulumi.Output[pulumi.Resource] = pulumi.Output.from_input(self._started)
 
         self.logins: dict[str, UiLogin] = {}
         self._clients: dict[str, OidcClient] = {}
@@ -99,7 +92,6 @@ class SsoClients(pulumi.ComponentResource):
                 internal_issuer_url=self.internal_issuer_url,
                 redirect_uri=f"{ui_url}{login.callback_path}",
                 network=platform.network(f"sso-{login.client_id}", parent=self),
-                provider_started=started,
             )
         self.register_outputs({"clients": list(self._clients)})
 
@@ -108,8 +100,3 @@ class SsoClients(pulumi.ComponentResource):
 
     def clients(self) -> Sequence[OidcClient]:
         return list(self._clients.values())
-
-    def keycloak_started(self, container: docker.Container) -> None:
-        """Called by the security layer once Keycloak's container exists (resolves provider_started)."""
-        if not self._started.done():
-            self._started.set_result(container)

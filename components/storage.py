@@ -3,7 +3,11 @@ HAProxy) and Nessie.
 
 It also provisions for the other layers: a database owned by a consumer's own login role, and
 buckets reachable with a consumer's own object-store identity whose permissions name only those
-buckets (components/objectstore.py).
+buckets (components/objectstore.py); each comes as an endpoint (components/endpoints.py).
+
+It is built in two explicit steps, because single sign-on sits between them: the constructor
+builds PostgreSQL HA (where Keycloak keeps its realm), and `open_lake` the object store and
+Nessie, once Keycloak runs (MinIO reads its OpenID discovery document when it starts).
 """
 
 from collections.abc import Sequence
@@ -14,12 +18,13 @@ import pulumi_docker as docker
 import pulumi_postgresql as postgresql
 
 from components import pgha, secrets
-from components.objectstore import BucketAccess, ObjectStore, bucket_policy, object_store
-from components.service import File, HealthCheck, Metrics, Platform, Port, Service
+from components.endpoints import BucketAccess, DatabaseAccess, PostgresToWatch, ReplicationAccess
+from components.layer import Layer
+from components.objectstore import ObjectStore, object_store
+from components.platform import Platform
+from components.service import File, HealthCheck, Metrics, Port, Server, Service, ServiceArgs
 from components.sso import OidcClient
 from components.templates import render_output
-
-__all__ = ["BucketAccess", "DatabaseAccess", "ReplicationAccess", "StorageEndpoints", "StorageLayer", "bucket_policy"]
 
 POSTGRES_PRIMARY_PORT = 5000
 POSTGRES_REPLICAS_PORT = 5001
@@ -31,60 +36,6 @@ LANDING_BUCKET = "landing"  # raw files as they arrive, before any table holds t
 PATRONI_SCOPE = "datalyptica"
 POSTGRES_UID = "999"  # the postgres user of the official postgres image our Patroni image builds on
 NESSIE_UID = "10000"
-
-
-@dataclass(frozen=True)
-class DatabaseAccess:
-    """A consumer's own database, as the consumer's containers reach it."""
-
-    host: str
-    port: int
-    database: str
-    username: str
-    password: pulumi.Output[str]
-    resources: tuple[pulumi.Resource, ...]  # what a consumer's container depends on
-
-    def url(self, scheme: str = "postgresql") -> pulumi.Output[str]:
-        """A secret libpq connection URL (with its connect timeout), e.g. scheme 'postgresql+psycopg2'
-        for SQLAlchemy."""
-        return pulumi.Output.secret(
-            pulumi.Output.concat(
-                scheme,
-                "://",
-                self.username,
-                ":",
-                self.password,
-                "@",
-                self.host,
-                ":",
-                str(self.port),
-                "/",
-                self.database,
-                pgha.CLIENT_URL_QUERY,
-            )
-        )
-
-    def template_values(self) -> dict:
-        return {
-            "host": self.host,
-            "port": self.port,
-            "database": self.database,
-            "username": self.username,
-            "password": self.password,
-        }
-
-
-@dataclass(frozen=True)
-class ReplicationAccess:
-    """A login role that may stream a database's changes (logical replication) from a publication."""
-
-    host: str
-    port: int
-    database: str
-    username: str
-    password: pulumi.Output[str]
-    publication: str  # covers every table of `database`, present and future
-    resources: tuple[pulumi.Resource, ...]
 
 
 @dataclass(frozen=True)
@@ -103,23 +54,15 @@ class StorageEndpoints:
     landing_bucket: str
 
 
-class StorageLayer(pulumi.ComponentResource):
-    def __init__(
-        self,
-        platform: Platform,
-        *,
-        sso: OidcClient | None = None,
-        logical_slots: Sequence[pgha.LogicalSlot] = (),
-        opts: pulumi.ResourceOptions | None = None,
-    ):
-        """`sso`: the MinIO console's client; without it the console keeps only the root login
-        (SeaweedFS has no console and takes none).
+class StorageLayer(Layer):
+    layer = "storage"
+
+    def __init__(self, platform: Platform, *, logical_slots: Sequence[pgha.LogicalSlot] = ()):
+        """PostgreSQL HA; `open_lake` adds the object store and Nessie.
         `logical_slots`: replication slots of consumers (change data capture) kept across failovers."""
-        super().__init__("datalyptica:storage:StorageLayer", "storage", None, opts)
-        self._platform = platform
-        self.network = platform.network("storage", parent=self)
-        self.ha_network = platform.network("postgres-ha", parent=self, internal=True)
-        front = [self.network]
+        super().__init__(platform)
+        self.network = self.own_network("storage")
+        self.ha_network = self.own_network("postgres-ha", internal=True)
         self._logical_slots = tuple(logical_slots)
 
         self.postgres_superuser_password = secrets.password("postgres-superuser-password", parent=self)
@@ -132,39 +75,39 @@ class StorageLayer(pulumi.ComponentResource):
             self._patroni(node, topology, replication_password, rest_password, depends_on=[s.container for s in etcd])
             for node in topology.nodes
         ]
-        self.haproxy = self._haproxy(topology, front, depends_on=[s.container for s in patroni])
-        self.object_store: ObjectStore = object_store(platform, networks=front, sso=sso, parent=self)
-
+        self.haproxy = self._haproxy(topology, depends_on=[s.container for s in patroni])
         self._postgres = self._postgres_provider()
+        self.watched.append(PostgresToWatch(self.network, self._monitoring_role))
+        self.credentials = {
+            "postgres_superuser": pulumi.Output.secret("postgres"),
+            "postgres_superuser_password": self.postgres_superuser_password,
+        }
+
+    def open_lake(self, *, sso: OidcClient | None = None, identity_provider: Sequence[pulumi.Resource] = ()) -> None:
+        """The object store (with its lake buckets) and Nessie; then the layer is complete.
+
+        `sso`: the MinIO console's client, without which the console keeps only the root login
+        (SeaweedFS has no console and takes none); `identity_provider`: what MinIO waits for
+        before it starts with `sso` (Keycloak's container)."""
+        self.object_store: ObjectStore = object_store(
+            self, networks=[self.network], sso=sso, identity_provider=identity_provider
+        )
         self.object_store.ensure_buckets([WAREHOUSE_BUCKET, LANDING_BUCKET], parent=self)
-
-        self.nessie = self._nessie(front)
-
+        self.nessie = self._nessie()
         self.endpoints = StorageEndpoints(
             network=self.network,
-            postgres_host="haproxy",
+            postgres_host=self.haproxy.host,
             postgres_port=POSTGRES_PRIMARY_PORT,
             postgres_replicas_port=POSTGRES_REPLICAS_PORT,
             s3_endpoint=self.object_store.endpoint,
             s3_region=self.object_store.region,
-            nessie_uri=f"http://nessie:{NESSIE_PORT}/api/v2",
-            iceberg_rest_uri=f"http://nessie:{NESSIE_PORT}/iceberg/main",
+            nessie_uri=f"http://{self.nessie.host}:{NESSIE_PORT}/api/v2",
+            iceberg_rest_uri=f"http://{self.nessie.host}:{NESSIE_PORT}/iceberg/main",
             warehouse_bucket=WAREHOUSE_BUCKET,
             landing_bucket=LANDING_BUCKET,
         )
-        self.urls = {
-            **self.object_store.urls,
-            "postgres_primary": platform.url("postgres-primary", "postgresql"),
-            "postgres_replicas": platform.url("postgres-replicas", "postgresql"),
-            "haproxy_stats": platform.url("haproxy-stats", "http"),
-            "nessie": platform.url("nessie", "http", "/api/v2"),
-        }
-        self.credentials = {
-            **self.object_store.credentials,
-            "postgres_superuser": pulumi.Output.secret("postgres"),
-            "postgres_superuser_password": self.postgres_superuser_password,
-        }
-        self.register_outputs({**{name: url for name, url in self.urls.items() if url}, **self.credentials})
+        self.credentials = {**self.object_store.credentials, **self.credentials}
+        self.finish()
 
     # ---- provisioning for consumers ------------------------------------------------------
 
@@ -173,9 +116,7 @@ class StorageLayer(pulumi.ComponentResource):
         name = database or consumer.replace("-", "_")
         password = secrets.password(f"{consumer}-db-password", parent=parent)
         options = pulumi.ResourceOptions(parent=parent, provider=self._postgres)
-        data = pulumi.ResourceOptions(
-            protect=self._platform.settings.protect_data, retain_on_delete=self._platform.settings.protect_data
-        )
+        data = pulumi.ResourceOptions(protect=self.settings.protect_data, retain_on_delete=self.settings.protect_data)
         # The owner is kept with its database: PostgreSQL cannot drop a role that owns a retained
         # database, so a destroy would stop part-way.
         role = postgresql.Role(
@@ -200,12 +141,13 @@ class StorageLayer(pulumi.ComponentResource):
             opts=options,
         )
         return DatabaseAccess(
-            host="haproxy",
+            host=self.haproxy.host,
             port=POSTGRES_PRIMARY_PORT,
             database=name,
             username=name,
             password=password,
             resources=(role, created, no_public_access),
+            networks=(self.network,),
         )
 
     def replication_role(
@@ -272,13 +214,14 @@ class StorageLayer(pulumi.ComponentResource):
             password=password,
             publication=publication,
             resources=(*database.resources, role, connect, read_tables, read_future_tables, created),
+            networks=database.networks,
         )
 
     def buckets(self, consumer: str, buckets: Sequence[str], *, parent: pulumi.Resource) -> BucketAccess:
         """The consumer's own object-store identity, allowed on these buckets only (created when missing)."""
         return self.object_store.buckets(consumer, buckets, parent=parent)
 
-    def monitoring_role(self, consumer: str, *, parent: pulumi.Resource) -> DatabaseAccess:
+    def _monitoring_role(self, consumer: str, parent: pulumi.Resource) -> DatabaseAccess:
         """A login role with PostgreSQL's built-in `pg_monitor` (read the statistics views, nothing else).
 
         It owns no database: it connects to `postgres`, which every role may connect to.
@@ -294,18 +237,19 @@ class StorageLayer(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=parent, provider=self._postgres),
         )
         return DatabaseAccess(
-            host="haproxy",
+            host=self.haproxy.host,
             port=POSTGRES_PRIMARY_PORT,
             database="postgres",
             username=name,
             password=password,
             resources=(role,),
+            networks=(self.network,),
         )
 
     # ---- the services --------------------------------------------------------------------
 
     def _topology(self) -> pgha.PgHaTopology:
-        settings = self._platform.settings
+        settings = self.settings
         return pgha.PgHaTopology(
             scope=PATRONI_SCOPE,
             etcd=tuple(
@@ -320,16 +264,16 @@ class StorageLayer(pulumi.ComponentResource):
 
     def _etcd(self, member: pgha.EtcdMember, topology: pgha.PgHaTopology) -> Service:
         data_dir = "/var/lib/etcd"
-        return Service(
+        return self.service(
             member.name,
-            platform=self._platform,
-            spec=self._platform.settings.service("etcd"),
-            networks=[self.ha_network],
-            command=pgha.etcd_command(topology, member, data_dir=data_dir),
-            volumes={"data": data_dir},
-            healthcheck=HealthCheck.command("etcdctl", "endpoint", "health", start_period="20s"),
-            metrics=Metrics(member.client_port),
-            opts=pulumi.ResourceOptions(parent=self),
+            ServiceArgs(
+                spec=self.spec("etcd"),
+                lifecycle=Server(HealthCheck.command("etcdctl", "endpoint", "health", start_period="20s")),
+                networks=[self.ha_network],
+                command=pgha.etcd_command(topology, member, data_dir=data_dir),
+                volumes={"data": data_dir},
+                metrics=Metrics(member.client_port),
+            ),
         )
 
     def _patroni(
@@ -349,56 +293,54 @@ class StorageLayer(pulumi.ComponentResource):
                     superuser_password=passwords[0], replication_password=passwords[1], rest_password=passwords[2]
                 ),
                 data_dir=pgha.IMAGE_DATA_DIR,
-                bin_dir=pgha.image_bin_dir(self._platform.settings.postgres_major),
+                bin_dir=pgha.image_bin_dir(self.settings.postgres_major),
                 socket_dir=pgha.IMAGE_SOCKET_DIR,
                 logical_slots=self._logical_slots,
             )
         )
-        return Service(
+        return self.service(
             node.name,
-            platform=self._platform,
-            spec=self._platform.settings.service("patroni"),
-            networks=[self.ha_network],
-            files=[File(pgha.IMAGE_CONFIG_PATH, config, secret=True, owner=POSTGRES_UID)],
-            volumes={"data": pgha.IMAGE_VOLUME_DIR},
-            healthcheck=HealthCheck.curl(f"http://localhost:{node.rest_port}/health", start_period="60s"),
-            metrics=Metrics(node.rest_port),
-            shm_size=256,
-            depends_on=depends_on,
-            opts=pulumi.ResourceOptions(parent=self),
+            ServiceArgs(
+                spec=self.spec("patroni"),
+                lifecycle=Server(HealthCheck.curl(f"http://localhost:{node.rest_port}/health", start_period="60s")),
+                networks=[self.ha_network],
+                files=[File(pgha.IMAGE_CONFIG_PATH, config, secret=True, owner=POSTGRES_UID)],
+                volumes={"data": pgha.IMAGE_VOLUME_DIR},
+                metrics=Metrics(node.rest_port),
+                shm_size_mb=256,
+                depends_on=depends_on,
+            ),
         )
 
-    def _haproxy(
-        self, topology: pgha.PgHaTopology, front: Sequence[docker.Network], *, depends_on: Sequence[pulumi.Resource]
-    ) -> Service:
+    def _haproxy(self, topology: pgha.PgHaTopology, *, depends_on: Sequence[pulumi.Resource]) -> Service:
         config = pgha.render_haproxy_config(
             topology,
             primary_port=POSTGRES_PRIMARY_PORT,
             replica_port=POSTGRES_REPLICAS_PORT,
             stats_port=HAPROXY_STATS_PORT,
         )
-        return Service(
+        return self.service(
             "haproxy",
-            platform=self._platform,
-            spec=self._platform.settings.service("haproxy"),
-            networks=[self.ha_network, *front],
-            files=[File(pgha.HAPROXY_CONFIG_PATH, config)],
-            ports=[
-                Port("postgres-primary", POSTGRES_PRIMARY_PORT),
-                Port("postgres-replicas", POSTGRES_REPLICAS_PORT),
-                Port("haproxy-stats", HAPROXY_STATS_PORT),
-            ],
-            # Healthy only while the primary has an up server, so the postgresql provider (which
-            # connects once HAProxy is created) finds a primary. The image (docker-library/haproxy
-            # 3.2/Dockerfile at ef134ca "Update 3.2 to 3.2.4") is debian:trixie-slim with only
-            # ca-certificates added: bash (Essential in Debian) but no curl, wget or socat.
-            healthcheck=HealthCheck.http_via_bash(HAPROXY_STATS_PORT, pgha.HAPROXY_PRIMARY_READY_PATH),
-            metrics=Metrics(HAPROXY_STATS_PORT),
-            depends_on=depends_on,
-            opts=pulumi.ResourceOptions(parent=self),
+            ServiceArgs(
+                spec=self.spec("haproxy"),
+                # Healthy only while the primary has an up server, so the postgresql provider (which
+                # connects once HAProxy is created) finds a primary. The image (docker-library/haproxy
+                # 3.2/Dockerfile at ef134ca "Update 3.2 to 3.2.4") is debian:trixie-slim with only
+                # ca-certificates added: bash (Essential in Debian) but no curl, wget or socat.
+                lifecycle=Server(HealthCheck.http_via_bash(HAPROXY_STATS_PORT, pgha.HAPROXY_PRIMARY_READY_PATH)),
+                networks=[self.ha_network, self.network],
+                files=[File(pgha.HAPROXY_CONFIG_PATH, config)],
+                ports=[
+                    Port("postgres-primary", POSTGRES_PRIMARY_PORT),
+                    Port("postgres-replicas", POSTGRES_REPLICAS_PORT),
+                    Port("haproxy-stats", HAPROXY_STATS_PORT),
+                ],
+                metrics=Metrics(HAPROXY_STATS_PORT),
+                depends_on=depends_on,
+            ),
         )
 
-    def _nessie(self, front: Sequence[docker.Network]) -> Service:
+    def _nessie(self) -> Service:
         database = self.database("nessie", parent=self)
         bucket_access = self.buckets("nessie", [WAREHOUSE_BUCKET], parent=self)
         config_path = "/etc/nessie/application.properties"
@@ -408,25 +350,27 @@ class StorageLayer(pulumi.ComponentResource):
             s3=bucket_access.template_values(),
             warehouse_bucket=WAREHOUSE_BUCKET,
         )
-        return Service(
+        return self.service(
             "nessie",
-            platform=self._platform,
-            spec=self._platform.settings.service("nessie"),
-            networks=front,
-            env={"QUARKUS_CONFIG_LOCATIONS": config_path},
-            files=[File(config_path, config, secret=True, owner=NESSIE_UID)],
-            ports=[Port("nessie", NESSIE_PORT)],
-            healthcheck=HealthCheck.http_via_bash(NESSIE_MANAGEMENT_PORT, "/q/health/ready", start_period="60s"),
-            metrics=Metrics(NESSIE_MANAGEMENT_PORT, "/q/metrics"),
-            depends_on=[*database.resources, *bucket_access.resources],
-            opts=pulumi.ResourceOptions(parent=self),
+            ServiceArgs(
+                spec=self.spec("nessie"),
+                lifecycle=Server(
+                    HealthCheck.http_via_bash(NESSIE_MANAGEMENT_PORT, "/q/health/ready", start_period="60s")
+                ),
+                networks=[self.network],
+                uses=[database, bucket_access],
+                env={"QUARKUS_CONFIG_LOCATIONS": config_path},
+                files=[File(config_path, config, secret=True, owner=NESSIE_UID)],
+                ports=[Port("nessie", NESSIE_PORT)],
+                metrics=Metrics(NESSIE_MANAGEMENT_PORT, "/q/metrics"),
+            ),
         )
 
     # ---- admin connections the program itself uses --------------------------------------
 
     def _postgres_provider(self) -> postgresql.Provider:
         """Connects through HAProxy's primary port as published on the Docker host."""
-        settings = self._platform.settings
+        settings = self.settings
         return postgresql.Provider(
             "postgres-admin",
             host=settings.endpoint_host,

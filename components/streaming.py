@@ -11,12 +11,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_docker as docker
 import pulumi_random as random
 
 from components import pgha
-from components.service import File, HealthCheck, Platform, Port, Service
-from components.storage import ReplicationAccess, StorageLayer
+from components.endpoints import KafkaEndpoint, ReplicationAccess
+from components.layer import Layer
+from components.platform import Platform
+from components.service import File, HealthCheck, Port, Server, Service, ServiceArgs
+from components.storage import StorageLayer
 from components.templates import render, render_output
 
 KAFKA_INTERNAL_PORT = 19092  # what containers use: kafka-N:19092
@@ -104,28 +106,18 @@ class KafkaCluster:
         }
 
 
-@dataclass(frozen=True)
-class StreamingEndpoints:
-    """What other layers use of streaming, by the names they answer to on `network`."""
-
-    network: docker.Network
-    bootstrap_servers: str
-    schema_registry_url: str
-    kafka_connect_url: str
-
-
 def heap(memory_mb: int) -> str:
     """A JVM heap of half the container's memory: the rest is metaspace, buffers, page cache."""
     return f"-Xmx{memory_mb // 2}m"
 
 
-class StreamingLayer(pulumi.ComponentResource):
-    def __init__(self, platform: Platform, storage: StorageLayer, *, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("datalyptica:streaming:StreamingLayer", "streaming", None, opts)
-        self._platform = platform
-        settings = platform.settings
-        self.network = platform.network("streaming", parent=self)
-        self.cluster = KafkaCluster(settings.service("kafka").replicas)
+class StreamingLayer(Layer):
+    layer = "streaming"
+
+    def __init__(self, platform: Platform, storage: StorageLayer):
+        super().__init__(platform)
+        self.network = self.own_network("streaming")
+        self.cluster = KafkaCluster(self.spec("kafka").replicas)
         if self.cluster.brokers < 1:
             raise ValueError("datalyptica:services.kafka.replicas: the streaming layer needs at least one broker")
 
@@ -140,114 +132,111 @@ class StreamingLayer(pulumi.ComponentResource):
 
         cdc_database = storage.database(CDC_DATABASE, parent=self)
         self.cdc = storage.replication_role("debezium", database=cdc_database, publication=CDC_PUBLICATION, parent=self)
-        self.kafka_connect = self._kafka_connect(storage, depends_on=[*broker_containers, *self.cdc.resources])
+        self.kafka_connect = self._kafka_connect(depends_on=broker_containers)
 
-        self.endpoints = StreamingEndpoints(
+        self.endpoint = KafkaEndpoint(
             network=self.network,
-            bootstrap_servers=self.cluster.bootstrap_servers,
+            brokers=tuple(self.cluster.host(node_id) for node_id in self.cluster.node_ids),
+            port=KAFKA_INTERNAL_PORT,
             schema_registry_url=f"http://schema-registry:{SCHEMA_REGISTRY_PORT}",
             kafka_connect_url=f"http://kafka-connect:{KAFKA_CONNECT_PORT}",
+            resources=tuple(broker_containers),
         )
+        self.watched.append(self.endpoint)  # Kafka serves JMX only: an exporter gives its metrics
         external = [self._external_address(node_id) for node_id in self.cluster.node_ids]
         published = [address for address in external if address]
-        self.urls = {
-            "kafka_bootstrap": ",".join(published) if len(published) == len(external) else None,
-            "schema_registry": platform.url("schema-registry"),
-            "kafka_connect": platform.url("kafka-connect"),
-        }
-        self.credentials: dict[str, pulumi.Output[str]] = {}  # the CDC login stays in Kafka Connect's file
-        self.register_outputs(
-            {
-                "bootstrap_servers": self.cluster.bootstrap_servers,
-                "cluster_id": self.cluster_id,
-                **{name: url for name, url in self.urls.items() if url},
-            }
-        )
+        self.extra_urls["kafka_bootstrap"] = ",".join(published) if len(published) == len(external) else None
+        # No credentials: the CDC login stays in Kafka Connect's file.
+        self.finish({"bootstrap_servers": self.cluster.bootstrap_servers, "cluster_id": self.cluster_id})
 
     def _external_address(self, node_id: int) -> str | None:
         """host:port by which clients outside Docker reach this broker, if it is published."""
-        settings = self._platform.settings
-        port = settings.host_port("kafka", node_id)
-        return f"{settings.endpoint_host}:{port}" if port is not None else None
+        port = self.settings.host_port("kafka", node_id)
+        return f"{self.settings.endpoint_host}:{port}" if port is not None else None
 
     def _broker(self, node_id: int) -> Service:
-        spec = self._platform.settings.service("kafka")
+        spec = self.spec("kafka")
         env = self.cluster.broker_env(node_id, self._external_address(node_id))
-        return Service(
+        return self.service(
             self.cluster.host(node_id),
-            platform=self._platform,
-            spec=spec,
-            networks=[self.network],
-            env={**env, "CLUSTER_ID": self.cluster_id, "KAFKA_HEAP_OPTS": heap(spec.memory_mb)},
-            volumes={"data": KAFKA_DATA_DIR},
-            ports=[Port("kafka", KAFKA_EXTERNAL_PORT, replica=node_id)],
-            # The image has neither curl nor wget; its own CLI asks the broker for its API versions.
-            healthcheck=HealthCheck.command(
-                "/opt/kafka/bin/kafka-broker-api-versions.sh",
-                "--bootstrap-server",
-                f"localhost:{KAFKA_INTERNAL_PORT}",
-                interval="15s",
-                timeout="10s",
-                start_period="40s",
+            ServiceArgs(
+                spec=spec,
+                # The image has neither curl nor wget; its own CLI asks the broker for its API versions.
+                lifecycle=Server(
+                    HealthCheck.command(
+                        "/opt/kafka/bin/kafka-broker-api-versions.sh",
+                        "--bootstrap-server",
+                        f"localhost:{KAFKA_INTERNAL_PORT}",
+                        interval="15s",
+                        timeout="10s",
+                        start_period="40s",
+                    )
+                ),
+                networks=[self.network],
+                env={**env, "CLUSTER_ID": self.cluster_id, "KAFKA_HEAP_OPTS": heap(spec.memory_mb)},
+                volumes={"data": KAFKA_DATA_DIR},
+                ports=[Port("kafka", KAFKA_EXTERNAL_PORT, replica=node_id)],
+                metrics=None,  # Kafka serves JMX only; Prometheus would need a JMX exporter agent in the image
             ),
-            metrics=None,  # Kafka serves JMX only; Prometheus would need a JMX exporter agent in the image
-            opts=pulumi.ResourceOptions(parent=self),
         )
 
     def _schema_registry(self, *, depends_on: Sequence[pulumi.Resource]) -> Service:
-        spec = self._platform.settings.service("schema-registry")
-        return Service(
+        spec = self.spec("schema-registry")
+        return self.service(
             "schema-registry",
-            platform=self._platform,
-            spec=spec,
-            networks=[self.network],
-            env={
-                "SCHEMA_REGISTRY_HOST_NAME": "schema-registry",
-                "SCHEMA_REGISTRY_LISTENERS": f"http://0.0.0.0:{SCHEMA_REGISTRY_PORT}",
-                "SCHEMA_REGISTRY_KAFKASTORE_BOOTSTRAP_SERVERS": self.cluster.bootstrap_servers,
-                "SCHEMA_REGISTRY_KAFKASTORE_TOPIC_REPLICATION_FACTOR": str(self.cluster.replication_factor),
-                "SCHEMA_REGISTRY_HEAP_OPTS": heap(spec.memory_mb),
-            },
-            ports=[Port("schema-registry", SCHEMA_REGISTRY_PORT)],
-            # The cp-base-java image (ubi9-minimal) installs no curl, but has bash (tests/health_evidence.py).
-            healthcheck=HealthCheck.http_via_bash(SCHEMA_REGISTRY_PORT, "/subjects"),
-            metrics=None,  # JMX only
-            depends_on=depends_on,
-            opts=pulumi.ResourceOptions(parent=self),
+            ServiceArgs(
+                spec=spec,
+                # The cp-base-java image (ubi9-minimal) installs no curl, but has bash (tests/health_evidence.py).
+                lifecycle=Server(HealthCheck.http_via_bash(SCHEMA_REGISTRY_PORT, "/subjects")),
+                networks=[self.network],
+                env={
+                    "SCHEMA_REGISTRY_HOST_NAME": "schema-registry",
+                    "SCHEMA_REGISTRY_LISTENERS": f"http://0.0.0.0:{SCHEMA_REGISTRY_PORT}",
+                    "SCHEMA_REGISTRY_KAFKASTORE_BOOTSTRAP_SERVERS": self.cluster.bootstrap_servers,
+                    "SCHEMA_REGISTRY_KAFKASTORE_TOPIC_REPLICATION_FACTOR": str(self.cluster.replication_factor),
+                    "SCHEMA_REGISTRY_HEAP_OPTS": heap(spec.memory_mb),
+                },
+                ports=[Port("schema-registry", SCHEMA_REGISTRY_PORT)],
+                metrics=None,  # JMX only
+                depends_on=depends_on,
+            ),
         )
 
-    def _kafka_connect(self, storage: StorageLayer, *, depends_on: Sequence[pulumi.Resource]) -> Service:
-        spec = self._platform.settings.service("kafka-connect")
+    def _kafka_connect(self, *, depends_on: Sequence[pulumi.Resource]) -> Service:
+        spec = self.spec("kafka-connect")
         replication = str(self.cluster.replication_factor)
-        return Service(
+        return self.service(
             "kafka-connect",
-            platform=self._platform,
-            spec=spec,
-            networks=[self.network, storage.endpoints.network],
-            env={
-                "BOOTSTRAP_SERVERS": self.cluster.bootstrap_servers,
-                "GROUP_ID": "datalyptica-connect",
-                "ADVERTISED_HOST_NAME": "kafka-connect",
-                "CONFIG_STORAGE_TOPIC": CONNECT_TOPICS["config"],
-                "OFFSET_STORAGE_TOPIC": CONNECT_TOPICS["offset"],
-                "STATUS_STORAGE_TOPIC": CONNECT_TOPICS["status"],
-                "CONNECT_CONFIG_STORAGE_REPLICATION_FACTOR": replication,
-                "CONNECT_OFFSET_STORAGE_REPLICATION_FACTOR": replication,
-                "CONNECT_STATUS_STORAGE_REPLICATION_FACTOR": replication,
-                # Connector configs say ${file:<path>:<key>}; the worker reads the value from the file.
-                "CONNECT_CONFIG_PROVIDERS": "file",
-                "CONNECT_CONFIG_PROVIDERS_FILE_CLASS": "org.apache.kafka.common.config.provider.FileConfigProvider",
-                "HEAP_OPTS": heap(spec.memory_mb),
-            },
-            files=[
-                File(CDC_SECRETS_PATH, cdc_secrets(self.cdc), secret=True, owner=CONNECT_UID),
-                File(CDC_CONNECTOR_PATH, cdc_connector_config(self.cdc, self.cluster.replication_factor)),
-            ],
-            ports=[Port("kafka-connect", KAFKA_CONNECT_PORT)],
-            healthcheck=HealthCheck.curl(f"http://localhost:{KAFKA_CONNECT_PORT}/connectors", start_period="60s"),
-            metrics=None,  # the image's JMX exporter switch expects an agent jar the image does not ship
-            depends_on=depends_on,
-            opts=pulumi.ResourceOptions(parent=self),
+            ServiceArgs(
+                spec=spec,
+                lifecycle=Server(
+                    HealthCheck.curl(f"http://localhost:{KAFKA_CONNECT_PORT}/connectors", start_period="60s")
+                ),
+                networks=[self.network],
+                uses=[self.cdc],
+                env={
+                    "BOOTSTRAP_SERVERS": self.cluster.bootstrap_servers,
+                    "GROUP_ID": "datalyptica-connect",
+                    "ADVERTISED_HOST_NAME": "kafka-connect",
+                    "CONFIG_STORAGE_TOPIC": CONNECT_TOPICS["config"],
+                    "OFFSET_STORAGE_TOPIC": CONNECT_TOPICS["offset"],
+                    "STATUS_STORAGE_TOPIC": CONNECT_TOPICS["status"],
+                    "CONNECT_CONFIG_STORAGE_REPLICATION_FACTOR": replication,
+                    "CONNECT_OFFSET_STORAGE_REPLICATION_FACTOR": replication,
+                    "CONNECT_STATUS_STORAGE_REPLICATION_FACTOR": replication,
+                    # Connector configs say ${file:<path>:<key>}; the worker reads the value from the file.
+                    "CONNECT_CONFIG_PROVIDERS": "file",
+                    "CONNECT_CONFIG_PROVIDERS_FILE_CLASS": "org.apache.kafka.common.config.provider.FileConfigProvider",
+                    "HEAP_OPTS": heap(spec.memory_mb),
+                },
+                files=[
+                    File(CDC_SECRETS_PATH, cdc_secrets(self.cdc), secret=True, owner=CONNECT_UID),
+                    File(CDC_CONNECTOR_PATH, cdc_connector_config(self.cdc, self.cluster.replication_factor)),
+                ],
+                ports=[Port("kafka-connect", KAFKA_CONNECT_PORT)],
+                metrics=None,  # the image's JMX exporter switch expects an agent jar the image does not ship
+                depends_on=depends_on,
+            ),
         )
 
 

@@ -11,8 +11,10 @@ import shlex
 import pulumi
 import pytest
 
-from components.analytics import AnalyticsLayer, AnalyticsLinks, ClickHouseLink, TrinoLink
-from components.service import Platform, require_success
+from components.analytics import AnalyticsLayer, AnalyticsUses
+from components.endpoints import ClickHouseEndpoint, TrinoEndpoint
+from components.platform import Platform
+from components.service import require_success
 from components.settings import load_settings
 from components.sso import OidcClient
 from components.storage import StorageLayer
@@ -439,7 +441,9 @@ def _linked():
 
         platform = Platform(load_settings({"layers": ["storage", "query", "olap", "analytics"], "protectData": False}))
         storage = StorageLayer(platform)
+        storage.open_lake()
         query = docker.Network("query-network", name="datalyptica-query")
+        olap = docker.Network("olap-network", name="datalyptica-olap")
         sso = {
             ui: OidcClient(
                 ui,
@@ -452,9 +456,17 @@ def _linked():
         AnalyticsLayer(
             platform,
             storage,
-            AnalyticsLinks(
-                trino=TrinoLink(network=query),
-                clickhouse=ClickHouseLink(password=pulumi.Output.secret("ch-password")),
+            AnalyticsUses(
+                trino=TrinoEndpoint(network=query, host="trino", port=8080, iceberg_catalog="iceberg", resources=()),
+                clickhouse=ClickHouseEndpoint(
+                    network=olap,
+                    host="clickhouse",
+                    http_port=8123,
+                    native_port=9000,
+                    user=pulumi.Output.secret("default"),
+                    password=pulumi.Output.secret("ch-password"),
+                    resources=(),
+                ),
                 spark=None,
                 sso=sso,
             ),
@@ -585,7 +597,7 @@ def test_airflow_parses_the_sample_dag_the_platform_ships(dev, tmp_path):
 
 
 def test_a_celery_worker_runs_as_many_tasks_at_once_as_its_memory_holds(deploy):
-    from components.analytics import airflow_worker_concurrency
+    from components.analytics.airflow import airflow_worker_concurrency
 
     assert [airflow_worker_concurrency(mb) for mb in (512, 1024, 1152, 1536, 4096, 8192)] == [1, 2, 3, 5, 16, 16]
     config = upload(
@@ -599,7 +611,7 @@ def test_a_celery_worker_runs_as_many_tasks_at_once_as_its_memory_holds(deploy):
 
 def test_mlflow_runs_as_many_workers_as_its_memory_holds(dev):
     """MLflow's default of 4 workers took 921 MiB at idle on the stand-in, past dev's limit."""
-    from components.analytics import MLFLOW_WORKERS
+    from components.analytics.mlflow import MLFLOW_WORKERS
 
     command = dev.containers()["mlflow"].inputs["command"]
     assert command[command.index("--workers") + 1] == str(MLFLOW_WORKERS)

@@ -14,7 +14,8 @@ import pulumi_docker as docker
 import pytest
 from pulumi.runtime import reset_options
 
-from components.service import context_hash, docker_cpus, go_duration
+from components.platform import context_hash
+from components.service import docker_cpus, go_duration
 from harness.offline import ROOT, MockState, engine_config, run_program, stack_config
 
 GO_DURATION = re.compile(r"^(0s|\d+ms|(\d+h)?(\d+m)?\d+(\.\d+)?s)$")

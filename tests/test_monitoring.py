@@ -9,10 +9,14 @@ import pulumi
 import pytest
 import yaml
 
+from components.endpoints import KafkaEndpoint, RedisEndpoint
+from components.layer import Layer
 from components.monitoring import MonitoringLayer
-from components.service import HealthCheck, Metrics, Platform, Service
+from components.platform import Platform
+from components.service import HealthCheck, Metrics, Server, ServiceArgs
 from components.settings import load_settings
 from components.storage import StorageLayer
+from components.streaming import KAFKA_INTERNAL_PORT
 from components.templates import CONFIGS_DIR
 from harness.offline import engine_config, run_function
 from tests.required_tools import missing_tool
@@ -207,6 +211,51 @@ def test_monitoring_alone_scrapes_itself_and_adds_no_exporter(deploy):
 # ---- storage plus made-up services from the layers other colleagues write -----------------
 
 
+class MadeUpLayer(Layer):
+    """What another colleague's layer hands monitoring: its servers with metrics, and what it wants watched."""
+
+    layer = "query"
+
+    def __init__(self, platform: Platform, storage: StorageLayer):
+        super().__init__(platform)
+        query_network = self.own_network("query")
+        streaming_network = self.own_network("streaming")
+
+        def service(name, spec, networks, metrics=None):
+            return self.service(
+                name,
+                ServiceArgs(
+                    spec=self.spec(spec),
+                    lifecycle=Server(HealthCheck.command("true")),
+                    networks=networks,
+                    metrics=metrics,
+                ),
+            )
+
+        service("trino", "trino", [query_network, storage.network], Metrics(8080, "/metrics"))
+        service("query-sidecar", "trino", [query_network], Metrics(9999, "/custom"))
+        brokers = [service(f"kafka-{i}", "kafka", [streaming_network]) for i in (1, 2)]
+        service("kafka-connect", "kafka-connect", [streaming_network])
+        redis = service("redis", "redis", [storage.network])
+        self.watched += [
+            KafkaEndpoint(
+                network=streaming_network,
+                brokers=tuple(broker.host for broker in brokers),
+                port=KAFKA_INTERNAL_PORT,
+                schema_registry_url="http://schema-registry:8081",
+                kafka_connect_url="http://kafka-connect:8083",
+                resources=tuple(broker.container for broker in brokers),
+            ),
+            RedisEndpoint(
+                host=redis.host,
+                port=6379,
+                password=pulumi.Output.secret("made-up-redis-password"),
+                networks=redis.networks,
+                resources=(redis.container,),
+            ),
+        ]
+
+
 def made_up_platform():
     """Storage, a made-up query engine with metrics, two Kafka brokers and Redis without."""
     settings = load_settings(
@@ -219,26 +268,8 @@ def made_up_platform():
     )
     platform = Platform(settings)
     storage = StorageLayer(platform)
-    query_network = platform.network("query", parent=storage)
-    streaming_network = platform.network("streaming", parent=storage)
-
-    def service(name, spec, networks, metrics=None):
-        Service(
-            name,
-            platform=platform,
-            spec=settings.service(spec),
-            networks=networks,
-            healthcheck=HealthCheck.command("true"),
-            metrics=metrics,
-        )
-
-    service("trino", "trino", [query_network, storage.network], Metrics(8080, "/metrics"))
-    service("query-sidecar", "trino", [query_network], Metrics(9999, "/custom"))
-    service("kafka-1", "kafka", [streaming_network])
-    service("kafka-2", "kafka", [streaming_network])
-    service("kafka-connect", "kafka-connect", [streaming_network])
-    service("redis", "redis", [storage.network])
-    MonitoringLayer(platform, storage=storage, redis_password=pulumi.Output.secret("made-up-redis-password"))
+    storage.open_lake()
+    MonitoringLayer(platform, [storage, MadeUpLayer(platform, storage)])
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,11 @@ import pulumi
 import pytest
 import yaml
 
-from components.service import HealthCheck, Platform, Service
+from components.objectstore import bucket_policy
+from components.platform import Platform
+from components.service import HealthCheck, Server, Service, ServiceArgs
 from components.settings import load_settings
-from components.storage import StorageLayer, bucket_policy
+from components.storage import StorageLayer
 from harness.offline import engine_config, run_function
 from tests.secret_files import private_to
 from tests.tools import registered_before_refusal
@@ -239,11 +241,12 @@ class Consumer(pulumi.ComponentResource):
         buckets = storage.buckets(name, [f"{name}-files"], parent=self)
         self.service = Service(
             name,
-            platform=platform,
-            spec=platform.settings.service("redis"),
-            networks=[storage.network],
-            healthcheck=HealthCheck.command("true"),
-            depends_on=[*database.resources, *buckets.resources],
+            ServiceArgs(
+                spec=platform.settings.service("redis"),
+                lifecycle=Server(HealthCheck.command("true")),
+                uses=[database, buckets],
+            ),
+            platform,
             opts=pulumi.ResourceOptions(parent=self),
         )
 
@@ -253,6 +256,7 @@ def two_consumers():
     def program():
         platform = Platform(load_settings({"layers": ["storage", "analytics"], "protectData": False}))
         storage = StorageLayer(platform)
+        storage.open_lake()
         Consumer("alpha", platform, storage)
         Consumer("beta", platform, storage)
 

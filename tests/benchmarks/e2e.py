@@ -119,7 +119,8 @@ def report_failovers(live: LiveDeployment, kills: int) -> None:
 def report_analytics(live: LiveDeployment, prefix: str) -> None:
     """How long a person waits on the analytics layer: a notebook server from login to a kernel's
     first answer, and the sample ETL DAG from trigger to success on the Celery worker."""
-    from components.analytics import AIRFLOW_API_PORT, JUPYTERHUB_PORT
+    from components.analytics.airflow import AIRFLOW_API_PORT
+    from components.analytics.jupyterhub import JUPYTERHUB_PORT
     from components.analytics_configs import SAMPLE_DAG_ID
     from tests.live.stack import published_url, remove_notebook_volume
     from tests.live.uis import Airflow, JupyterHub

@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from components.service import STOP_GRACE_SECONDS
+from components.catalog import SERVICES
 
 STATE_DIR = Path(os.environ.get("DATALYPTICA_E2E_STATE", "/var/lib/datalyptica-e2e"))
 RUN_DIR = Path("/run/datalyptica-e2e")
@@ -139,7 +139,7 @@ class TestDaemon:
             f"dockerd did not answer on {self.socket} within {timeout:g} s; see {self.log}:\n" + self._log_tail()
         )
 
-    def stop(self, timeout: float = max(STOP_GRACE_SECONDS.values()) + 30) -> None:
+    def stop(self, timeout: float = max(defaults.stop_grace_seconds for defaults in SERVICES.values()) + 30) -> None:
         """SIGTERM our daemon by its pid (it stops its containers with their grace periods, so it
         is given the longest of them: killed sooner, it left containerd unanswering at the next
         start, seen with the analytics layer deployed)."""

@@ -11,7 +11,10 @@ import time
 import pytest
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from components.analytics import AIRFLOW_API_PORT, JUPYTERHUB_PORT, MLFLOW_PORT, SUPERSET_PORT
+from components.analytics.airflow import AIRFLOW_API_PORT
+from components.analytics.jupyterhub import JUPYTERHUB_PORT
+from components.analytics.mlflow import MLFLOW_PORT
+from components.analytics.superset import SUPERSET_PORT
 from tests.integration.pgcluster import wait_for
 from tests.live.browser import chromium, fill_in_and_submit, wait_for_text
 from tests.live.conftest import OUTPUT_DIR

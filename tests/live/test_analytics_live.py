@@ -24,13 +24,10 @@ import psycopg
 import pytest
 import requests
 
-from components.analytics import (
-    AIRFLOW_API_PORT,
-    JUPYTERHUB_PORT,
-    MLFLOW_ARTIFACTS_BUCKET,
-    MLFLOW_PORT,
-    SUPERSET_PORT,
-)
+from components.analytics.airflow import AIRFLOW_API_PORT
+from components.analytics.jupyterhub import JUPYTERHUB_PORT
+from components.analytics.mlflow import MLFLOW_ARTIFACTS_BUCKET, MLFLOW_PORT
+from components.analytics.superset import SUPERSET_PORT
 from components.analytics_configs import SAMPLE_DAG_ID, SAMPLE_DAG_TABLE
 from components.objectstore import SEAWEEDFS_S3_PORT
 from components.storage import LANDING_BUCKET, POSTGRES_PRIMARY_PORT

@@ -14,7 +14,8 @@ import pulumi_docker as docker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
-from components.service import HealthCheck, Platform, Service
+from components.platform import Platform
+from components.service import HealthCheck, InitJob, Server, Service, ServiceArgs
 from components.settings import load_settings
 
 BASE = "datalyptica-standin/debian:bookworm"
@@ -25,21 +26,22 @@ base = dataclasses.replace(settings.service("haproxy"), image=BASE, cpus=0.25, m
 volume = docker.Volume("marker", name="enginejob-marker", opts=pulumi.ResourceOptions(provider=platform.docker))
 job = Service(
     "job",
-    platform=platform,
-    spec=dataclasses.replace(base, name="job"),
-    networks=[],
-    healthcheck=None,
-    run_once=True,
-    command=["test", "-f", "/marker/ready"],
-    shared_volumes={"/marker": volume},
+    ServiceArgs(
+        spec=base.init_job("job"),
+        lifecycle=InitJob(),
+        command=["test", "-f", "/marker/ready"],
+        shared_volumes={"/marker": volume},
+    ),
+    platform,
 )
 after = Service(
     "after-job",
-    platform=platform,
-    spec=dataclasses.replace(base, name="after-job"),
-    networks=[],
-    command=["sleep", "infinity"],
-    healthcheck=HealthCheck.command("true", interval="1s", start_period="0s"),
-    after=[job],
+    ServiceArgs(
+        spec=dataclasses.replace(base, name="after-job"),
+        lifecycle=Server(HealthCheck.command("true", interval="1s", start_period="0s")),
+        command=["sleep", "infinity"],
+        after=[job],
+    ),
+    platform,
 )
 pulumi.export("after_job", after.container.id)

@@ -1,0 +1,225 @@
+"""Airflow 3 with the Celery executor: an init job (migrations, first admin, the sample DAG), then
+the API server, scheduler, DAG processor, triggerer and the Celery workers, all on one config."""
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import pulumi
+
+from components import analytics_configs as configs
+from components import secrets
+from components.analytics import mlflow
+from components.endpoints import Endpoint
+from components.service import File, HealthCheck, InitJob, Lifecycle, Port, Server, Service, ServiceArgs, Timing
+from components.settings import ServiceSettings
+
+if TYPE_CHECKING:
+    from components.analytics import AnalyticsLayer
+
+AIRFLOW_API_PORT = 8080
+AIRFLOW_SCHEDULER_HEALTH_PORT = 8974
+AIRFLOW_UID = "50000"
+AIRFLOW_HOME = "/opt/airflow"
+AIRFLOW_CONFIG = f"{AIRFLOW_HOME}/config/airflow.cfg"
+AIRFLOW_WEBSERVER_CONFIG = f"{AIRFLOW_HOME}/config/webserver_config.py"
+AIRFLOW_CONNECTIONS = f"{AIRFLOW_HOME}/config/connections.json"
+AIRFLOW_INIT = f"{AIRFLOW_HOME}/datalyptica/init.sh"
+AIRFLOW_SAMPLE_DAG = f"{AIRFLOW_HOME}/dags/{configs.SAMPLE_DAG_ID}.py"
+AIRFLOW_TRINO_USER = "airflow"  # Trino has no authentication here: the name labels Airflow's queries
+# A Celery worker of Airflow measured 521 MiB idle and 166 MiB more per running task (the sample
+# DAG, on the stand-in): it runs as many tasks at once as its memory holds with that much each,
+# where Airflow's default of 16 would be killed for memory below about 3.5 GiB.
+AIRFLOW_WORKER_IDLE_MB = 544
+AIRFLOW_TASK_MB = 192
+# Each of these checks starts Airflow's CLI, which imports all of Airflow: 16 s measured at
+# 0.25 CPU, past Docker's 5 s default timeout (the upstream compose file allows 10 s).
+CLI_CHECK: Timing = {"interval": "30s", "timeout": "30s", "start_period": "60s"}
+JOBS_CHECK = 'airflow jobs check --job-type {} --hostname "$HOSTNAME"'
+CELERY_PING = 'celery --app airflow.providers.celery.executors.celery_executor.app inspect ping -d "celery@$HOSTNAME"'
+
+
+def airflow_worker_concurrency(memory_mb: int) -> int:
+    """Tasks one Celery worker with `memory_mb` runs at once (1 to Airflow's default of 16)."""
+    return max(1, min(16, (memory_mb - AIRFLOW_WORKER_IDLE_MB) // AIRFLOW_TASK_MB))
+
+
+def connections(layer: "AnalyticsLayer") -> tuple[pulumi.Output[str], tuple[pulumi.Resource, ...]]:
+    """Connections Airflow's DAGs use (MLflow, S3 and the shared analytics database always,
+    Trino and Spark with their layers), and the resources they need: Airflow's own bucket user
+    on the lake, and the shared database's role."""
+    uses = layer.uses
+    storage = layer.storage.endpoints
+    shared = layer.shared_data
+    bucket = layer.storage.buckets("airflow", [storage.warehouse_bucket, storage.landing_bucket], parent=layer)
+    fixed: dict[str, dict[str, object]] = {
+        "mlflow_default": {"conn_type": "http", "host": layer.mlflow.host, "port": mlflow.MLFLOW_PORT}
+    }
+    if uses.trino:
+        fixed["trino_default"] = {
+            "conn_type": "trino",
+            "host": uses.trino.host,
+            "port": uses.trino.port,
+            "login": AIRFLOW_TRINO_USER,
+            "schema": uses.trino.iceberg_catalog,
+        }
+    if uses.spark:
+        fixed["spark_default"] = {"conn_type": "spark", "host": f"spark://{uses.spark.host}", "port": uses.spark.port}
+    rendered = pulumi.Output.all(bucket.access_key, bucket.secret_key, shared.password).apply(
+        lambda keys: configs.render_airflow_connections(
+            {
+                **fixed,
+                "aws_default": {
+                    "conn_type": "aws",
+                    "login": keys[0],
+                    "password": keys[1],
+                    "extra": {
+                        "endpoint_url": storage.s3_endpoint,
+                        "region_name": storage.s3_region,
+                        # Buckets by path: the object store's name has no per-bucket DNS names.
+                        "config_kwargs": {"s3": {"addressing_style": "path"}},
+                    },
+                },
+                "postgres_default": {
+                    "conn_type": "postgres",
+                    "host": shared.host,
+                    "port": shared.port,
+                    "login": shared.username,
+                    "password": keys[2],
+                    "schema": shared.database,
+                },
+            }
+        )
+    )
+    return rendered, (*bucket.resources, *shared.resources)
+
+
+def services(layer: "AnalyticsLayer") -> tuple[Service, list[Service]]:
+    """The init job, and the long-running components after it."""
+    database, plain_database = layer.database("airflow")
+    values = pulumi.Output.all(
+        secrets.fernet_key("airflow-fernet-key", parent=layer),
+        secrets.hex_token("airflow-secret-key", parent=layer),
+        secrets.hex_token("airflow-jwt-secret", parent=layer),
+        plain_database,
+        layer.redis_server(),
+        layer.oidc("airflow"),
+    )
+    cfg = values.apply(
+        lambda v: configs.AirflowConfig(
+            fernet_key=v[0],
+            secret_key=v[1],
+            jwt_secret=v[2],
+            database=v[3],
+            redis=v[4],
+            oidc=v[5],
+            api_port=AIRFLOW_API_PORT,
+            scheduler_health_port=AIRFLOW_SCHEDULER_HEALTH_PORT,
+            execution_api_server_url=f"http://airflow-apiserver:{AIRFLOW_API_PORT}/execution/",
+            airflow_home=AIRFLOW_HOME,
+            webserver_config_path=AIRFLOW_WEBSERVER_CONFIG,
+            connections_file=AIRFLOW_CONNECTIONS,
+            worker_concurrency=airflow_worker_concurrency(layer.spec("airflow-worker").memory_mb),
+        )
+    )
+    rendered_connections, connection_resources = connections(layer)
+    # One config, one JWT secret, one Fernet key for every Airflow container.
+    files = [
+        File(AIRFLOW_CONFIG, cfg.apply(configs.render_airflow_config), secret=True, owner=AIRFLOW_UID),
+        File(
+            AIRFLOW_WEBSERVER_CONFIG, cfg.apply(configs.render_airflow_webserver_config), secret=True, owner=AIRFLOW_UID
+        ),
+        File(AIRFLOW_CONNECTIONS, rendered_connections, secret=True, owner=AIRFLOW_UID),
+    ]
+    shared_volumes = {
+        f"{AIRFLOW_HOME}/{folder}": layer.platform.volume(f"airflow-{folder}", parent=layer)
+        for folder in ("dags", "logs", "plugins")
+    }
+    uses: list[Endpoint] = [database, *layer.uses.endpoints()]
+
+    def component(
+        name: str,
+        spec: ServiceSettings,
+        lifecycle: Lifecycle,
+        command: Sequence[str],
+        *,
+        extra_files: Sequence[File] = (),
+        env: dict[str, str] | None = None,
+        ports: Sequence[Port] = (),
+        after: Sequence[Service] = (),
+        depends_on: Sequence[pulumi.Resource] = (),
+    ) -> Service:
+        return layer.service(
+            name,
+            ServiceArgs(
+                spec=spec,
+                lifecycle=lifecycle,
+                networks=[layer.network],
+                uses=uses,
+                command=command,
+                env={"AIRFLOW_CONFIG": AIRFLOW_CONFIG, **(env or {})},
+                files=[*files, *extra_files],
+                shared_volumes=shared_volumes,
+                ports=ports,
+                after=after,
+                depends_on=depends_on,
+            ),
+        )
+
+    init_script = layer.airflow_admin_password.apply(lambda pw: configs.render_airflow_init(layer.admin(pw)))
+    # The init job writes the sample DAG into the shared dags volume (a changed DAG replaces
+    # the job, which writes it again); the DAGs users add beside it are theirs.
+    sample_dag = File(
+        AIRFLOW_SAMPLE_DAG, configs.render_airflow_sample_dag(layer.storage.endpoints.landing_bucket), owner=AIRFLOW_UID
+    )
+    init = component(
+        "airflow-init",
+        layer.spec("airflow-apiserver").init_job("airflow-init"),
+        InitJob(),
+        ["bash", AIRFLOW_INIT],
+        extra_files=[File(AIRFLOW_INIT, init_script, secret=True, owner=AIRFLOW_UID), sample_dag],
+        depends_on=[*connection_resources, *layer.redis.resources],
+    )
+    components = [
+        component(
+            "airflow-apiserver",
+            layer.spec("airflow-apiserver"),
+            Server(HealthCheck.curl(f"http://localhost:{AIRFLOW_API_PORT}/api/v2/version")),
+            ["api-server"],
+            ports=[Port("airflow", AIRFLOW_API_PORT)],
+            after=[init],
+        ),
+        component(
+            "airflow-scheduler",
+            layer.spec("airflow-scheduler"),
+            Server(HealthCheck.curl(f"http://localhost:{AIRFLOW_SCHEDULER_HEALTH_PORT}/health")),
+            ["scheduler"],
+            after=[init],
+        ),
+        component(
+            "airflow-dag-processor",
+            layer.spec("airflow-dag-processor"),
+            Server(HealthCheck.shell(JOBS_CHECK.format("DagProcessorJob"), **CLI_CHECK)),
+            ["dag-processor"],
+            after=[init],
+        ),
+        component(
+            "airflow-triggerer",
+            layer.spec("airflow-triggerer"),
+            Server(HealthCheck.shell(JOBS_CHECK.format("TriggererJob"), **CLI_CHECK)),
+            ["triggerer"],
+            after=[init],
+        ),
+    ]
+    worker = layer.spec("airflow-worker")
+    components += [
+        component(
+            f"airflow-worker-{i}",
+            worker,
+            Server(HealthCheck.shell(CELERY_PING, **CLI_CHECK)),
+            ["celery", "worker"],
+            env={"DUMB_INIT_SETSID": "0"},
+            after=[init],
+        )
+        for i in range(1, worker.replicas + 1)
+    ]
+    return init, components

@@ -1,0 +1,233 @@
+"""What one layer offers another: one endpoint type per service, made by the layer that owns it.
+
+An endpoint says how a container reaches the service (host name and port on its networks), what
+a consumer's container must wait for (`resources`: the service's container, the consumer's own
+role or identity), and how it renders into a consumer's config file. A consumer lists the
+endpoints it uses in `ServiceArgs.uses`, and gets their networks and `depends_on` from them; no
+consumer writes a peer's host name or port.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+from urllib.parse import quote
+
+import pulumi
+import pulumi_docker as docker
+
+from components import pgha
+
+
+class Endpoint(Protocol):
+    """Anything a consumer's container uses: the networks that reach it and what to wait for."""
+
+    @property
+    def networks(self) -> tuple[docker.Network, ...]: ...
+
+    @property
+    def resources(self) -> tuple[pulumi.Resource, ...]: ...
+
+
+@dataclass(frozen=True)
+class DatabaseAccess:
+    """A consumer's own PostgreSQL database (behind HAProxy), as the consumer's containers reach it."""
+
+    host: str
+    port: int
+    database: str
+    username: str
+    password: pulumi.Output[str]
+    resources: tuple[pulumi.Resource, ...]  # what a consumer's container depends on
+    networks: tuple[docker.Network, ...] = ()
+
+    def url(self, scheme: str = "postgresql") -> pulumi.Output[str]:
+        """A secret libpq connection URL (with its connect timeout), e.g. scheme 'postgresql+psycopg2'
+        for SQLAlchemy."""
+        return pulumi.Output.secret(
+            pulumi.Output.concat(
+                scheme,
+                "://",
+                self.username,
+                ":",
+                self.password,
+                "@",
+                self.host,
+                ":",
+                str(self.port),
+                "/",
+                self.database,
+                pgha.CLIENT_URL_QUERY,
+            )
+        )
+
+    def template_values(self) -> dict[str, object]:
+        return {
+            "host": self.host,
+            "port": self.port,
+            "database": self.database,
+            "username": self.username,
+            "password": self.password,
+        }
+
+
+@dataclass(frozen=True)
+class ReplicationAccess:
+    """A login role that may stream a database's changes (logical replication) from a publication."""
+
+    host: str
+    port: int
+    database: str
+    username: str
+    password: pulumi.Output[str]
+    publication: str  # covers every table of `database`, present and future
+    resources: tuple[pulumi.Resource, ...]
+    networks: tuple[docker.Network, ...] = ()
+
+
+@dataclass(frozen=True)
+class BucketAccess:
+    """A consumer's own object-store identity and the buckets it may use, as containers reach them."""
+
+    endpoint: str
+    region: str
+    buckets: tuple[str, ...]
+    access_key: pulumi.Output[str]
+    secret_key: pulumi.Output[str]
+    resources: tuple[pulumi.Resource, ...]  # what a consumer's container depends on
+    networks: tuple[docker.Network, ...] = ()
+
+    def template_values(self) -> dict[str, object]:
+        return {
+            "endpoint": self.endpoint,
+            "region": self.region,
+            "buckets": list(self.buckets),
+            "access_key": self.access_key,
+            "secret_key": self.secret_key,
+        }
+
+
+@dataclass(frozen=True)
+class TrinoEndpoint:
+    """Trino as containers on its network reach it (no authentication: a user name labels queries)."""
+
+    network: docker.Network
+    host: str
+    port: int
+    iceberg_catalog: str
+    resources: tuple[pulumi.Resource, ...]
+
+    @property
+    def networks(self) -> tuple[docker.Network, ...]:
+        return (self.network,)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def sqlalchemy_url(self, user: str, catalog: str | None = None, schema: str | None = None) -> str:
+        """A `trino://` URL for SQLAlchemy (the trino package's dialect)."""
+        path = "/".join(part for part in (catalog or self.iceberg_catalog, schema) if part)
+        return f"trino://{user}@{self.host}:{self.port}/{path}"
+
+
+@dataclass(frozen=True)
+class ClickHouseEndpoint:
+    """ClickHouse as containers on its network reach it, with the admin login (secret Outputs)."""
+
+    network: docker.Network
+    host: str
+    http_port: int
+    native_port: int
+    user: pulumi.Output[str]
+    password: pulumi.Output[str]
+    resources: tuple[pulumi.Resource, ...]  # what a client's container waits on
+    database: str = "default"
+
+    @property
+    def networks(self) -> tuple[docker.Network, ...]:
+        return (self.network,)
+
+    @property
+    def jdbc_url(self) -> str:
+        """The JDBC URL of ClickHouse's own driver (over HTTP), as Trino's connector takes it."""
+        return f"jdbc:clickhouse://{self.host}:{self.http_port}/"
+
+    def sqlalchemy_uri(self) -> pulumi.Output[str]:
+        """clickhouse-connect's SQLAlchemy URI over HTTP (secret: it carries the password)."""
+
+        def uri(login: list[str]) -> str:
+            username, password = login
+            auth = quote(username, safe="") + (f":{quote(password, safe='')}" if password else "")
+            return f"clickhousedb://{auth}@{self.host}:{self.http_port}/{self.database}"
+
+        return pulumi.Output.secret(pulumi.Output.all(self.user, self.password).apply(uri))
+
+
+@dataclass(frozen=True)
+class SparkEndpoint:
+    """The Spark master as drivers on its network reach it."""
+
+    network: docker.Network
+    host: str
+    port: int
+    resources: tuple[pulumi.Resource, ...]
+
+    @property
+    def networks(self) -> tuple[docker.Network, ...]:
+        return (self.network,)
+
+    @property
+    def master_url(self) -> str:
+        return f"spark://{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class KafkaEndpoint:
+    """The Kafka cluster, its Schema Registry and Kafka Connect, as containers on its network reach them."""
+
+    network: docker.Network
+    brokers: tuple[str, ...]  # host names of the brokers
+    port: int  # every broker's port for clients inside Docker
+    schema_registry_url: str
+    kafka_connect_url: str
+    resources: tuple[pulumi.Resource, ...]  # the brokers' containers
+
+    @property
+    def networks(self) -> tuple[docker.Network, ...]:
+        return (self.network,)
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return ",".join(f"{broker}:{self.port}" for broker in self.brokers)
+
+
+@dataclass(frozen=True)
+class RedisEndpoint:
+    """Redis as containers on its networks reach it; `password` is secret."""
+
+    host: str
+    port: int
+    password: pulumi.Output[str]
+    networks: tuple[docker.Network, ...]
+    resources: tuple[pulumi.Resource, ...]
+
+    @property
+    def address(self) -> str:
+        return f"redis://{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class PostgresToWatch:
+    """PostgreSQL, for an exporter: the network that reaches HAProxy, and a maker of the exporter's
+    own `pg_monitor` login role (consumer name, parent)."""
+
+    network: docker.Network
+    monitoring_role: Callable[[str, pulumi.Resource], DatabaseAccess]
+
+    @property
+    def networks(self) -> tuple[docker.Network, ...]:
+        return (self.network,)
+
+
+# What a layer asks the monitoring layer to watch with an exporter (services without metrics of their own).
+Watched = PostgresToWatch | RedisEndpoint | KafkaEndpoint

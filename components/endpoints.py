@@ -107,18 +107,24 @@ class BucketAccess:
 
 
 @dataclass(frozen=True)
-class TrinoEndpoint:
-    """Trino as containers on its network reach it (no authentication: a user name labels queries)."""
+class OnItsNetwork:
+    """An endpoint reached on one network of its owner's."""
 
     network: docker.Network
-    host: str
-    port: int
-    iceberg_catalog: str
-    resources: tuple[pulumi.Resource, ...]
 
     @property
     def networks(self) -> tuple[docker.Network, ...]:
         return (self.network,)
+
+
+@dataclass(frozen=True)
+class TrinoEndpoint(OnItsNetwork):
+    """Trino as containers on its network reach it (no authentication: a user name labels queries)."""
+
+    host: str
+    port: int
+    iceberg_catalog: str
+    resources: tuple[pulumi.Resource, ...]
 
     @property
     def url(self) -> str:
@@ -131,10 +137,9 @@ class TrinoEndpoint:
 
 
 @dataclass(frozen=True)
-class ClickHouseEndpoint:
+class ClickHouseEndpoint(OnItsNetwork):
     """ClickHouse as containers on its network reach it, with the admin login (secret Outputs)."""
 
-    network: docker.Network
     host: str
     http_port: int
     native_port: int
@@ -142,10 +147,6 @@ class ClickHouseEndpoint:
     password: pulumi.Output[str]
     resources: tuple[pulumi.Resource, ...]  # what a client's container waits on
     database: str = "default"
-
-    @property
-    def networks(self) -> tuple[docker.Network, ...]:
-        return (self.network,)
 
     @property
     def jdbc_url(self) -> str:
@@ -164,17 +165,12 @@ class ClickHouseEndpoint:
 
 
 @dataclass(frozen=True)
-class SparkEndpoint:
+class SparkEndpoint(OnItsNetwork):
     """The Spark master as drivers on its network reach it."""
 
-    network: docker.Network
     host: str
     port: int
     resources: tuple[pulumi.Resource, ...]
-
-    @property
-    def networks(self) -> tuple[docker.Network, ...]:
-        return (self.network,)
 
     @property
     def master_url(self) -> str:
@@ -182,19 +178,14 @@ class SparkEndpoint:
 
 
 @dataclass(frozen=True)
-class KafkaEndpoint:
+class KafkaEndpoint(OnItsNetwork):
     """The Kafka cluster, its Schema Registry and Kafka Connect, as containers on its network reach them."""
 
-    network: docker.Network
     brokers: tuple[str, ...]  # host names of the brokers
     port: int  # every broker's port for clients inside Docker
     schema_registry_url: str
     kafka_connect_url: str
     resources: tuple[pulumi.Resource, ...]  # the brokers' containers
-
-    @property
-    def networks(self) -> tuple[docker.Network, ...]:
-        return (self.network,)
 
     @property
     def bootstrap_servers(self) -> str:
@@ -217,16 +208,11 @@ class RedisEndpoint:
 
 
 @dataclass(frozen=True)
-class PostgresToWatch:
+class PostgresToWatch(OnItsNetwork):
     """PostgreSQL, for an exporter: the network that reaches HAProxy, and a maker of the exporter's
     own `pg_monitor` login role (consumer name, parent)."""
 
-    network: docker.Network
     monitoring_role: Callable[[str, pulumi.Resource], DatabaseAccess]
-
-    @property
-    def networks(self) -> tuple[docker.Network, ...]:
-        return (self.network,)
 
 
 # What a layer asks the monitoring layer to watch with an exporter (services without metrics of their own).

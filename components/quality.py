@@ -16,19 +16,12 @@ from components.service import File, OnDemandJob, ServiceArgs
 GX_PROJECT_SOURCE = Path(__file__).resolve().parent.parent / "gx"
 GX_PROJECT_DIR = "/usr/app/gx"  # owned by the image's gx user: GX writes uncommitted/ there
 GX_TRINO_USER = "great-expectations"  # Trino has no authentication here: the name labels GX's queries
-GX_SKIPPED = {"uncommitted", "plugins"}
+GX_SKIPPED = frozenset({"uncommitted", "plugins"})
 CHECKPOINT = "stg_orders"
 
 
 def gx_project_files() -> list[File]:
-    return [
-        File(f"{GX_PROJECT_DIR}/{path.relative_to(GX_PROJECT_SOURCE).as_posix()}", path.read_text())
-        for path in sorted(GX_PROJECT_SOURCE.rglob("*"))
-        if path.is_file()
-        and not path.name.startswith(".")
-        and not GX_SKIPPED & set(path.relative_to(GX_PROJECT_SOURCE).parts)
-        and "__pycache__" not in path.parts
-    ]
+    return File.tree(GX_PROJECT_SOURCE, GX_PROJECT_DIR, GX_SKIPPED)
 
 
 class QualityLayer(Layer):

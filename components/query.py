@@ -32,7 +32,7 @@ DBT_PROFILES_DIR = "/etc/dbt"
 DBT_PROFILE = "datalyptica"  # the `profile:` of dbt/dbt_project.yml
 DBT_TRINO_USER = "dbt"  # Trino has no authentication here: the name only labels dbt's queries
 DBT_SCHEMA = "analytics"
-DBT_SKIPPED = {"target", "logs", "dbt_packages"}
+DBT_SKIPPED = frozenset({"target", "logs", "dbt_packages"})
 
 
 def s3_switch(trino_image: str) -> str:
@@ -49,13 +49,7 @@ def s3_switch(trino_image: str) -> str:
 
 def dbt_project_files() -> list[File]:
     """The dbt project as uploads, so a changed model shows in `pulumi preview` and replaces the job."""
-    return [
-        File(f"{DBT_PROJECT_DIR}/{path.relative_to(DBT_PROJECT_SOURCE).as_posix()}", path.read_text())
-        for path in sorted(DBT_PROJECT_SOURCE.rglob("*"))
-        if path.is_file()
-        and not path.name.startswith(".")
-        and not DBT_SKIPPED & set(path.relative_to(DBT_PROJECT_SOURCE).parts)
-    ]
+    return File.tree(DBT_PROJECT_SOURCE, DBT_PROJECT_DIR, DBT_SKIPPED)
 
 
 def dbt_profile(*, host: str = "trino", port: int = TRINO_PORT, threads: int = 4) -> str:

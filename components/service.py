@@ -51,6 +51,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 from typing import Literal, TypedDict, Unpack
 
 import pulumi
@@ -220,6 +221,18 @@ class File:
     # The image's entrypoint rewrites the file in place at start (Flink's conf/config.yaml), so
     # its owner may write it: 0600 for a secret, 0644 otherwise.
     rewritten_at_start: bool = False
+
+    @classmethod
+    def tree(cls, source: Path, target: str, skipped: frozenset[str] = frozenset()) -> list["File"]:
+        """Every file under the folder `source` as an upload under `target` (a project: dbt's,
+        Great Expectations'), so a changed file shows in `pulumi preview`. Hidden files,
+        __pycache__ and the folders named in `skipped` (a tool's own output) are left out."""
+        left_out = skipped | {"__pycache__"}
+        return [
+            cls(f"{target}/{path.relative_to(source).as_posix()}", path.read_text())
+            for path in sorted(source.rglob("*"))
+            if path.is_file() and not path.name.startswith(".") and not left_out & set(path.relative_to(source).parts)
+        ]
 
     @property
     def needs_root_group(self) -> bool:

@@ -146,15 +146,7 @@ class Workspace:
             shutil.rmtree(self.root)
         self.project.mkdir(parents=True)
         self.backend.mkdir()
-        for entry in source.iterdir():
-            if entry.name in NOT_MIRRORED or entry.name.startswith("Pulumi."):
-                continue
-            (self.project / entry.name).symlink_to(entry)
-        project = yaml.safe_load((source / "Pulumi.yaml").read_text())
-        options = (project.get("runtime") or {}).get("options") or {}
-        if options.get("virtualenv"):  # relative to the project's own folder, which this one is not
-            options["virtualenv"] = str((source / options["virtualenv"]).resolve())
-        (self.project / "Pulumi.yaml").write_text(yaml.safe_dump(project, sort_keys=False))
+        self.mirror(source)
         stack_source = source / f"Pulumi.{self.stack}.yaml"
         document = yaml.safe_load(stack_source.read_text()) if stack_source.exists() else {"config": {}}
         document.setdefault("config", {})
@@ -164,6 +156,23 @@ class Workspace:
         self.passphrase_file.write_text(secrets.token_urlsafe(24))
         self.passphrase_file.chmod(0o600)
         self.pulumi("stack", "init", self.stack)
+
+    def mirror(self, source: Path) -> None:
+        """Point the project folder at the program in `source` (each top-level entry a symlink,
+        Pulumi.yaml a copy); the stack file and the state stay. Called again with another
+        checkout, the next `pulumi preview` or `up` runs that program against this stack."""
+        for entry in self.project.iterdir():
+            if entry.is_symlink() or entry.name == "Pulumi.yaml":
+                entry.unlink()
+        for entry in source.iterdir():
+            if entry.name in NOT_MIRRORED or entry.name.startswith("Pulumi."):
+                continue
+            (self.project / entry.name).symlink_to(entry)
+        project = yaml.safe_load((source / "Pulumi.yaml").read_text())
+        options = (project.get("runtime") or {}).get("options") or {}
+        if options.get("virtualenv"):  # relative to the project's own folder, which this one is not
+            options["virtualenv"] = str((source / options["virtualenv"]).resolve())
+        (self.project / "Pulumi.yaml").write_text(yaml.safe_dump(project, sort_keys=False))
 
     def set_config(self, key: str, value: Any) -> None:
         """Change one key of the stack file, as a person edits it (plain YAML value)."""

@@ -67,13 +67,19 @@ class LiveDeployment:
 
 
 def workspace(
-    stack: str, daemon: TestDaemon, *, config: dict[str, Any] | None = None, source: Path = ROOT
+    stack: str,
+    daemon: TestDaemon,
+    *,
+    config: dict[str, Any] | None = None,
+    source: Path = ROOT,
+    folder: str | None = None,
 ) -> Workspace:
-    """A new stack of `source`'s project under the real CLI, its Docker provider on the tests' daemon."""
+    """A new stack of `source`'s project under the real CLI, its Docker provider on the tests'
+    daemon, in build/engine-stacks/<folder> (the stack's name by default)."""
     tools = engine_tools()
     space = Workspace(
         stack,
-        STACKS_DIR / stack,
+        STACKS_DIR / (folder or stack),
         tools.cli,
         tools.home,
         env_extra={"DOCKER_HOST": daemon.host},

@@ -369,42 +369,28 @@ class Service(pulumi.ComponentResource):
         self, name: str, args: ServiceArgs, platform: Platform, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(SERVICE_TYPE, name, None, opts)
-        spec, lifecycle = args.spec, args.lifecycle
-        if spec.job != isinstance(lifecycle, OnDemandJob):
-            kind = "runs on demand (catalog: job=True)" if spec.job else "is not an on-demand job in the catalog"
-            raise ValueError(f"{name}: {spec.name} {kind}; give it the lifecycle that says so")
-        if not_jobs := [job.name for job in args.after if not isinstance(job.lifecycle, InitJob)]:
-            raise ValueError(f"{name}: `after` names {not_jobs}, which are not init jobs; use depends_on for them")
+        _check(name, args)
         self.name: str = name
         self.host = name
-        self.layer = spec.layer
-        self.lifecycle: Lifecycle = lifecycle
+        self.layer = args.spec.layer
+        self.lifecycle: Lifecycle = args.lifecycle
         self.metrics = args.metrics
-        settings = platform.settings
-
-        networks = list(args.networks)
-        for network in [
-            *(n for endpoint in args.uses for n in endpoint.networks),
-            *platform.shared_networks_for(spec.name),
-        ]:
-            if network not in networks:
-                networks.append(network)
-        self.networks: tuple[docker.Network, ...] = tuple(networks)
-        # Sorted by container port: the provider reads `ports` back in that order
-        # (resource_docker_container_structures.go:27-58, v4.5.0) and a list in another order would
-        # replace the container (`ports` forces replacement).
-        published = [
-            docker.ContainerPortArgs(
-                internal=port.internal, external=host_port, ip=settings.bind_address, protocol="tcp"
+        self.networks: tuple[docker.Network, ...] = _networks(args, platform)
+        self.container: docker.Container = self._container(args, platform)
+        if isinstance(args.lifecycle, InitJob):
+            container_name = platform.container_name(name)
+            self.succeeded = pulumi.Output.all(self.container.urn, self.container.exit_code).apply(
+                lambda urn_and_code: require_success(container_name, urn_and_code[1], urn_and_code[0])
             )
-            for port in sorted(args.ports, key=lambda port: port.internal)
-            if (host_port := settings.host_port(port.name, port.replica)) is not None
-        ]
+        self.register_outputs({"container_name": self.container.name, "host": name})
+
+    def _container(self, args: ServiceArgs, platform: Platform) -> docker.Container:
+        spec, lifecycle, name = args.spec, args.lifecycle, self.name
         grace = spec.stop_grace_seconds if isinstance(lifecycle, Server) else catalog.DEFAULT_STOP_GRACE_SECONDS
         hand_over = spec.drops_privileges and args.user is None
         root_group = not hand_over and any(file.needs_root_group for file in args.files)
         run = _run(lifecycle)
-        self.container: docker.Container = docker.Container(
+        return docker.Container(
             f"{name}-container",
             name=platform.container_name(name),
             hostname=name,
@@ -420,9 +406,9 @@ class Service(pulumi.ComponentResource):
                 for m in args.bind_mounts
             ]
             or None,
-            ports=published,
+            ports=_published(args.ports, platform),
             networks_advanced=[
-                docker.ContainerNetworksAdvancedArgs(name=network.name, aliases=[name]) for network in networks
+                docker.ContainerNetworksAdvancedArgs(name=network.name, aliases=[name]) for network in self.networks
             ],
             labels=platform.labels(spec.layer, spec.name) + _metrics_labels(args.metrics) + _after_labels(args.after),
             memory=spec.memory_mb,
@@ -456,12 +442,6 @@ class Service(pulumi.ComponentResource):
                 custom_timeouts=pulumi.CustomTimeouts(create="30m") if isinstance(lifecycle, InitJob) else None,
             ),
         )
-        if isinstance(lifecycle, InitJob):
-            container_name = platform.container_name(name)
-            self.succeeded = pulumi.Output.all(self.container.urn, self.container.exit_code).apply(
-                lambda urn_and_code: require_success(container_name, urn_and_code[1], urn_and_code[0])
-            )
-        self.register_outputs({"container_name": self.container.name, "host": name})
 
     def _volumes(self, args: ServiceArgs, platform: Platform) -> list[docker.ContainerVolumeArgs]:
         own = [
@@ -486,6 +466,39 @@ class Service(pulumi.ComponentResource):
         if self.metrics is None or not isinstance(self.lifecycle, Server):
             return None
         return MetricsTarget(self.name, self.layer, self.host, self.metrics, self.networks)
+
+
+def _check(name: str, args: ServiceArgs) -> None:
+    """What the types cannot say: the catalog and the lifecycle agree, and `after` names init jobs."""
+    if args.spec.job != isinstance(args.lifecycle, OnDemandJob):
+        kind = "runs on demand (catalog: job=True)" if args.spec.job else "is not an on-demand job in the catalog"
+        raise ValueError(f"{name}: {args.spec.name} {kind}; give it the lifecycle that says so")
+    if not_jobs := [job.name for job in args.after if not isinstance(job.lifecycle, InitJob)]:
+        raise ValueError(f"{name}: `after` names {not_jobs}, which are not init jobs; use depends_on for them")
+
+
+def _networks(args: ServiceArgs, platform: Platform) -> tuple[docker.Network, ...]:
+    """The service's own networks, then those of the endpoints it uses and the shared ones it is a member of."""
+    networks = list(args.networks)
+    for network in [
+        *(n for endpoint in args.uses for n in endpoint.networks),
+        *platform.shared_networks_for(args.spec.name),
+    ]:
+        if network not in networks:
+            networks.append(network)
+    return tuple(networks)
+
+
+def _published(ports: Sequence[Port], platform: Platform) -> list[docker.ContainerPortArgs]:
+    """The ports the stack publishes, sorted by container port: the provider reads `ports` back in
+    that order (resource_docker_container_structures.go:27-58, v4.5.0) and a list in another order
+    would replace the container (`ports` forces replacement)."""
+    settings = platform.settings
+    return [
+        docker.ContainerPortArgs(internal=port.internal, external=host_port, ip=settings.bind_address, protocol="tcp")
+        for port in sorted(ports, key=lambda port: port.internal)
+        if (host_port := settings.host_port(port.name, port.replica)) is not None
+    ]
 
 
 def require_success(container: str, exit_code: int | None, urn: str = "<the job's urn>") -> str:

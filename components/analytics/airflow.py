@@ -1,10 +1,12 @@
 """Airflow 3 with the Celery executor: an init job (migrations, first admin, the sample DAG), then
 the API server, scheduler, DAG processor, triggerer and the Celery workers, all on one config."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pulumi
+import pulumi_docker as docker
 
 from components import analytics_configs as configs
 from components import secrets
@@ -93,14 +95,16 @@ def connections(layer: "AnalyticsLayer") -> tuple[pulumi.Output[str], tuple[pulu
     return rendered, (*bucket.resources, *shared.resources)
 
 
-def services(layer: "AnalyticsLayer") -> tuple[Service, list[Service]]:
-    """The init job, and the long-running components after it."""
-    database, plain_database = layer.database("airflow")
+def config_files(
+    layer: "AnalyticsLayer", database: pulumi.Output[configs.PostgresDatabase]
+) -> tuple[list[File], tuple[pulumi.Resource, ...]]:
+    """One config, one JWT secret, one Fernet key for every Airflow container, and the
+    connections file; with the resources the connections need."""
     values = pulumi.Output.all(
         secrets.fernet_key("airflow-fernet-key", parent=layer),
         secrets.hex_token("airflow-secret-key", parent=layer),
         secrets.hex_token("airflow-jwt-secret", parent=layer),
-        plain_database,
+        database,
         layer.redis_server(),
         layer.oidc("airflow"),
     )
@@ -122,7 +126,6 @@ def services(layer: "AnalyticsLayer") -> tuple[Service, list[Service]]:
         )
     )
     rendered_connections, connection_resources = connections(layer)
-    # One config, one JWT secret, one Fernet key for every Airflow container.
     files = [
         File(AIRFLOW_CONFIG, cfg.apply(configs.render_airflow_config), secret=True, owner=AIRFLOW_UID),
         File(
@@ -130,89 +133,118 @@ def services(layer: "AnalyticsLayer") -> tuple[Service, list[Service]]:
         ),
         File(AIRFLOW_CONNECTIONS, rendered_connections, secret=True, owner=AIRFLOW_UID),
     ]
-    shared_volumes = {
-        f"{AIRFLOW_HOME}/{folder}": layer.platform.volume(f"airflow-{folder}", parent=layer)
-        for folder in ("dags", "logs", "plugins")
-    }
-    uses: list[Endpoint] = [database, *layer.uses.endpoints()]
+    return files, connection_resources
 
-    def component(
+
+@dataclass(frozen=True)
+class Airflow:
+    """What every Airflow container shares: its files, the dags/logs/plugins volumes, the endpoints it uses."""
+
+    layer: "AnalyticsLayer"
+    files: Sequence[File]
+    shared_volumes: Mapping[str, docker.Volume]
+    uses: Sequence[Endpoint]
+
+    def service(
+        self,
         name: str,
         spec: ServiceSettings,
         lifecycle: Lifecycle,
         command: Sequence[str],
         *,
         extra_files: Sequence[File] = (),
-        env: dict[str, str] | None = None,
+        env: Mapping[str, str] | None = None,
         ports: Sequence[Port] = (),
         after: Sequence[Service] = (),
         depends_on: Sequence[pulumi.Resource] = (),
     ) -> Service:
-        return layer.service(
+        return self.layer.service(
             name,
             ServiceArgs(
                 spec=spec,
                 lifecycle=lifecycle,
-                networks=[layer.network],
-                uses=uses,
+                networks=[self.layer.network],
+                uses=self.uses,
                 command=command,
                 env={"AIRFLOW_CONFIG": AIRFLOW_CONFIG, **(env or {})},
-                files=[*files, *extra_files],
-                shared_volumes=shared_volumes,
+                files=[*self.files, *extra_files],
+                shared_volumes=self.shared_volumes,
                 ports=ports,
                 after=after,
                 depends_on=depends_on,
             ),
         )
 
+
+def services(layer: "AnalyticsLayer") -> tuple[Service, list[Service]]:
+    """The init job, and the long-running components after it."""
+    database, plain_database = layer.database("airflow")
+    files, connection_resources = config_files(layer, plain_database)
+    shared_volumes = {
+        f"{AIRFLOW_HOME}/{folder}": layer.platform.volume(f"airflow-{folder}", parent=layer)
+        for folder in ("dags", "logs", "plugins")
+    }
+    airflow = Airflow(layer, files, shared_volumes, [database, *layer.uses.endpoints()])
+    init = init_job(airflow, depends_on=[*connection_resources, *layer.redis.resources])
+    return init, servers(airflow, init)
+
+
+def init_job(airflow: Airflow, *, depends_on: Sequence[pulumi.Resource]) -> Service:
+    """Migrations, the first admin, and the sample DAG: the init job writes it into the shared
+    dags volume (a changed DAG replaces the job, which writes it again); the DAGs users add beside
+    it are theirs."""
+    layer = airflow.layer
     init_script = layer.airflow_admin_password.apply(lambda pw: configs.render_airflow_init(layer.admin(pw)))
-    # The init job writes the sample DAG into the shared dags volume (a changed DAG replaces
-    # the job, which writes it again); the DAGs users add beside it are theirs.
     sample_dag = File(
         AIRFLOW_SAMPLE_DAG, configs.render_airflow_sample_dag(layer.storage.endpoints.landing_bucket), owner=AIRFLOW_UID
     )
-    init = component(
+    return airflow.service(
         "airflow-init",
         layer.spec("airflow-apiserver").init_job("airflow-init"),
         InitJob(),
         ["bash", AIRFLOW_INIT],
         extra_files=[File(AIRFLOW_INIT, init_script, secret=True, owner=AIRFLOW_UID), sample_dag],
-        depends_on=[*connection_resources, *layer.redis.resources],
+        depends_on=depends_on,
     )
+
+
+def servers(airflow: Airflow, init: Service) -> list[Service]:
+    """The API server, scheduler, DAG processor, triggerer and the Celery workers, after `init`."""
+    spec = airflow.layer.spec
     components = [
-        component(
+        airflow.service(
             "airflow-apiserver",
-            layer.spec("airflow-apiserver"),
+            spec("airflow-apiserver"),
             Server(HealthCheck.curl(f"http://localhost:{AIRFLOW_API_PORT}/api/v2/version")),
             ["api-server"],
             ports=[Port("airflow", AIRFLOW_API_PORT)],
             after=[init],
         ),
-        component(
+        airflow.service(
             "airflow-scheduler",
-            layer.spec("airflow-scheduler"),
+            spec("airflow-scheduler"),
             Server(HealthCheck.curl(f"http://localhost:{AIRFLOW_SCHEDULER_HEALTH_PORT}/health")),
             ["scheduler"],
             after=[init],
         ),
-        component(
+        airflow.service(
             "airflow-dag-processor",
-            layer.spec("airflow-dag-processor"),
+            spec("airflow-dag-processor"),
             Server(HealthCheck.shell(JOBS_CHECK.format("DagProcessorJob"), **CLI_CHECK)),
             ["dag-processor"],
             after=[init],
         ),
-        component(
+        airflow.service(
             "airflow-triggerer",
-            layer.spec("airflow-triggerer"),
+            spec("airflow-triggerer"),
             Server(HealthCheck.shell(JOBS_CHECK.format("TriggererJob"), **CLI_CHECK)),
             ["triggerer"],
             after=[init],
         ),
     ]
-    worker = layer.spec("airflow-worker")
+    worker = spec("airflow-worker")
     components += [
-        component(
+        airflow.service(
             f"airflow-worker-{i}",
             worker,
             Server(HealthCheck.shell(CELERY_PING, **CLI_CHECK)),
@@ -222,4 +254,4 @@ def services(layer: "AnalyticsLayer") -> tuple[Service, list[Service]]:
         )
         for i in range(1, worker.replicas + 1)
     ]
-    return init, components
+    return components

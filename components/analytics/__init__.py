@@ -47,6 +47,15 @@ class AnalyticsUses:
         return [endpoint for endpoint in (self.trino, self.clickhouse, self.spark) if endpoint is not None]
 
 
+def login(access: DatabaseAccess) -> pulumi.Output[configs.PostgresDatabase]:
+    """A database access as the config renderers take it (the password resolved: render inside)."""
+    return access.password.apply(
+        lambda pw: configs.PostgresDatabase(
+            database=access.database, user=access.username, password=pw, host=access.host, port=access.port
+        )
+    )
+
+
 class AnalyticsLayer(Layer):
     layer = "analytics"
 
@@ -89,12 +98,7 @@ class AnalyticsLayer(Layer):
     def database(self, consumer: str) -> tuple[DatabaseAccess, pulumi.Output[configs.PostgresDatabase]]:
         """The consumer's own database, and its login as the config renderers take it."""
         access = self.storage.database(consumer, parent=self)
-        plain = access.password.apply(
-            lambda pw: configs.PostgresDatabase(
-                database=access.database, user=access.username, password=pw, host=access.host, port=access.port
-            )
-        )
-        return access, plain
+        return access, login(access)
 
     def redis_server(self) -> pulumi.Output[configs.RedisServer]:
         endpoint = self.redis

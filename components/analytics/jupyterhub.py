@@ -4,8 +4,8 @@ from typing import TYPE_CHECKING
 
 import pulumi
 
+from components import analytics, secrets
 from components import analytics_configs as configs
-from components import secrets
 from components.analytics import mlflow
 from components.service import File, HealthCheck, Metrics, Port, Server, Service, ServiceArgs
 
@@ -25,11 +25,9 @@ def notebook_environment(layer: "AnalyticsLayer") -> tuple[pulumi.Output[dict[st
     storage = layer.storage.endpoints
     bucket = layer.storage.buckets("notebooks", [storage.warehouse_bucket, storage.landing_bucket], parent=layer)
     uses, shared = layer.uses, layer.shared_data
-    env = pulumi.Output.all(shared.password, bucket.access_key, bucket.secret_key).apply(
+    env = pulumi.Output.all(analytics.login(shared), bucket.access_key, bucket.secret_key).apply(
         lambda values: configs.notebook_environment(
-            postgres=configs.PostgresDatabase(
-                database=shared.database, user=shared.username, password=values[0], host=shared.host, port=shared.port
-            ),
+            postgres=values[0],
             trino_url=uses.trino.url if uses.trino else None,
             s3_endpoint=storage.s3_endpoint,
             s3_access_key=values[1],

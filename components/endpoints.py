@@ -193,6 +193,43 @@ class KafkaEndpoint(OnItsNetwork):
 
 
 @dataclass(frozen=True)
+class NessieEndpoint(OnItsNetwork):
+    """Nessie's catalog APIs as containers on the storage network reach them."""
+
+    host: str
+    port: int
+    resources: tuple[pulumi.Resource, ...]
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def api_uri(self) -> str:
+        """Nessie's own REST API (v2), as Trino's Nessie catalog and pynessie take it."""
+        return f"{self.url}/api/v2"
+
+    @property
+    def iceberg_rest_uri(self) -> str:
+        """The Iceberg REST catalog on Nessie's main branch."""
+        return f"{self.url}/iceberg/main"
+
+
+@dataclass(frozen=True)
+class MlflowEndpoint:
+    """MLflow's tracking server as containers on its networks reach it."""
+
+    host: str
+    port: int
+    networks: tuple[docker.Network, ...]
+    resources: tuple[pulumi.Resource, ...]
+
+    @property
+    def tracking_uri(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
 class RedisEndpoint:
     """Redis as containers on its networks reach it; `password` is secret."""
 

@@ -110,7 +110,7 @@ class ProcessingLayer(Layer):
         return render_output(
             "spark/spark-defaults.conf.j2",
             packages=list(SPARK_PACKAGES),
-            catalog_uri=storage.endpoints.iceberg_rest_uri,
+            catalog_uri=storage.endpoints.nessie.iceberg_rest_uri,
             warehouse=storage.endpoints.warehouse_bucket,
             s3=s3.template_values(),
             master_metrics=SPARK_MASTER_METRICS,

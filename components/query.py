@@ -98,7 +98,7 @@ class QueryLayer(Layer):
                 ICEBERG_CATALOG,
                 render_output(
                     "trino/catalog/iceberg.properties.j2",
-                    nessie_uri=lake.nessie_uri,
+                    nessie_uri=lake.nessie.api_uri,
                     nessie_ref=NESSIE_REF,
                     warehouse_bucket=lake.warehouse_bucket,
                     s3_switch=s3_switch(spec.image),

@@ -18,7 +18,7 @@ import pulumi_docker as docker
 import pulumi_postgresql as postgresql
 
 from components import pgha, secrets
-from components.endpoints import BucketAccess, DatabaseAccess, PostgresToWatch, ReplicationAccess
+from components.endpoints import BucketAccess, DatabaseAccess, NessieEndpoint, PostgresToWatch, ReplicationAccess
 from components.layer import Layer
 from components.objectstore import ObjectStore, object_store
 from components.platform import Platform
@@ -48,8 +48,7 @@ class StorageEndpoints:
     postgres_replicas_port: int
     s3_endpoint: str
     s3_region: str
-    nessie_uri: str
-    iceberg_rest_uri: str  # Nessie's Iceberg REST catalog on its main branch
+    nessie: NessieEndpoint
     warehouse_bucket: str
     landing_bucket: str
 
@@ -101,8 +100,7 @@ class StorageLayer(Layer):
             postgres_replicas_port=POSTGRES_REPLICAS_PORT,
             s3_endpoint=self.object_store.endpoint,
             s3_region=self.object_store.region,
-            nessie_uri=f"http://{self.nessie.host}:{NESSIE_PORT}/api/v2",
-            iceberg_rest_uri=f"http://{self.nessie.host}:{NESSIE_PORT}/iceberg/main",
+            nessie=NessieEndpoint(self.network, self.nessie.host, NESSIE_PORT, (self.nessie.container,)),
             warehouse_bucket=WAREHOUSE_BUCKET,
             landing_bucket=LANDING_BUCKET,
         )

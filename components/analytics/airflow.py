@@ -10,7 +10,6 @@ import pulumi_docker as docker
 
 from components import analytics_configs as configs
 from components import secrets
-from components.analytics import mlflow
 from components.endpoints import Endpoint
 from components.service import File, HealthCheck, InitJob, Lifecycle, Port, Server, Service, ServiceArgs, Timing
 from components.settings import ServiceSettings
@@ -54,7 +53,7 @@ def connections(layer: "AnalyticsLayer") -> tuple[pulumi.Output[str], tuple[pulu
     shared = layer.shared_data
     bucket = layer.storage.buckets("airflow", [storage.warehouse_bucket, storage.landing_bucket], parent=layer)
     fixed: dict[str, dict[str, object]] = {
-        "mlflow_default": {"conn_type": "http", "host": layer.mlflow.host, "port": mlflow.MLFLOW_PORT}
+        "mlflow_default": {"conn_type": "http", "host": layer.mlflow.host, "port": layer.mlflow.port}
     }
     if uses.trino:
         fixed["trino_default"] = {

@@ -6,7 +6,6 @@ import pulumi
 
 from components import analytics, secrets
 from components import analytics_configs as configs
-from components.analytics import mlflow
 from components.service import File, HealthCheck, Metrics, Port, Server, Service, ServiceArgs
 
 if TYPE_CHECKING:
@@ -33,8 +32,8 @@ def notebook_environment(layer: "AnalyticsLayer") -> tuple[pulumi.Output[dict[st
             s3_access_key=values[1],
             s3_secret_key=values[2],
             s3_region=storage.s3_region,
-            nessie_url=storage.nessie_uri.removesuffix("/api/v2"),
-            mlflow_tracking_uri=mlflow.tracking_uri(layer.mlflow),
+            nessie_url=storage.nessie.url,
+            mlflow_tracking_uri=layer.mlflow.tracking_uri,
             spark_master_url=uses.spark.master_url if uses.spark else None,
         )
     )
@@ -86,7 +85,7 @@ def hub(layer: "AnalyticsLayer") -> Service:
             lifecycle=Server(HealthCheck.curl(f"http://localhost:{JUPYTERHUB_PORT}/hub/health")),
             # The notebooks network comes with the catalog's shared networks (catalog.SHARED_NETWORKS).
             networks=[layer.network],
-            uses=[database],
+            uses=[database, layer.mlflow],
             env={"NOTEBOOK_IMAGE_ID": notebook_image},  # a rebuilt notebook image restarts the hub on it
             files=[
                 secret_file(f"{HUB_DIR}/jupyterhub_config.py", config),
@@ -98,6 +97,6 @@ def hub(layer: "AnalyticsLayer") -> Service:
             host_paths={layer.settings.docker_socket: DOCKER_SOCKET_IN_CONTAINER},
             ports=[Port("jupyterhub", JUPYTERHUB_PORT)],
             metrics=Metrics(JUPYTERHUB_PORT, "/hub/metrics"),
-            depends_on=[*notebook_resources, layer.mlflow.container],
+            depends_on=notebook_resources,
         ),
     )

@@ -6,7 +6,8 @@ import pulumi
 
 from components import analytics_configs as configs
 from components import pgha
-from components.service import File, HealthCheck, Port, Server, Service, ServiceArgs
+from components.endpoints import MlflowEndpoint
+from components.service import File, HealthCheck, Port, Server, ServiceArgs
 
 if TYPE_CHECKING:
     from components.analytics import AnalyticsLayer
@@ -18,12 +19,7 @@ MLFLOW_DIR = "/etc/mlflow"
 MLFLOW_ARTIFACTS_BUCKET = "mlflow-artifacts"
 
 
-def tracking_uri(service: Service) -> str:
-    """How containers reach MLflow's tracking server."""
-    return f"http://{service.host}:{MLFLOW_PORT}"
-
-
-def server(layer: "AnalyticsLayer") -> Service:
+def server(layer: "AnalyticsLayer") -> MlflowEndpoint:
     database, plain_database = layer.database("mlflow")
     bucket = layer.storage.buckets("mlflow", [MLFLOW_ARTIFACTS_BUCKET], parent=layer)
     aws_credentials = pulumi.Output.all(bucket.access_key, bucket.secret_key).apply(
@@ -34,7 +30,7 @@ def server(layer: "AnalyticsLayer") -> Service:
     allowed_hosts = ["mlflow", f"mlflow:{MLFLOW_PORT}", "localhost", f"localhost:{MLFLOW_PORT}"]
     if (host_port := layer.settings.host_port("mlflow")) is not None:
         allowed_hosts.append(f"{layer.settings.endpoint_host}:{host_port}")
-    return layer.service(
+    service = layer.service(
         "mlflow",
         ServiceArgs(
             spec=layer.spec("mlflow"),
@@ -83,3 +79,4 @@ def server(layer: "AnalyticsLayer") -> Service:
             ports=[Port("mlflow", MLFLOW_PORT)],
         ),
     )
+    return MlflowEndpoint(service.host, MLFLOW_PORT, service.networks, (service.container,))

@@ -2,7 +2,8 @@
 # step does only what is missing, so a second run goes straight to the tests.
 #
 #   make test           the venv from uv.lock, the checkers (.ci/install.d/*.sh, actionlint), pytest
-#   make fast           the venv, then the tests that need no checker installed (pre-commit runs this)
+#   make fast           the venv, then the tests that need no checker, no daemon and no Pulumi engine built:
+#                       all but tests/integration, tests/live and tests/engine (pre-commit runs this before a push)
 #   make lint           ruff check + ruff format --check over the tree
 #   make typecheck      mypy over components/, scripts/, harness/, __main__.py, tests/benchmarks/ and policy/
 #   make check          lint + typecheck
@@ -39,8 +40,10 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 test: venv tools
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
+# tests/live starts a Docker Engine of its own wherever one can start and deploys on it; tests/engine
+# runs the Pulumi CLI built from Go modules, and a throwaway PostgreSQL: `make test` runs both, `make fast` never.
 fast: venv
-	$(VENV)/bin/python -m pytest -q --ignore=tests/integration $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -q --ignore=tests/integration --ignore=tests/live --ignore=tests/engine $(PYTEST_ARGS)
 
 $(UV):
 	rm -rf build/uv-*

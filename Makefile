@@ -8,7 +8,8 @@
 #   make typecheck      mypy over components/, scripts/, harness/, __main__.py, tests/benchmarks/ and policy/
 #   make check          lint + typecheck
 #   make lock           re-resolve pyproject.toml into uv.lock and export requirements.txt
-#   make config-schema  regenerate Pulumi.yaml's config block from components/settings.py
+#   make config-schema  regenerate Pulumi.yaml's config block and docs/configuration.md from components/settings.py,
+#                       components/catalog.py and the Pulumi.<stack>.yaml files
 #   make plan STACK=dev the offline plan of a stack, as the pull-request workflow posts it
 
 SHELL := bash
@@ -118,8 +119,10 @@ lock: $(UV)
 	$(UV) lock
 	$(UV) export --frozen --no-dev --no-emit-project --quiet --output-file requirements.txt
 
+# docs/configuration.md also reads the program under mocks (container ports, stack outputs): a few seconds.
 config-schema: venv
 	$(VENV)/bin/python -m scripts.config_schema --write
+	$(VENV)/bin/python -m scripts.config_docs --write
 
 plan: venv
 	$(VENV)/bin/python -m scripts.plan $(STACK)

@@ -94,7 +94,7 @@ def built(name: str) -> str:
 
 
 # Host ports: the seed's where it names one; elsewhere the service's own default, moved
-# where two services would claim the same host port (the README's port table lists them).
+# where two services would claim the same host port (docs/configuration.md's Host ports lists them).
 SERVICES: dict[str, ServiceDefaults] = {
     # storage
     "minio": ServiceDefaults(

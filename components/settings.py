@@ -159,7 +159,8 @@ class Settings(_Model):
         default=17,
         ge=13,
         le=18,
-        description="PostgreSQL major version the Patroni image builds on (postgres:<major>-bookworm), 13-18",
+        description="PostgreSQL major version the Patroni image builds on (postgres:<major>-bookworm), 13-18; "
+        "changing it on a running cluster needs pg_upgrade, not `pulumi up`",
     )
     docker_socket: str = Field(
         default="/var/run/docker.sock",

@@ -39,12 +39,13 @@ DESCRIPTIONS = {
     "bind_address": "The host address published ports bind to (127.0.0.1: this machine only).",
     "endpoint_host": "The name by which the machine running Pulumi reaches the Docker host's published ports; "
     "the providers and the stack outputs use it.",
-    "protect_data": "Protect data volumes, databases and buckets (protect + retainOnDelete): "
-    "no update, replacement or destroy deletes them.",
-    "image_version": "Tag of the images built from images/.",
-    "host": "The Docker host's {cpus, memory}: every container's limits are added up against it; "
-    "memory beyond it is refused, CPU overcommit warns.",
-    "ports": "Host port per port name (the README's port table); null does not publish it. "
+    "protect_data": "Protect data volumes, databases (and their owner roles), buckets and the generated secrets "
+    "that unlock them (protect + retainOnDelete): no update, replacement or destroy deletes them.",
+    "image_version": "Tag of the images built from images/ ({registry}/<name>:<version>).",
+    "host": "The Docker host's {cpus, memory}: every container's limits are added up against it (replicas, "
+    "jobs, and notebooks at services.notebook.replicas); memory beyond it is refused naming the largest "
+    "consumers, CPU overcommit warns.",
+    "ports": "Host port per port name (docs/configuration.md, Host ports); null does not publish it. "
     "Ports left out keep their defaults from components/catalog.py.",
     "object_store": "The S3 object store the storage layer runs: minio or seaweedfs.",
     "services": "Per service: cpus, memory (512m, 4g), image (a pinned tag) and, where a service scales, replicas. "
@@ -94,7 +95,7 @@ def description(name: str, field: FieldInfo) -> str:
             f"{config_key(name, field)} has no description: give its field in components/settings.py a "
             f"Field(description=...), then run `make config-schema`"
         )
-    text = text.replace("{layers}", ", ".join(catalog.LAYERS))
+    text = text.replace("{layers}", ", ".join(catalog.LAYERS)).replace("{registry}", catalog.BUILT_IMAGE_REGISTRY)
     choices = _choices(field.annotation)
     if choices and "one of" not in text:
         text += " One of: " + ", ".join(map(str, choices)) + "."

@@ -194,9 +194,9 @@ def _image(image: str) -> str:
 
 def services_section() -> list[str]:
     lines = [
-        f"## Services: `{NAMESPACE}:services.<name>`",
-        "Each service takes these keys; a service or key a stack leaves out keeps the catalog's default "
-        "(`components/catalog.py`, the table below).",
+        "## Services",
+        f"Each service takes these keys under `{NAMESPACE}:services.<name>`; a service or key a stack leaves "
+        "out keeps the catalog's default (`components/catalog.py`, the table below).",
         "",
         "| key | type | accepts |",
         "|---|---|---|",
@@ -280,8 +280,9 @@ def ports_section(deployments: Mapping[str, Deployment]) -> list[str]:
     inside = container_ports(deployments)
     stacks = " | ".join(STACKS)
     lines = [
-        f"## Host ports: `{NAMESPACE}:ports.<name>`",
-        "Every host port a service publishes, bound to `datalyptica:bindAddress`; the defaults live in "
+        "## Host ports",
+        f"Every host port a service publishes (`{NAMESPACE}:ports.<name>`), bound to `{NAMESPACE}:bindAddress`; "
+        "the defaults live in "
         "`components/catalog.py`, and two services never claim one host port (the settings refuse it). "
         "`container` is the service's name and port inside the platform; each stack's column is the host port "
         f"it publishes ({NONE}: none). Before a first `pulumi up`, these must be free on the Docker host.",

@@ -1,5 +1,5 @@
-"""Taking the e2e stack down with `pulumi destroy`, as the README tells a user to: the last live
-module (tests/live/conftest.py orders them).
+"""Taking the e2e stack down with `pulumi destroy`, as the README and docs/operations.md ("Taking a
+stack down") tell a user to: the last live module (tests/live/conftest.py orders them).
 
 With `protectData` on, `destroy` stops at the data; `destroy --exclude-protected` keeps the volumes,
 databases and the generated secrets that unlock them, and what they need (a database its provider,

@@ -107,28 +107,25 @@ class BucketAccess:
 
 
 @dataclass(frozen=True)
-class OnItsNetwork:
-    """An endpoint reached on one network of its owner's."""
-
-    network: docker.Network
-
-    @property
-    def networks(self) -> tuple[docker.Network, ...]:
-        return (self.network,)
-
-
-@dataclass(frozen=True)
-class TrinoEndpoint(OnItsNetwork):
-    """Trino as containers on its network reach it (no authentication: a user name labels queries)."""
+class Reached:
+    """A service as containers reach it: by its host name and port on `networks`, once
+    `resources` (its container, the consumer's own login) exist."""
 
     host: str
     port: int
-    iceberg_catalog: str
+    networks: tuple[docker.Network, ...]
     resources: tuple[pulumi.Resource, ...]
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class TrinoEndpoint(Reached):
+    """Trino (no authentication: a user name labels the queries)."""
+
+    iceberg_catalog: str
 
     def sqlalchemy_url(self, user: str, catalog: str | None = None, schema: str | None = None) -> str:
         """A `trino://` URL for SQLAlchemy (the trino package's dialect)."""
@@ -137,21 +134,18 @@ class TrinoEndpoint(OnItsNetwork):
 
 
 @dataclass(frozen=True)
-class ClickHouseEndpoint(OnItsNetwork):
-    """ClickHouse as containers on its network reach it, with the admin login (secret Outputs)."""
+class ClickHouseEndpoint(Reached):
+    """ClickHouse's HTTP interface (`port`) and native one, with the admin login (secret Outputs)."""
 
-    host: str
-    http_port: int
     native_port: int
     user: pulumi.Output[str]
     password: pulumi.Output[str]
-    resources: tuple[pulumi.Resource, ...]  # what a client's container waits on
     database: str = "default"
 
     @property
     def jdbc_url(self) -> str:
         """The JDBC URL of ClickHouse's own driver (over HTTP), as Trino's connector takes it."""
-        return f"jdbc:clickhouse://{self.host}:{self.http_port}/"
+        return f"jdbc:clickhouse://{self.host}:{self.port}/"
 
     def sqlalchemy_uri(self) -> pulumi.Output[str]:
         """clickhouse-connect's SQLAlchemy URI over HTTP (secret: it carries the password)."""
@@ -159,18 +153,14 @@ class ClickHouseEndpoint(OnItsNetwork):
         def uri(login: list[str]) -> str:
             username, password = login
             auth = quote(username, safe="") + (f":{quote(password, safe='')}" if password else "")
-            return f"clickhousedb://{auth}@{self.host}:{self.http_port}/{self.database}"
+            return f"clickhousedb://{auth}@{self.host}:{self.port}/{self.database}"
 
         return pulumi.Output.secret(pulumi.Output.all(self.user, self.password).apply(uri))
 
 
 @dataclass(frozen=True)
-class SparkEndpoint(OnItsNetwork):
-    """The Spark master as drivers on its network reach it."""
-
-    host: str
-    port: int
-    resources: tuple[pulumi.Resource, ...]
+class SparkEndpoint(Reached):
+    """The Spark master, as drivers reach it."""
 
     @property
     def master_url(self) -> str:
@@ -178,31 +168,8 @@ class SparkEndpoint(OnItsNetwork):
 
 
 @dataclass(frozen=True)
-class KafkaEndpoint(OnItsNetwork):
-    """The Kafka cluster, its Schema Registry and Kafka Connect, as containers on its network reach them."""
-
-    brokers: tuple[str, ...]  # host names of the brokers
-    port: int  # every broker's port for clients inside Docker
-    schema_registry_url: str
-    kafka_connect_url: str
-    resources: tuple[pulumi.Resource, ...]  # the brokers' containers
-
-    @property
-    def bootstrap_servers(self) -> str:
-        return ",".join(f"{broker}:{self.port}" for broker in self.brokers)
-
-
-@dataclass(frozen=True)
-class NessieEndpoint(OnItsNetwork):
-    """Nessie's catalog APIs as containers on the storage network reach them."""
-
-    host: str
-    port: int
-    resources: tuple[pulumi.Resource, ...]
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+class NessieEndpoint(Reached):
+    """Nessie's catalog APIs."""
 
     @property
     def api_uri(self) -> str:
@@ -216,28 +183,19 @@ class NessieEndpoint(OnItsNetwork):
 
 
 @dataclass(frozen=True)
-class MlflowEndpoint:
-    """MLflow's tracking server as containers on its networks reach it."""
-
-    host: str
-    port: int
-    networks: tuple[docker.Network, ...]
-    resources: tuple[pulumi.Resource, ...]
+class MlflowEndpoint(Reached):
+    """MLflow's tracking server."""
 
     @property
     def tracking_uri(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return self.url
 
 
 @dataclass(frozen=True)
-class RedisEndpoint:
-    """Redis as containers on its networks reach it; `password` is secret."""
+class RedisEndpoint(Reached):
+    """Redis; `password` is secret."""
 
-    host: str
-    port: int
     password: pulumi.Output[str]
-    networks: tuple[docker.Network, ...]
-    resources: tuple[pulumi.Resource, ...]
 
     @property
     def address(self) -> str:
@@ -245,10 +203,27 @@ class RedisEndpoint:
 
 
 @dataclass(frozen=True)
-class PostgresToWatch(OnItsNetwork):
-    """PostgreSQL, for an exporter: the network that reaches HAProxy, and a maker of the exporter's
+class KafkaEndpoint:
+    """The Kafka cluster, its Schema Registry and Kafka Connect, as containers on `networks` reach them."""
+
+    brokers: tuple[str, ...]  # host names of the brokers
+    port: int  # every broker's port for clients inside Docker
+    schema_registry_url: str
+    kafka_connect_url: str
+    networks: tuple[docker.Network, ...]
+    resources: tuple[pulumi.Resource, ...]  # the brokers' containers
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return ",".join(f"{broker}:{self.port}" for broker in self.brokers)
+
+
+@dataclass(frozen=True)
+class PostgresToWatch:
+    """PostgreSQL, for an exporter: the networks that reach HAProxy, and a maker of the exporter's
     own `pg_monitor` login role (consumer name, parent)."""
 
+    networks: tuple[docker.Network, ...]
     monitoring_role: Callable[[str, pulumi.Resource], DatabaseAccess]
 
 

@@ -62,13 +62,13 @@ class OlapLayer(Layer):
         )
 
         self.endpoint = ClickHouseEndpoint(
-            network=self.network,
-            host="clickhouse",
-            http_port=HTTP_PORT,
+            host=self.clickhouse.host,
+            port=HTTP_PORT,
+            networks=(self.network,),
+            resources=(self.clickhouse.container,),
             native_port=NATIVE_PORT,
             user=self.admin_user,
             password=self.admin_password,
-            resources=(self.clickhouse.container,),
         )
         self.credentials = {"clickhouse_user": self.admin_user, "clickhouse_password": self.admin_password}
         self.finish()

@@ -67,7 +67,7 @@ class ProcessingLayer(Layer):
         super().__init__(platform)
         self.network = self.own_network("processing")
         # Workers and TaskManagers run the jobs: they reach the lake, and Kafka when it is deployed.
-        self._lake = [self.network, storage.endpoints.network, *([streaming.network] if streaming else [])]
+        self._lake = [self.network, storage.endpoints.network, *(streaming.networks if streaming else ())]
 
         spark_s3 = storage.buckets(
             "spark",
@@ -97,10 +97,7 @@ class ProcessingLayer(Layer):
         ]
 
         self.endpoint = SparkEndpoint(
-            network=self.network,
-            host="spark-master",
-            port=SPARK_MASTER_PORT,
-            resources=(self.spark_master.container,),
+            self.spark_master.host, SPARK_MASTER_PORT, (self.network,), (self.spark_master.container,)
         )
         self.finish()  # no credentials: Spark's and Flink's keys stay in their files
 

@@ -74,11 +74,7 @@ class QueryLayer(Layer):
         self.network = self.own_network("query")
         self.trino = self._trino(storage, clickhouse)
         self.endpoint = TrinoEndpoint(
-            network=self.network,
-            host="trino",
-            port=TRINO_PORT,
-            iceberg_catalog=ICEBERG_CATALOG,
-            resources=(self.trino.container,),
+            self.trino.host, TRINO_PORT, (self.network,), (self.trino.container,), iceberg_catalog=ICEBERG_CATALOG
         )
         self.dbt = self._dbt()
         self.finish()  # Trino has no login of its own yet: no credentials

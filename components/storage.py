@@ -76,7 +76,7 @@ class StorageLayer(Layer):
         ]
         self.haproxy = self._haproxy(topology, depends_on=[s.container for s in patroni])
         self._postgres = self._postgres_provider()
-        self.watched.append(PostgresToWatch(self.network, self._monitoring_role))
+        self.watched.append(PostgresToWatch((self.network,), self._monitoring_role))
         self.credentials = {
             "postgres_superuser": pulumi.Output.secret("postgres"),
             "postgres_superuser_password": self.postgres_superuser_password,
@@ -100,7 +100,7 @@ class StorageLayer(Layer):
             postgres_replicas_port=POSTGRES_REPLICAS_PORT,
             s3_endpoint=self.object_store.endpoint,
             s3_region=self.object_store.region,
-            nessie=NessieEndpoint(self.network, self.nessie.host, NESSIE_PORT, (self.nessie.container,)),
+            nessie=NessieEndpoint(self.nessie.host, NESSIE_PORT, (self.network,), (self.nessie.container,)),
             warehouse_bucket=WAREHOUSE_BUCKET,
             landing_bucket=LANDING_BUCKET,
         )

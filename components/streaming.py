@@ -135,7 +135,7 @@ class StreamingLayer(Layer):
         self.kafka_connect = self._kafka_connect(depends_on=broker_containers)
 
         self.endpoint = KafkaEndpoint(
-            network=self.network,
+            networks=(self.network,),
             brokers=tuple(self.cluster.host(node_id) for node_id in self.cluster.node_ids),
             port=KAFKA_INTERNAL_PORT,
             schema_registry_url=f"http://schema-registry:{SCHEMA_REGISTRY_PORT}",

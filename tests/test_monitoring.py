@@ -239,7 +239,7 @@ class MadeUpLayer(Layer):
         redis = service("redis", "redis", [storage.network])
         self.watched += [
             KafkaEndpoint(
-                network=streaming_network,
+                networks=(streaming_network,),
                 brokers=tuple(broker.host for broker in brokers),
                 port=KAFKA_INTERNAL_PORT,
                 schema_registry_url="http://schema-registry:8081",
@@ -247,11 +247,7 @@ class MadeUpLayer(Layer):
                 resources=tuple(broker.container for broker in brokers),
             ),
             RedisEndpoint(
-                host=redis.host,
-                port=6379,
-                password=pulumi.Output.secret("made-up-redis-password"),
-                networks=redis.networks,
-                resources=(redis.container,),
+                redis.host, 6379, redis.networks, (redis.container,), pulumi.Output.secret("made-up-redis-password")
             ),
         ]
 

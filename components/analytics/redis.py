@@ -32,10 +32,4 @@ def server(layer: "AnalyticsLayer") -> RedisEndpoint:
             ports=[Port("redis", REDIS_PORT)],
         ),
     )
-    return RedisEndpoint(
-        host=service.host,
-        port=REDIS_PORT,
-        password=layer.redis_password,
-        networks=service.networks,
-        resources=(service.container,),
-    )
+    return RedisEndpoint(service.host, REDIS_PORT, service.networks, (service.container,), layer.redis_password)

@@ -5,15 +5,25 @@ user writes it in `Pulumi.<stack>.yaml`, the value found, and what would be acce
 """
 
 import dataclasses
+import ipaddress
 import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from components import catalog
@@ -41,6 +51,19 @@ VERSIONED_TAGS: dict[str, tuple[str, str]] = {
 }
 # Where the build steps of images/* may run (docker build --network).
 BUILD_NETWORKS = ("default", "host", "none")
+# An image reference as Docker takes it: [registry[:port]/]path[:tag][@digest], path components in
+# lower case (docker/distribution's reference grammar, reference/regexp.go).
+_IMAGE_REFERENCE = re.compile(
+    r"^(?:(?P<registry>[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*"
+    r"(?::\d+)?)/)?"
+    r"(?P<path>[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)"
+    r"(?::(?P<tag>[\w][\w.-]{0,127}))?"
+    r"(?:@(?P<digest>[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}))?$"
+)
+# A host name (RFC 1123 labels) or an IP address, as the platform's URLs name the Docker host.
+_HOST_NAME = re.compile(
+    r"^(?=.{1,253}$)[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$"
+)
 # Services that talk to each other as one cluster and must run the same image.
 SAME_IMAGE = (("flink-jobmanager", "flink-taskmanager"), ("spark-master", "spark-worker"))
 
@@ -76,14 +99,31 @@ def format_size(size: int) -> str:
     return f"{round(size / _UNITS[unit], 2):g}{unit}"
 
 
+def _not_a_bool(what: str) -> BeforeValidator:
+    """YAML's true/false would otherwise count as 1 and 0."""
+
+    def check(value: object) -> object:
+        if isinstance(value, bool):
+            raise ValueError(f"{str(value).lower()} is not {what}")
+        return value
+
+    return BeforeValidator(check)
+
+
+Cpus = Annotated[float, _not_a_bool("a number of CPUs, e.g. 0.5 or 2")]
+Count = Annotated[int, _not_a_bool("a count, e.g. 2")]
+PortNumber = Annotated[int, _not_a_bool("a port number (1-65535), or null to not publish it")]
+Size = Annotated[str | int, _not_a_bool("a size, e.g. 512m or 4g")]
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
 
 
 class ServiceOverride(_Model):
-    cpus: float | None = Field(default=None, gt=0)
-    memory: str | int | None = None
-    replicas: int | None = Field(default=None, ge=0)
+    cpus: Cpus | None = Field(default=None, gt=0)
+    memory: Size | None = None
+    replicas: Count | None = Field(default=None, ge=0)
     image: str | None = Field(default=None, min_length=1)
 
     @field_validator("memory")
@@ -95,8 +135,8 @@ class ServiceOverride(_Model):
 
 
 class HostCapacity(_Model):
-    cpus: float = Field(default=16, gt=0)
-    memory: str | int = "64g"
+    cpus: Cpus = Field(default=16, gt=0)
+    memory: Size = "64g"
 
     @field_validator("memory")
     @classmethod
@@ -150,7 +190,7 @@ class Settings(_Model):
     prefix: str = Field(default="datalyptica", pattern=r"^[a-z][a-z0-9-]{0,30}$")
     bind_address: str = "127.0.0.1"
     endpoint_host: str = "localhost"
-    protect_data: bool = True
+    protect_data: StrictBool = True
     object_store: str = catalog.DEFAULT_OBJECT_STORE
     image_version: str = Field(default="1.0.0", pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
     # The PostgreSQL major images/patroni builds on (postgres:<major>-bookworm); Patroni 4.1
@@ -174,7 +214,7 @@ class Settings(_Model):
         "dockerd --iptables=false) or none",
     )
     host: HostCapacity = Field(default_factory=HostCapacity)
-    ports: dict[str, int | None] = Field(default_factory=dict)
+    ports: dict[str, PortNumber | None] = Field(default_factory=dict)
     services: dict[str, ServiceOverride] = Field(default_factory=dict)
 
     @field_validator("image_build_network")
@@ -187,12 +227,38 @@ class Settings(_Model):
     @field_validator("docker_socket")
     @classmethod
     def _socket_is_an_absolute_path(cls, path: str) -> str:
-        if not path.startswith("/") or any(c.isspace() or c == ":" for c in path):
+        # It is bind-mounted read-write into JupyterHub: a folder (`/`) would hand it the host.
+        if not path.startswith("/") or any(c.isspace() or c == ":" for c in path) or not path.endswith(".sock"):
             raise ValueError(
-                f"{path!r} is not an absolute path on the Docker host; give the socket's path, "
+                f"{path!r} is not the path of a socket on the Docker host; give the socket's path, "
                 "e.g. /var/run/docker.sock (or /run/user/<uid>/docker.sock for rootless Docker)"
             )
         return path
+
+    @field_validator("bind_address")
+    @classmethod
+    def _an_ip_address(cls, address: str) -> str:
+        try:
+            ipaddress.ip_address(address)
+        except ValueError:
+            raise ValueError(
+                f"{address!r} is not an IP address of the Docker host; give one, e.g. 127.0.0.1 (this host "
+                "only) or the address of one interface (0.0.0.0 publishes on every interface: say so explicitly)"
+            ) from None
+        return address
+
+    @field_validator("endpoint_host")
+    @classmethod
+    def _a_host_name(cls, host: str) -> str:
+        if not _HOST_NAME.match(host):
+            try:
+                ipaddress.ip_address(host)
+            except ValueError:
+                raise ValueError(
+                    f"{host!r} is not a host name or IP address; give only the name by which users reach the "
+                    "Docker host, without scheme, port or path, e.g. localhost or platform.example.com"
+                ) from None
+        return host
 
     @field_validator("layers")
     @classmethod
@@ -202,6 +268,11 @@ class Settings(_Model):
             raise ValueError(f"unknown layer {unknown[0]!r}; known layers: {', '.join(catalog.LAYERS)}")
         if len(set(layers)) != len(layers):
             raise ValueError("a layer is listed twice; list each layer once")
+        if not layers:
+            raise ValueError(
+                "no layer: on a deployed stack `pulumi up` would delete every resource; list the layers to run, "
+                "or take the stack down with `pulumi destroy`"
+            )
         return layers
 
     @field_validator("object_store")
@@ -239,6 +310,12 @@ class Settings(_Model):
                 raise ValueError(
                     f"{key}.cpus: {override.cpus:g}; Docker takes {MIN_CPUS} or more, with at most nine decimals"
                 )
+            if override.cpus is not None and override.cpus > self.host.cpus:
+                raise ValueError(
+                    f"{key}.cpus: {override.cpus:g}, but the host has {self.host.cpus:g} (datalyptica:host.cpus) and "
+                    "Docker refuses a container more CPUs than its host has; lower it, or raise host.cpus if the "
+                    "host really has more"
+                )
             if override.memory is not None and parse_size(override.memory) < MIN_MEMORY:
                 raise ValueError(f"{key}.memory: {override.memory!r}; Docker takes 6m or more")
         for name in catalog.SERVICES:
@@ -262,6 +339,11 @@ class Settings(_Model):
                     "name a folder of images/ or a pinned image such as name:1.2.3"
                 )
             return
+        if not _IMAGE_REFERENCE.match(image):
+            raise ValueError(
+                f"{key}: {image!r} is not an image reference; give [registry/]name:tag in lower case without "
+                f"spaces, e.g. {catalog.SERVICES[name].image}"
+            )
         tag = image_tag(image)
         if tag is None or tag == "latest":
             raise ValueError(

@@ -114,6 +114,8 @@ def type_text(annotation: Any) -> str:
         fields = ", ".join(f"{f.alias or n}: {type_text(f.annotation)}" for n, f in annotation.model_fields.items())
         return f"map {{{fields}}}"
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Annotated:  # a type with validators of its own (settings.Cpus, PortNumber, ...)
+        return type_text(args[0])
     if origin is list:
         return f"list of {type_text(args[0])}s"
     if origin is dict:

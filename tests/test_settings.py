@@ -175,7 +175,7 @@ def test_the_docker_socket_reaches_the_containers_that_talk_to_docker(deploy):
     alloy = {m["source"]: m for m in containers["alloy"].inputs["mounts"]}
     assert alloy[socket]["target"] == "/var/run/docker.sock" and alloy[socket]["readOnly"] is True
     message = refusal(dockerSocket="docker.sock")
-    assert "datalyptica:dockerSocket: 'docker.sock' is not an absolute path on the Docker host" in message
+    assert "datalyptica:dockerSocket: 'docker.sock' is not the path of a socket on the Docker host" in message
 
 
 def test_the_image_build_network_is_handed_to_every_build_and_checked(deploy):

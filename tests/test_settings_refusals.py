@@ -64,3 +64,64 @@ def test_pinned_images_and_sound_limits_still_load():
         {"services": {"trino": {"image": "trinodb/trino:480"}, "redis": {"cpus": 0.01}, "kafka": {"replicas": 1}}}
     )
     assert settings.service("trino").image == "trinodb/trino:480"
+
+
+# ---- inputs that passed the settings and failed later, inside Docker or worse (issue 25, point 5) ----
+
+
+@pytest.mark.parametrize("address", ["", "localhost", "not an ip", "999.1.1.1"])
+def test_a_bind_address_that_is_not_an_ip_address_is_refused(address):
+    assert f"datalyptica:bindAddress: {address!r} is not an IP address" in refusal(bindAddress=address)
+
+
+@pytest.mark.parametrize("host", ["http://host", "", "a host", "host:2375", "host/path"])
+def test_an_endpoint_host_with_a_scheme_port_or_space_is_refused(host):
+    assert f"datalyptica:endpointHost: {host!r} is not a host name or IP address" in refusal(endpointHost=host)
+
+
+@pytest.mark.parametrize("host", ["localhost", "platform.example.com", "10.0.0.5", "::1"])
+def test_a_host_name_or_ip_address_is_an_endpoint_host(host):
+    assert load_settings({"endpointHost": host}).endpoint_host == host
+
+
+@pytest.mark.parametrize("image", ["redis:7.2 bookworm", "Redis:7.2", ":7.2", "redis:7.2:1"])
+def test_an_image_that_is_no_reference_is_refused(image):
+    message = refusal(services={"redis": {"image": image}})
+    assert f"datalyptica:services.redis.image: {image!r} is not an image reference" in message
+
+
+@pytest.mark.parametrize(
+    "image",
+    ["registry.local:5000/lib/redis:7.2-bookworm", "ghcr.io/some_org/redis:7.2", "redis@sha256:" + "a" * 64],
+)
+def test_image_references_docker_takes_are_taken(image):
+    assert load_settings({"services": {"redis": {"image": image}}}).service("redis").image == image
+
+
+def test_no_layer_at_all_is_refused_before_it_deletes_a_stack():
+    message = refusal(layers=[])
+    assert "datalyptica:layers: no layer" in message and "pulumi destroy" in message
+
+
+def test_more_cpus_than_the_host_has_is_refused():
+    message = refusal(services={"trino": {"cpus": 1000}}, host={"cpus": 8, "memory": "64g"})
+    assert "datalyptica:services.trino.cpus: 1000, but the host has 8" in message
+
+
+@pytest.mark.parametrize("socket", ["/", "/var/run", "/etc/passwd"])
+def test_a_docker_socket_that_is_not_a_socket_path_is_refused(socket):
+    assert f"datalyptica:dockerSocket: {socket!r} is not the path of a socket" in refusal(dockerSocket=socket)
+
+
+@pytest.mark.parametrize(
+    ("config", "key"),
+    [
+        ({"ports": {"redis": True}}, "ports.redis"),
+        ({"services": {"redis": {"cpus": True}}}, "services.redis.cpus"),
+        ({"host": {"cpus": True}}, "host.cpus"),
+        ({"services": {"notebook": {"replicas": True}}}, "services.notebook.replicas"),
+        ({"services": {"redis": {"memory": False}}}, "services.redis.memory"),
+    ],
+)
+def test_true_or_false_is_not_a_number(config, key):
+    assert f"datalyptica:{key}: " in refusal(**config)

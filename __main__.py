@@ -22,8 +22,24 @@ def main() -> None:
         pulumi.log.warn(warning)
 
     secrets.keep_with_data(settings.protect_data)
-    for layer in graph.build(Platform(settings)):
+    layers = graph.build(Platform(settings))
+    for layer in layers:
         export(layer)
+    pulumi.log.info(where_to_go(layers, deployed=not pulumi.runtime.is_dry_run()))
+
+
+def where_to_go(layers: list[Layer], *, deployed: bool) -> str:
+    """What a person does after `pulumi up`: the addresses to open, and where the logins are."""
+    urls = sorted((name, url) for layer in layers for name, url in layer.urls.items() if url)
+    width = max((len(name) for name, _ in urls), default=0)
+    return "\n".join(
+        [
+            "Datalyptica is up; its addresses:" if deployed else "Once `pulumi up` has run, its addresses will be:",
+            *(f"  {name:<{width}}  {url}" for name, url in urls),
+            "Logins (first admins, generated): pulumi stack output --show-secrets",
+            "Logging in, adding users, taking it down: docs/operations.md",
+        ]
+    )
 
 
 def export(layer: Layer) -> None:

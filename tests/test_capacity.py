@@ -5,6 +5,7 @@ The checks over registered containers are generic: whatever layers the program b
 container must be counted in the settings' demand.
 """
 
+import re
 from collections import defaultdict
 
 import pulumi
@@ -106,3 +107,12 @@ def test_cpu_overcommit_warns_naming_the_key_and_the_fix(monkeypatch):
 
 def test_no_warning_when_the_cpus_fit():
     assert load_settings({"layers": ["storage"], "host": {"cpus": 64}}).capacity_warnings() == []
+
+
+def test_the_end_of_a_deploy_says_where_to_go_next(monkeypatch):
+    said = []
+    monkeypatch.setattr(pulumi.log, "info", lambda message, *args, **kwargs: said.append(message))
+    run_program(engine_config({"layers": ["storage", "analytics"], "host": {"cpus": 64, "memory": "64g"}}))
+    [summary] = [message for message in said if "addresses" in message]
+    assert re.search(r"^  jupyterhub +http://localhost:8000$", summary, re.MULTILINE)
+    assert "pulumi stack output --show-secrets" in summary and "docs/operations.md" in summary

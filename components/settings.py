@@ -19,7 +19,6 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    StrictBool,
     ValidationError,
     field_validator,
     model_validator,
@@ -190,7 +189,7 @@ class Settings(_Model):
     prefix: str = Field(default="datalyptica", pattern=r"^[a-z][a-z0-9-]{0,30}$")
     bind_address: str = "127.0.0.1"
     endpoint_host: str = "localhost"
-    protect_data: StrictBool = True
+    protect_data: bool = True
     object_store: str = catalog.DEFAULT_OBJECT_STORE
     image_version: str = Field(default="1.0.0", pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
     # The PostgreSQL major images/patroni builds on (postgres:<major>-bookworm); Patroni 4.1

@@ -67,13 +67,6 @@ _HOST_NAME = re.compile(
 SAME_IMAGE = (("flink-jobmanager", "flink-taskmanager"), ("spark-master", "spark-worker"))
 
 
-def image_tag(image: str) -> str | None:
-    """The tag of `registry/name:tag` (None when untagged; a digest counts as its own tag)."""
-    if "@" in image:
-        return image.partition("@")[2]
-    last = image.rsplit("/", 1)[-1]
-    return last.partition(":")[2] or None
-
 
 class SettingsError(ValueError):
     """A stack config that cannot be deployed; the message says which key and how to fix it."""
@@ -338,12 +331,13 @@ class Settings(_Model):
                     "name a folder of images/ or a pinned image such as name:1.2.3"
                 )
             return
-        if not _IMAGE_REFERENCE.match(image):
+        reference = _IMAGE_REFERENCE.match(image)
+        if reference is None:
             raise ValueError(
                 f"{key}: {image!r} is not an image reference; give [registry/]name:tag in lower case without "
                 f"spaces, e.g. {catalog.SERVICES[name].image}"
             )
-        tag = image_tag(image)
+        tag = reference["digest"] or reference["tag"]  # a digest counts as its own tag
         if tag is None or tag == "latest":
             raise ValueError(
                 f"{key}: {image!r} is not pinned ({'untagged' if tag is None else 'latest'}); give a version tag "

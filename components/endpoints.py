@@ -38,7 +38,7 @@ class DatabaseAccess:
     username: str
     password: pulumi.Output[str]
     resources: tuple[pulumi.Resource, ...]  # what a consumer's container depends on
-    networks: tuple[docker.Network, ...] = ()
+    networks: tuple[docker.Network, ...]  # the owner's networks that reach it
 
     def url(self, scheme: str = "postgresql") -> pulumi.Output[str]:
         """A secret libpq connection URL (with its connect timeout), e.g. scheme 'postgresql+psycopg2'
@@ -81,7 +81,7 @@ class ReplicationAccess:
     password: pulumi.Output[str]
     publication: str  # covers every table of `database`, present and future
     resources: tuple[pulumi.Resource, ...]
-    networks: tuple[docker.Network, ...] = ()
+    networks: tuple[docker.Network, ...]
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ class BucketAccess:
     access_key: pulumi.Output[str]
     secret_key: pulumi.Output[str]
     resources: tuple[pulumi.Resource, ...]  # what a consumer's container depends on
-    networks: tuple[docker.Network, ...] = ()
+    networks: tuple[docker.Network, ...]  # the owner's networks that reach it
 
     def template_values(self) -> dict[str, object]:
         return {

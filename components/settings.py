@@ -67,7 +67,6 @@ _HOST_NAME = re.compile(
 SAME_IMAGE = (("flink-jobmanager", "flink-taskmanager"), ("spark-master", "spark-worker"))
 
 
-
 class SettingsError(ValueError):
     """A stack config that cannot be deployed; the message says which key and how to fix it."""
 

@@ -12,7 +12,7 @@ from components.pgha import PatroniNode, PgCredentials, PgHaTopology
 from components.storage import HAPROXY_STATS_PORT, POSTGRES_PRIMARY_PORT, POSTGRES_REPLICAS_PORT
 from tests.integration.pgcluster import PatroniQueries
 from tests.live.deploy import LiveDeployment
-from tests.live.stack import container_name, host_port
+from tests.live.stack import container_name, health_report, host_port
 
 PATRONI_REST_PORT = 8008
 
@@ -63,6 +63,13 @@ class DockerPgCluster(PatroniQueries):
 
     def container(self, node: PatroniNode) -> str:
         return f"{self.prefix}-{node.name}"
+
+    def wait_for_sync_replica(self, node: PatroniNode, timeout: float) -> None:
+        try:
+            super().wait_for_sync_replica(node, timeout)
+        except TimeoutError as timeout_error:
+            every_node = [self.container(n) for n in self.topology.nodes]
+            raise TimeoutError(f"{timeout_error}\n{health_report(self.api, every_node)}") from None
 
     def rest_status(self, node: PatroniNode, path: str) -> int | None:
         try:

@@ -89,9 +89,33 @@ def wait_all_healthy(api: docker.APIClient, live: LiveDeployment, timeout: float
     def unhealthy() -> list[str]:
         return [n for n in names if (api.inspect_container(n)["State"].get("Health") or {}).get("Status") != "healthy"]
 
-    wait_for(
-        lambda: not unhealthy(), timeout=timeout, what=f"every container healthy (still not: {unhealthy()})", interval=1
-    )
+    try:
+        wait_for(lambda: not unhealthy(), timeout=timeout, what="every container healthy", interval=1)
+    except TimeoutError as timeout_error:
+        still = unhealthy()
+        raise TimeoutError(f"{timeout_error} (still not: {still})\n{health_report(api, still)}") from None
+
+
+def health_report(api: docker.APIClient, names: list[str], log_lines: int = 40) -> str:
+    """What a failed wait needs to be understood after the run is gone: each container's state,
+    restarts, OOM kills, its last health check outputs and the tail of its log."""
+    sections = []
+    for name in names:
+        try:
+            state = api.inspect_container(name)["State"]
+            log = api.logs(name, tail=log_lines).decode(errors="replace")
+        except docker.errors.APIError as error:
+            sections.append(f"== {name}: not inspectable ({error})")
+            continue
+        health = state.get("Health") or {}
+        checks = [entry.get("Output", "").strip()[-300:] for entry in (health.get("Log") or [])[-3:]]
+        sections.append(
+            f"== {name}: {state.get('Status')}, health {health.get('Status')}, exit code {state.get('ExitCode')}, "
+            f"OOM-killed {state.get('OOMKilled')}, started {state.get('StartedAt')}\n"
+            + "".join(f"-- health check: {check}\n" for check in checks)
+            + f"-- last {log_lines} log lines:\n{log}"
+        )
+    return "\n".join(sections)
 
 
 def wait_healthy(api: docker.APIClient, container: str, timeout: float = HEALTHY_AGAIN_SECONDS) -> float:

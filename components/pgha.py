@@ -28,6 +28,9 @@ def image_bin_dir(pg_major: int) -> str:
 IMAGE_CONFIG_PATH = "/etc/patroni/patroni.yml"
 IMAGE_REST_PORT = 8008  # the image's HEALTHCHECK asks this port
 
+# etcd's periodic compaction keeps this much key history (a Go duration).
+ETCD_HISTORY_KEPT = "1h"
+
 # The official haproxy image reads its configuration from here.
 HAPROXY_CONFIG_PATH = "/usr/local/etc/haproxy/haproxy.cfg"
 # On the stats port: 200 only while the primary listener has an up server (monitor-uri).
@@ -159,6 +162,13 @@ def etcd_command(
         "new",
         "--initial-cluster-token",
         cluster_token or f"{topology.scope}-etcd",
+        # etcd keeps every revision until compacted, and Patroni rewrites its keys each loop_wait:
+        # uncompacted, the history reaches the 2 GB backend quota within weeks and etcd refuses
+        # writes (NOSPACE), which demotes the leader. An hour of history is all Patroni reads.
+        "--auto-compaction-mode",
+        "periodic",
+        "--auto-compaction-retention",
+        ETCD_HISTORY_KEPT,
     ]
 
 

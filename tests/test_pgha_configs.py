@@ -228,6 +228,9 @@ def test_etcd_command_forms_one_cluster_of_three():
     )
     assert options["--initial-cluster-state"] == "new"
     assert options["--initial-cluster-token"] == "datalyptica-etcd"
+    # Patroni rewrites its keys every loop: without compaction the history fills the backend quota.
+    assert options["--auto-compaction-mode"] == "periodic"
+    assert options["--auto-compaction-retention"] == "1h"
 
 
 def test_etcd_command_refuses_a_stranger():

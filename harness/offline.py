@@ -99,25 +99,24 @@ def _has_secret(value: Any) -> bool:
     return False
 
 
-def reveal(value: Any) -> Any:
-    """The values behind secret markers (what the container or provider would receive)."""
+def _replace_secrets(value: Any, replacement: Callable[[Any], Any]) -> Any:
+    """`value` with each secret marker replaced by `replacement` of the value it hides."""
     if isinstance(value, dict):
         if value.get(SIG_KEY) == SECRET_SIG:
-            return reveal(value["value"])
-        return {k: reveal(v) for k, v in value.items()}
+            return replacement(value["value"])
+        return {k: _replace_secrets(v, replacement) for k, v in value.items()}
     if isinstance(value, list):
-        return [reveal(v) for v in value]
+        return [_replace_secrets(v, replacement) for v in value]
     return value
+
+
+def reveal(value: Any) -> Any:
+    """The values behind secret markers (what the container or provider would receive)."""
+    return _replace_secrets(value, reveal)
 
 
 def _strip_secrets(value: Any) -> Any:
-    if isinstance(value, dict):
-        if value.get(SIG_KEY) == SECRET_SIG:
-            return "[secret]"
-        return {k: _strip_secrets(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_strip_secrets(v) for v in value]
-    return value
+    return _replace_secrets(value, lambda _hidden: "[secret]")
 
 
 class RecordingMonitor(mocks.MockMonitor):

@@ -11,7 +11,12 @@ import pytest
 import yaml
 
 from components import catalog
-from components.objectstore import SEAWEEDFS_BUCKET_ACTIONS, seaweedfs_admin_identities, seaweedfs_identity_policy
+from components.objectstore import (
+    SEAWEEDFS_BUCKET_ACTIONS,
+    bucket_policy,
+    seaweedfs_admin_identities,
+    seaweedfs_identity_policy,
+)
 from components.settings import SettingsError, config_from_engine, load_settings
 from harness.offline import Deployment, engine_config, run_program, stack_config
 from scripts import plan as plan_command
@@ -307,8 +312,9 @@ def test_the_plan_shows_seaweedfs_and_who_waits_for_it(seaweed_dev):
 # ---- the helpers' own contract -------------------------------------------------------------------
 
 
-def test_identity_policy_names_only_its_buckets():
-    policy = json.loads(seaweedfs_identity_policy(["a", "b"]))
+@pytest.mark.parametrize("policy_for", [bucket_policy, seaweedfs_identity_policy], ids=["minio", "seaweedfs"])
+def test_either_stores_bucket_policy_names_only_its_buckets(policy_for):
+    policy = json.loads(policy_for(["a", "b"]))
     assert {r for s in policy["Statement"] for r in s["Resource"]} == {
         "arn:aws:s3:::a",
         "arn:aws:s3:::a/*",

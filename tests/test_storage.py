@@ -6,7 +6,6 @@ import pulumi
 import pytest
 import yaml
 
-from components.objectstore import bucket_policy
 from components.platform import Platform
 from components.service import HealthCheck, Server, Service, ServiceArgs
 from components.settings import load_settings
@@ -219,16 +218,6 @@ def test_stack_outputs_give_endpoints_and_secret_admin_credentials(dev):
     assert dev.outputs["nessie_url"] == "http://localhost:19120/api/v2"
     for name in ("minio_root_user", "minio_root_password", "postgres_superuser_password"):
         assert name in dev.secret_outputs and dev.outputs[name]
-
-
-def test_bucket_policy_names_only_its_buckets():
-    policy = json.loads(bucket_policy(["a", "b"]))
-    assert {r for s in policy["Statement"] for r in s["Resource"]} == {
-        "arn:aws:s3:::a",
-        "arn:aws:s3:::b",
-        "arn:aws:s3:::a/*",
-        "arn:aws:s3:::b/*",
-    }
 
 
 # ---- a made-up consumer, to show how every later layer uses the provisioning ---------------

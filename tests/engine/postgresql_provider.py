@@ -63,25 +63,27 @@ class Secret:
     value: Any
 
 
+def _each_item(value: Any, transform: Callable[[Any], Any]) -> Any:
+    """`value` with `transform` applied to every item of a dict, list or tuple (a tuple comes back a
+    list); any other value as it is."""
+    if isinstance(value, dict):
+        return {key: transform(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [transform(item) for item in value]
+    return value
+
+
 def decode(value: Any) -> Any:
     """A value from a protobuf Struct (as json_format gives it) with secrets as Secret."""
-    if isinstance(value, dict):
-        if value.get(SECRET_SIG_KEY) == SECRET_SIG:
-            return Secret(decode(value.get("value")))
-        return {key: decode(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [decode(item) for item in value]
-    return value
+    if isinstance(value, dict) and value.get(SECRET_SIG_KEY) == SECRET_SIG:
+        return Secret(decode(value.get("value")))
+    return _each_item(value, decode)
 
 
 def encode(value: Any) -> Any:
     if isinstance(value, Secret):
         return {SECRET_SIG_KEY: SECRET_SIG, "value": encode(value.value)}
-    if isinstance(value, dict):
-        return {key: encode(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [encode(item) for item in value]
-    return value
+    return _each_item(value, encode)
 
 
 def from_struct(struct: struct_pb2.Struct) -> dict[str, Any]:
@@ -99,11 +101,7 @@ def reveal(value: Any) -> Any:
     """`value` with every secret unwrapped."""
     if isinstance(value, Secret):
         return reveal(value.value)
-    if isinstance(value, dict):
-        return {key: reveal(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [reveal(item) for item in value]
-    return value
+    return _each_item(value, reveal)
 
 
 def is_unknown(value: Any) -> bool:

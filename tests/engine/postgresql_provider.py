@@ -943,6 +943,31 @@ def _read_search_path(settings: list[str]) -> list[str]:
     return []
 
 
+def _quoted(value: str) -> str:
+    return f"'{literal(value)}' "  # upstream's trailing space, kept so the SQL is upstream's
+
+
+# createDatabase's optional clauses, in upstream's order: the attribute, its keyword, how a value
+# is written, and what an empty attribute gives (None: no clause).
+DATABASE_CLAUSES: tuple[tuple[str, str, Callable[[str], str], str | None], ...] = (
+    ("template", "TEMPLATE", ident, "template0"),
+    ("encoding", "ENCODING", _quoted, "'UTF8'"),
+    ("lcCollate", "LC_COLLATE", _quoted, None),
+    ("lcCtype", "LC_CTYPE", _quoted, None),
+    ("tablespaceName", "TABLESPACE", ident, None),
+)
+
+
+def _database_clause(value: str, keyword: str, spelled: Callable[[str], str], when_empty: str | None) -> str:
+    """One clause of CREATE DATABASE: `DEFAULT` (any case) as the keyword DEFAULT, an empty value as
+    `when_empty`."""
+    if value.upper() == "DEFAULT":
+        return f" {keyword} DEFAULT"
+    if value:
+        return f" {keyword} {spelled(value)}"
+    return f" {keyword} {when_empty}" if when_empty else ""
+
+
 class DatabaseHandler(Handler):
     """resource_postgresql_database.go"""
 
@@ -970,31 +995,8 @@ class DatabaseHandler(Handler):
         name = change.text("name")
         owner = change.text("owner")
         parts = [f"CREATE DATABASE {ident(name)}", f" OWNER {ident(owner or self.config.database_user)}"]
-        template = change.text("template")
-        if template.upper() == "DEFAULT":
-            parts.append(" TEMPLATE DEFAULT")
-        elif template:
-            parts.append(f" TEMPLATE {ident(template)}")
-        else:
-            parts.append(" TEMPLATE template0")
-        encoding = change.text("encoding")
-        if encoding.upper() == "DEFAULT":
-            parts.append(" ENCODING DEFAULT")
-        elif encoding:
-            parts.append(f" ENCODING '{literal(encoding)}' ")
-        else:
-            parts.append(" ENCODING 'UTF8'")
-        for key, keyword in (("lcCollate", "LC_COLLATE"), ("lcCtype", "LC_CTYPE")):
-            value = change.text(key)
-            if value.upper() == "DEFAULT":
-                parts.append(f" {keyword} DEFAULT")
-            elif value:
-                parts.append(f" {keyword} '{literal(value)}' ")
-        tablespace = change.text("tablespaceName")
-        if tablespace.upper() == "DEFAULT":
-            parts.append(" TABLESPACE DEFAULT")
-        elif tablespace:
-            parts.append(f" TABLESPACE {ident(tablespace)}")
+        for key, keyword, spelled, when_empty in DATABASE_CLAUSES:
+            parts.append(_database_clause(change.text(key), keyword, spelled, when_empty))
         parts.append(f" ALLOW_CONNECTIONS {'true' if change.flag('allowConnections') else 'false'}")
         parts.append(f" CONNECTION LIMIT {change.number('connectionLimit')}")
         parts.append(f" IS_TEMPLATE {'true' if change.flag('isTemplate') else 'false'}")

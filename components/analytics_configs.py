@@ -71,6 +71,17 @@ class RedisServer:
         return f"redis://{auth}{self.host}:{self.port}/{db}"
 
 
+# The realm's groups (its `groups` claim, names not paths; components/security.py makes them):
+# a member of the admins' group is each UI's admin, one of the users' group its normal user.
+ADMINS_GROUP = "platform-admins"
+USERS_GROUP = "platform-users"
+
+# What each Flask-AppBuilder UI makes of those groups at every login (AUTH_ROLES_MAPPING). A user in
+# neither keeps the UI's registration role: Superset's Gamma, Airflow's Viewer.
+SUPERSET_GROUP_ROLES = {ADMINS_GROUP: ("Admin",), USERS_GROUP: ("Alpha", "sql_lab")}
+AIRFLOW_GROUP_ROLES = {ADMINS_GROUP: ("Admin",), USERS_GROUP: ("User",)}
+
+
 @dataclass(frozen=True)
 class OidcClient:
     """A Keycloak OIDC client a UI logs its users in with.
@@ -152,7 +163,8 @@ class SupersetConfig:
     database: PostgresDatabase
     redis: RedisServer = RedisServer()
     oidc: OidcClient | None = None
-    oidc_default_role: str = "Gamma"  # the role of a user's first OIDC login
+    oidc_default_role: str = "Gamma"  # the role of an OIDC login in neither group
+    oidc_group_roles: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: dict(SUPERSET_GROUP_ROLES))
 
 
 @dataclass(frozen=True)
@@ -176,7 +188,8 @@ class AirflowConfig:
     airflow_home: str = "/opt/airflow"
     webserver_config_path: str = "/opt/airflow/config/webserver_config.py"
     oidc: OidcClient | None = None
-    oidc_default_role: str = "Viewer"
+    oidc_default_role: str = "Viewer"  # the role of an OIDC login in neither group
+    oidc_group_roles: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: dict(AIRFLOW_GROUP_ROLES))
     connections_file: str | None = None
     # A task whose worker stops heartbeating (killed, out of memory) is failed, and so retried,
     # after this long. Airflow's 300 s suits workers on other machines; on one Docker host a
@@ -252,6 +265,8 @@ def render_jupyterhub_config(cfg: JupyterHubConfig) -> str:
         "jupyterhub/jupyterhub_config.py.j2",
         cfg=cfg,
         py=repr,
+        admins_group=ADMINS_GROUP,
+        users_group=USERS_GROUP,
         db_url=cfg.database.url(),
         notebook_environment=dict(cfg.notebook_environment),
     )

@@ -10,10 +10,20 @@ from collections.abc import Sequence
 import pulumi
 
 from components import secrets
+from components.analytics_configs import ADMINS_GROUP, USERS_GROUP
 from components.layer import Layer
 from components.platform import Platform
 from components.service import File, HealthCheck, Metrics, Port, Server, ServiceArgs
-from components.sso import ADMIN_ROLE, KEYCLOAK_HOST, KEYCLOAK_HTTP_PORT, REALM, OidcClient, SsoClients
+from components.sso import (
+    ADMIN_ROLE,
+    FIRST_ADMIN_USER,
+    GROUPS_CLAIM,
+    KEYCLOAK_HOST,
+    KEYCLOAK_HTTP_PORT,
+    REALM,
+    OidcClient,
+    SsoClients,
+)
 from components.storage import StorageLayer
 from components.templates import render_output
 
@@ -23,8 +33,11 @@ CONFIG_PATH = "/opt/keycloak/conf/keycloak.conf"
 REALM_IMPORT_PATH = f"/opt/keycloak/data/import/{REALM}-realm.json"
 
 
-def realm_document(clients: Sequence[OidcClient], client_names: dict[str, str], client_secrets: list[str]) -> str:
-    """The realm as `kc.sh start --import-realm` reads it: confidential clients, code flow only."""
+def realm_document(
+    clients: Sequence[OidcClient], client_names: dict[str, str], client_secrets: list[str], first_admin_password: str
+) -> str:
+    """The realm as `kc.sh start --import-realm` reads it: confidential clients, code flow only;
+    the admins' and users' groups, and a first admin in the admins' group."""
     return json.dumps(
         {
             "realm": REALM,
@@ -33,6 +46,11 @@ def realm_document(clients: Sequence[OidcClient], client_names: dict[str, str], 
             "registrationAllowed": False,
             "bruteForceProtected": True,
             "roles": {"realm": [{"name": ADMIN_ROLE, "description": "Administers the Datalyptica UIs"}]},
+            "groups": [
+                {"name": ADMINS_GROUP, "path": f"/{ADMINS_GROUP}", "realmRoles": [ADMIN_ROLE]},
+                {"name": USERS_GROUP, "path": f"/{USERS_GROUP}"},
+            ],
+            "users": [_first_admin(first_admin_password)],
             "clients": [
                 _client(client, client_names[client.client_id], secret)
                 for client, secret in zip(clients, client_secrets, strict=True)
@@ -62,23 +80,40 @@ def _client(client: OidcClient, name: str, secret: str) -> dict:
         "redirectUris": [client.redirect_uri],
         "webOrigins": [ui_origin],
         "attributes": {"post.logout.redirect.uris": f"{ui_origin}/*"},
-        # The user's realm roles as a plain `roles` claim in the ID token and userinfo, so a UI
-        # can map ADMIN_ROLE to its own admin role.
+        # The user's realm roles (`roles`) and group names (`groups`, which Flask-AppBuilder and
+        # oauthenticator read from userinfo) as plain claims, so each UI maps them to its own roles.
         "protocolMappers": [
             {
                 "name": "realm roles",
                 "protocol": "openid-connect",
                 "protocolMapper": "oidc-usermodel-realm-role-mapper",
-                "config": {
-                    "claim.name": "roles",
-                    "multivalued": "true",
-                    "jsonType.label": "String",
-                    "id.token.claim": "true",
-                    "access.token.claim": "true",
-                    "userinfo.token.claim": "true",
-                },
-            }
+                "config": {"claim.name": "roles", "multivalued": "true", "jsonType.label": "String", **IN_EVERY_TOKEN},
+            },
+            {
+                "name": "group names",
+                "protocol": "openid-connect",
+                "protocolMapper": "oidc-group-membership-mapper",
+                "config": {"claim.name": GROUPS_CLAIM, "full.path": "false", **IN_EVERY_TOKEN},
+            },
         ],
+    }
+
+
+IN_EVERY_TOKEN = {"id.token.claim": "true", "access.token.claim": "true", "userinfo.token.claim": "true"}
+
+
+def _first_admin(password: str) -> dict:
+    """The first member of the admins' group. Keycloak's user profile requires an email and a first
+    and last name: a user without them is sent to a form to fill them in at the first login."""
+    return {
+        "username": FIRST_ADMIN_USER,
+        "enabled": True,
+        "email": f"{FIRST_ADMIN_USER}@{REALM}.invalid",
+        "emailVerified": True,
+        "firstName": "Platform",
+        "lastName": "Admin",
+        "credentials": [{"type": "password", "value": password, "temporary": False}],
+        "groups": [f"/{ADMINS_GROUP}"],
     }
 
 
@@ -91,6 +126,7 @@ class SecurityLayer(Layer):
         database = storage.database("keycloak", parent=self)
         self.admin_user = secrets.username("keycloak-admin-user", parent=self)
         self.admin_password = secrets.password("keycloak-admin-password", parent=self)
+        self.first_admin_password = secrets.password("platform-admin-password", parent=self)
 
         # Keycloak reads conf/keycloak.conf besides its environment. The bootstrap admin options
         # are ordinary configuration options (Keycloak's "Bootstrapping and recovering an admin
@@ -103,9 +139,12 @@ class SecurityLayer(Layer):
             admin_password=self.admin_password,
         )
         oidc_clients = clients.clients()
-        realm = pulumi.Output.all(*[client.client_secret for client in oidc_clients]).apply(
-            lambda client_secrets: realm_document(
-                oidc_clients, {cid: login.name for cid, login in clients.logins.items()}, list(client_secrets)
+        realm = pulumi.Output.all(self.first_admin_password, *[client.client_secret for client in oidc_clients]).apply(
+            lambda values: realm_document(
+                oidc_clients,
+                {cid: login.name for cid, login in clients.logins.items()},
+                list(values[1:]),
+                first_admin_password=values[0],
             )
         )
         self.keycloak = self.service(
@@ -141,5 +180,10 @@ class SecurityLayer(Layer):
             "keycloak_admin_console": platform.url("keycloak", path="/admin/"),
             "keycloak_issuer": clients.issuer_url,
         }
-        self.credentials = {"keycloak_admin_user": self.admin_user, "keycloak_admin_password": self.admin_password}
+        self.credentials = {
+            "keycloak_admin_user": self.admin_user,
+            "keycloak_admin_password": self.admin_password,
+            "platform_admin_user": FIRST_ADMIN_USER,
+            "platform_admin_password": self.first_admin_password,
+        }
         self.finish()

@@ -174,6 +174,14 @@ def test_jupyterhub_logs_in_with_keycloak_when_given_a_client(tmp_path):
     assert loaded["oauth_callback_url"] == "https://notebooks.example.org/hub/oauth_callback"
     assert loaded["token_url"] == client.endpoint("token")
     assert loaded["admin_users"] == ["platform-admin"]
+    # The realm's groups decide, through oauthenticator's own steps: admins administer, users
+    # may log in, anyone else in the realm may not.
+    assert loaded["group_logins"] == {
+        "admins": {"admin": True, "allowed": True},
+        "users": {"admin": False, "allowed": True},
+        "neither": {"admin": False, "allowed": False},
+        "none": {"admin": False, "allowed": False},
+    }
 
 
 def test_jupyterhub_creates_the_admin_with_its_generated_password_and_caps_notebooks(tmp_path):
@@ -250,6 +258,29 @@ def test_superset_logs_in_with_keycloak_when_given_a_client(tmp_path):
     assert provider["remote_app"]["client_secret"] == client.client_secret
     assert provider["remote_app"]["authorize_url"].startswith("http://localhost:8180/realms/datalyptica/")
     assert provider["remote_app"]["access_token_url"] == client.endpoint("token")
+
+
+def fab_login_roles(venv: Path, settings: dict) -> dict[str, list[str]]:
+    """The roles Flask-AppBuilder itself gives a login in each of the realm's groups, under the
+    AUTH_* settings a rendered config resolved to."""
+    cases = {"admins": ["platform-admins"], "users": ["platform-users"], "neither": ["someone-else"]}
+    loaded = load_with(venv, "fab_login_roles.py", json.dumps({**settings, "cases": cases}))
+    assert loaded["sync_at_login"] is True  # leaving a group takes its role away at the next login
+    return loaded["roles"]
+
+
+def test_superset_makes_the_realms_admins_admin_and_its_users_alpha(tmp_path):
+    cfg = SupersetConfig(
+        secret_key=secrets.token_urlsafe(42), database=database("superset"), oidc=keycloak_client("superset")
+    )
+    roles = fab_login_roles(SUPERSET_VENV, load_superset(tmp_path, cfg)["fab_login_roles"])
+    assert roles == {"admins": ["Admin", "Gamma"], "users": ["Alpha", "Gamma", "sql_lab"], "neither": ["Gamma"]}
+
+
+def test_airflow_makes_the_realms_admins_admin_and_its_users_user(tmp_path):
+    loaded = load_airflow(tmp_path, airflow_config(tmp_path, oidc=keycloak_client("airflow")))
+    roles = fab_login_roles(AIRFLOW_VENV, loaded["fab_login_roles"])
+    assert roles == {"admins": ["Admin", "Viewer"], "users": ["User", "Viewer"], "neither": ["Viewer"]}
 
 
 def test_superset_and_airflow_celery_never_share_a_redis_database():

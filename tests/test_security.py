@@ -136,6 +136,32 @@ def test_the_realm_carries_the_same_secrets_the_uis_are_given(dev):
     assert f"MINIO_IDENTITY_OPENID_CLIENT_SECRET={found['minio-console']['secret']}" in minio
 
 
+def test_the_realm_has_the_admins_and_users_groups_and_a_first_admin_with_the_exported_password(dev):
+    document = realm(dev)
+    groups = {group["name"]: group for group in document["groups"]}
+    assert set(groups) == {"platform-admins", "platform-users"}
+    assert groups["platform-admins"]["realmRoles"] == ["platform-admin"]  # Grafana's Admin (roles claim)
+    [admin] = document["users"]
+    assert admin["username"] == dev.outputs["platform_admin_user"] == "admin"
+    assert admin["groups"] == ["/platform-admins"]
+    [credential] = admin["credentials"]
+    assert credential == {"type": "password", "value": dev.outputs["platform_admin_password"], "temporary": False}
+    assert credential["value"] in dev.generated_secrets
+    # Keycloak's user profile requires these; without them the first login stops at a form.
+    assert admin["email"] and admin["firstName"] and admin["lastName"] and admin["emailVerified"]
+    for name in ("platform_admin_user", "platform_admin_password"):
+        assert name in dev.secret_outputs
+
+
+def test_every_client_sends_group_names_and_realm_roles_in_userinfo(dev):
+    for client in clients(dev).values():
+        mappers = {mapper["protocolMapper"]: mapper["config"] for mapper in client["protocolMappers"]}
+        groups = mappers["oidc-group-membership-mapper"]
+        assert groups["claim.name"] == "groups" and groups["full.path"] == "false"
+        assert groups["userinfo.token.claim"] == "true"  # Flask-AppBuilder and oauthenticator read userinfo
+        assert mappers["oidc-usermodel-realm-role-mapper"]["claim.name"] == "roles"
+
+
 def test_grafana_logs_in_through_keycloak_and_keeps_its_admin(dev):
     grafana = dev.containers()["grafana"]
     variables = env(grafana)

@@ -63,6 +63,10 @@ print(
             "connections": connections,
             "fab_auth_type": webserver_config["AUTH_TYPE"],
             "fab_oauth_providers": webserver_config.get("OAUTH_PROVIDERS"),
+            "fab_login_roles": {
+                key: webserver_config.get(key)
+                for key in ("AUTH_ROLES_MAPPING", "AUTH_USER_REGISTRATION_ROLE", "AUTH_ROLES_SYNC_AT_LOGIN")
+            },
         }
     )
 )

@@ -47,6 +47,20 @@ if len(sys.argv) > 2:
     )
     admin_login = authenticated and authenticated["name"]
 
+
+async def login_by_groups(groups: list[str]) -> dict:
+    """What the OAuth authenticator decides for a user whose userinfo carries `groups`: the steps
+    its authenticate() takes after the token exchange (groups, admin status, the allow rules)."""
+    model = {"name": "ada", "admin": None, "auth_state": {authenticator.user_auth_state_key: {"groups": groups}}}
+    model = await authenticator._apply_managed_groups(await authenticator.update_auth_model(model))
+    return {"admin": bool(model["admin"]), "allowed": await authenticator.check_allowed("ada", model)}
+
+
+group_logins = None
+if hasattr(authenticator, "auth_state_groups_key"):
+    cases = {"admins": ["platform-admins"], "users": ["platform-users"], "neither": ["someone-else"], "none": []}
+    group_logins = {case: asyncio.run(login_by_groups(groups)) for case, groups in cases.items()}
+
 print(
     json.dumps(
         {
@@ -74,6 +88,7 @@ print(
             "active_server_limit": app.active_server_limit,
             "authenticate_prometheus": app.authenticate_prometheus,
             "admin_login": admin_login,
+            "group_logins": group_logins,
             "unrecognized": [m for m in messages if "not recognized" in m],
         }
     )

@@ -35,6 +35,10 @@ print(
             },
             "auth_type": config.AUTH_TYPE,
             "oauth_providers": getattr(config, "OAUTH_PROVIDERS", None),
+            "fab_login_roles": {
+                key: getattr(config, key, None)
+                for key in ("AUTH_ROLES_MAPPING", "AUTH_USER_REGISTRATION_ROLE", "AUTH_ROLES_SYNC_AT_LOGIN")
+            },
         }
     )
 )

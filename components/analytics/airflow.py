@@ -210,36 +210,28 @@ def init_job(airflow: Airflow, *, depends_on: Sequence[pulumi.Resource]) -> Serv
 def servers(airflow: Airflow, init: Service) -> list[Service]:
     """The API server, scheduler, DAG processor, triggerer and the Celery workers, after `init`."""
     spec = airflow.layer.spec
+
+    def server(name: str, check: HealthCheck, command: list[str], ports: Sequence[Port] = ()) -> Service:
+        return airflow.service(name, spec(name), Server(check), command, ports=ports, after=[init])
+
     components = [
-        airflow.service(
+        server(
             "airflow-apiserver",
-            spec("airflow-apiserver"),
-            Server(HealthCheck.curl(f"http://localhost:{AIRFLOW_API_PORT}/api/v2/version")),
+            HealthCheck.curl(f"http://localhost:{AIRFLOW_API_PORT}/api/v2/version"),
             ["api-server"],
             ports=[Port("airflow", AIRFLOW_API_PORT)],
-            after=[init],
         ),
-        airflow.service(
+        server(
             "airflow-scheduler",
-            spec("airflow-scheduler"),
-            Server(HealthCheck.curl(f"http://localhost:{AIRFLOW_SCHEDULER_HEALTH_PORT}/health")),
+            HealthCheck.curl(f"http://localhost:{AIRFLOW_SCHEDULER_HEALTH_PORT}/health"),
             ["scheduler"],
-            after=[init],
         ),
-        airflow.service(
+        server(
             "airflow-dag-processor",
-            spec("airflow-dag-processor"),
-            Server(HealthCheck.shell(JOBS_CHECK.format("DagProcessorJob"), **CLI_CHECK)),
+            HealthCheck.shell(JOBS_CHECK.format("DagProcessorJob"), **CLI_CHECK),
             ["dag-processor"],
-            after=[init],
         ),
-        airflow.service(
-            "airflow-triggerer",
-            spec("airflow-triggerer"),
-            Server(HealthCheck.shell(JOBS_CHECK.format("TriggererJob"), **CLI_CHECK)),
-            ["triggerer"],
-            after=[init],
-        ),
+        server("airflow-triggerer", HealthCheck.shell(JOBS_CHECK.format("TriggererJob"), **CLI_CHECK), ["triggerer"]),
     ]
     worker = spec("airflow-worker")
     components += [

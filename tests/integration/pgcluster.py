@@ -492,6 +492,7 @@ class Writer:
     writer_id: int
     port: int
     acknowledged: list[int] = field(default_factory=list)
+    acknowledged_at: list[float] = field(default_factory=list)  # time.monotonic() of each acknowledgement
     errors: int = 0
     _next_seq: int = 0
 
@@ -505,6 +506,7 @@ class Writer:
                 self._next_seq += 1  # a failed attempt's number is never reused: it may have committed
                 connection.execute("INSERT INTO writes (writer, seq) VALUES (%s, %s)", (self.writer_id, seq))
                 self.acknowledged.append(seq)
+                self.acknowledged_at.append(time.monotonic())
             except Exception:  # any failure means "not acknowledged"; reconnect and go on
                 self.errors += 1
                 if connection is not None:

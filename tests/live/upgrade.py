@@ -3,7 +3,11 @@ must pass: deploy Pulumi.<stack>.yaml with the program at REV (a git worktree of
 `pulumi preview` this checkout against that state, and list every resource it would create,
 delete or replace. Exit status 0 when there is none.
 
-    .venv/bin/python -m tests.live.upgrade f49bd2e [--stack e2e] [--keep]
+With `--apply`, a deliberate change is then applied as a user would upgrade: `pulumi up` of this
+checkout while writers insert rows through HAProxy's primary port; it reports how long the
+writes stopped and whether any acknowledged row was lost (exit status 1 if one was).
+
+    .venv/bin/python -m tests.live.upgrade f49bd2e [--stack e2e] [--keep] [--apply]
 
 It runs on the tests' own Docker Engine (started if it is not running, stopped after) with the
 stand-in images, the real CLI and providers (`make tools`); the stack is destroyed afterwards
@@ -13,9 +17,11 @@ unless `--keep`.
 from __future__ import annotations
 
 import argparse
+import itertools
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -23,8 +29,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from harness.offline import ROOT
-from tests.live.deploy import workspace
+from tests.integration.pgcluster import Writer
+from tests.live.deploy import LiveDeployment, workspace
 from tests.live.dockerd import TestDaemon
+from tests.live.pgcluster import DockerPgCluster
+from tests.live.stack import daemon_api
 from tests.live.standins import build_for
 
 CHANGES_IDENTITY = {"create", "delete", "replace", "create-replacement", "delete-replaced", "discard"}
@@ -48,6 +57,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("rev", help="the program as it was: a commit, tag or branch")
     parser.add_argument("--stack", default="e2e")
     parser.add_argument("--keep", action="store_true", help="leave the stack and the daemon running")
+    parser.add_argument("--apply", action="store_true", help="then `pulumi up` this checkout under writes")
     args = parser.parse_args(argv)
 
     daemon = TestDaemon()
@@ -69,12 +79,48 @@ def main(argv: list[str]) -> int:
             print(f"  {step['op']:>20}  {step['urn']}")
         bad = [step for step in steps if step["op"] in CHANGES_IDENTITY]
         print("no resource would be created, deleted or replaced" if not bad else f"{len(bad)} would: {dict(ops)}")
+        if args.apply:
+            return apply_under_writes(LiveDeployment(space, space.deployment(), up), daemon)
         return 1 if bad else 0
     finally:
         if space is not None and not args.keep:
             space.destroy(check=False)
         if started and not args.keep:
             daemon.stop()
+
+
+def apply_under_writes(live: LiveDeployment, daemon: TestDaemon, writers: int = 2) -> int:
+    """`pulumi up` of this checkout while `writers` insert rows through HAProxy's primary port:
+    the longest pause between acknowledged rows, and the acknowledged rows missing afterwards."""
+    cluster = DockerPgCluster.of(live, daemon_api(daemon))
+    with cluster.connect(cluster.primary_port) as connection:
+        connection.execute("CREATE TABLE IF NOT EXISTS writes (writer int, seq int, PRIMARY KEY (writer, seq))")
+        connection.execute("TRUNCATE writes")
+    stop = threading.Event()
+    pool = [Writer(cluster, writer_id, cluster.primary_port) for writer_id in range(writers)]
+    threads = [threading.Thread(target=w.run, args=(stop, time.monotonic() + 3600), daemon=True) for w in pool]
+    for thread in threads:
+        thread.start()
+    try:
+        run = live.workspace.up()
+        time.sleep(5)  # writes after the last change, so the pause it caused is measured to its end
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+    acknowledged = {(w.writer_id, seq) for w in pool for seq in w.acknowledged}
+    cluster.wait_for_leader(timeout=60)
+    with cluster.connect(cluster.primary_port) as connection:
+        present = set(connection.execute("SELECT writer, seq FROM writes").fetchall())
+    stamps = sorted(stamp for w in pool for stamp in w.acknowledged_at)
+    pause = max((later - earlier for earlier, later in itertools.pairwise(stamps)), default=0.0)
+    lost = acknowledged - present
+    print(
+        f"pulumi up of this checkout: {run.changes()} in {run.seconds:.1f} s; rows acknowledged "
+        f"{len(acknowledged)}, lost {len(lost)}, failed attempts {sum(w.errors for w in pool)}, "
+        f"longest pause between acknowledged rows {pause:.1f} s"
+    )
+    return 1 if lost else 0
 
 
 if __name__ == "__main__":

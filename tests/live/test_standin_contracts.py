@@ -4,6 +4,7 @@ On the tests' own Docker Engine, once the `standins` fixture has built (or found
 """
 
 import json
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -11,12 +12,15 @@ from pathlib import Path
 import pytest
 
 from components import pgha
+from components.query import ICEBERG_CATALOG, NESSIE_REF, TRINO_ETC, TRINO_PORT, TRINO_UID, s3_switch
 from components.service import HealthCheck
+from components.templates import render
+from harness.offline import settings_of
 from tests.live.cli import docker
 from tests.live.standins import HASH_LABEL, STANDINS_DIR, build_standins, discover
 
 pytestmark = pytest.mark.live
-CHECKED = ("base", "postgres", "etcd", "haproxy")
+CHECKED = ("base", "postgres", "etcd", "haproxy", "trino", "python")
 TAGS = {name: standin.tag for name, standin in discover().items()}
 
 
@@ -261,3 +265,167 @@ def test_haproxy_runs_the_programs_config_and_passes_the_programs_health_check(c
     wait_for(healthy, "the program's HAProxy health check (bash /dev/tcp)")
     pid1 = docker("exec", name, "cat", "/proc/1/cmdline").stdout.split("\0")
     assert pid1[:5] == ["haproxy", "-W", "-db", "-f", pgha.HAPROXY_CONFIG_PATH]
+
+
+# trino: tests/live/standins/trino/CONTRACT.md
+
+TRINO_PLUGINS = {"iceberg", "postgresql", "clickhouse", "geospatial", "jmx", "memory", "tpch", "tpcds"}
+TRINO_CATALOGS = {"iceberg", "postgresql", "clickhouse", "jmx", "memory", "tpch", "tpcds", "system"}
+TRINO_HEALTH_CHECK = "/usr/lib/trino/bin/health-check"
+
+
+def test_trino_is_release_476_as_the_e2e_stack_runs_and_its_contract_says_why():
+    assert TAGS["trino"] == settings_of("e2e").service("trino").image == "trinodb/trino:476"
+    assert "**Trino 476, not 479**" in (STANDINS_DIR / "trino" / "CONTRACT.md").read_text()
+    assert run("trino", "trino", "--version").strip() == "Trino CLI 476"
+    java = shell("trino", 'java -version 2>&1 | head -1; "$JAVA_HOME/bin/java" -version 2>&1 | head -1').splitlines()
+    assert java[0] == java[1] and java[0].startswith('openjdk version "25'), java
+
+
+def test_trino_runs_as_uid_and_gid_1000_owning_its_paths():
+    assert str(TRINO_UID) == "1000"
+    assert run("trino", "id").strip() == "uid=1000(trino) gid=1000(trino) groups=1000(trino)"
+    assert shell("trino", "getent passwd trino").strip() == "trino:x:1000:1000::/home/trino:/bin/bash"
+    owners = stat("trino", "/usr/lib/trino", "/usr/lib/trino/plugin", "/data/trino", TRINO_ETC, f"{TRINO_ETC}/catalog")
+    assert {owner_mode.split()[0] for owner_mode in owners.values()} == {"trino:trino"}, owners
+    assert stat("trino", "/usr/bin/trino")["/usr/bin/trino"].split()[0] == "trino:trino"
+
+
+def test_trino_image_config_is_upstreams():
+    image = config("trino")
+    assert image["Entrypoint"] is None and image["Cmd"] == ["/usr/lib/trino/bin/run-trino"]
+    assert image["User"] == "trino:trino" and image["WorkingDir"] == ""
+    assert set(image["ExposedPorts"]) == {f"{TRINO_PORT}/tcp"}
+    assert image.get("Volumes") is None
+    assert image["Healthcheck"]["Test"] == ["CMD-SHELL", TRINO_HEALTH_CHECK]
+    assert (image["Healthcheck"]["Interval"], image["Healthcheck"]["Timeout"]) == (10 * 10**9, 5 * 10**9)
+    assert {"CATALOG_MANAGEMENT=static", "JAVA_HOME=/usr/lib/jvm/jdk-25"} <= set(image["Env"])
+    path = next(env for env in image["Env"] if env.startswith("PATH="))
+    assert path.endswith(":/usr/lib/jvm/jdk-25/bin")
+
+
+def test_trino_has_upstreams_default_etc_and_the_plugins_of_the_programs_catalogs():
+    assert set(shell("trino", "ls /usr/lib/trino/plugin").split()) == TRINO_PLUGINS
+    assert shell("trino", f"ls {TRINO_ETC} {TRINO_ETC}/catalog").split() == [
+        f"{TRINO_ETC}:",
+        "catalog",
+        "config.properties",
+        "jvm.config",
+        "log.properties",
+        "node.properties",
+        f"{TRINO_ETC}/catalog:",
+        "jmx.properties",
+        "memory.properties",
+        "tpcds.properties",
+        "tpch.properties",
+    ]
+    assert shell("trino", f"cat {TRINO_ETC}/node.properties").split() == [
+        "node.environment=docker",
+        "node.data-dir=/data/trino",
+    ]
+    assert "catalog.management=${ENV:CATALOG_MANAGEMENT}" in shell("trino", f"cat {TRINO_ETC}/config.properties")
+    launcher = shell("trino", "ls /usr/lib/trino/bin").split()
+    assert {"launcher", "launcher.properties", "run-trino", "health-check"} <= set(launcher), launcher
+    assert len([name for name in launcher if name.startswith("linux-")]) == 1, launcher
+
+
+def test_trino_health_check_is_a_bash_script_and_its_tools_are_there():
+    assert shell("trino", f"head -1 {TRINO_HEALTH_CHECK}").strip() == "#!/bin/bash"
+    tools = shell("trino", "command -v bash curl grep cut").split()
+    assert [Path(tool).name for tool in tools] == ["bash", "curl", "grep", "cut"], tools
+    assert "--insecure" in shell("trino", f"cat {TRINO_HEALTH_CHECK}")
+
+
+def trino_catalogs() -> dict[str, str]:
+    """The program's catalog files, rendered with hosts nothing answers at (connectors connect per query)."""
+    return {
+        ICEBERG_CATALOG: render(
+            "trino/catalog/iceberg.properties.j2",
+            nessie_uri="http://nessie:19120/api/v2",
+            nessie_ref=NESSIE_REF,
+            warehouse_bucket="warehouse",
+            s3_switch=s3_switch(TAGS["trino"]),
+            s3={"endpoint": "http://seaweedfs:8333", "region": "us-east-1", "access_key": "a", "secret_key": "x"},
+        ),
+        "postgresql": render(
+            "trino/catalog/postgresql.properties.j2",
+            database={"host": "haproxy", "port": 5000, "database": "trino", "username": "trino", "password": "x"},
+        ),
+        "clickhouse": render(
+            "trino/catalog/clickhouse.properties.j2",
+            clickhouse={"jdbc_url": "jdbc:clickhouse://clickhouse:8123/", "user": "trino", "password": "x"},
+        ),
+    }
+
+
+def test_trino_starts_from_the_programs_config_and_passes_the_programs_health_check(container):
+    """As the program runs it: its config.properties, its catalogs read through group 0 (mode 0440,
+    root's), the e2e stack's limits; the health check is the very command components/query.py runs."""
+    spec = settings_of("e2e").service("trino")
+    name = container(
+        "trino",
+        "--group-add",
+        "0",
+        "--cpus",
+        str(spec.cpus),
+        "--memory",
+        str(spec.memory_bytes),
+        start=False,
+    )
+    with tempfile.TemporaryDirectory() as scratch:
+        etc = Path(scratch, "etc")
+        (etc / "catalog").mkdir(parents=True)
+        (etc / "config.properties").write_text(render("trino/config.properties.j2", http_port=TRINO_PORT))
+        (etc / "config.properties").chmod(0o444)
+        for catalog_name, content in trino_catalogs().items():
+            (etc / "catalog" / f"{catalog_name}.properties").write_text(content)
+            (etc / "catalog" / f"{catalog_name}.properties").chmod(0o440)
+        docker("cp", f"{etc}/.", f"{name}:{TRINO_ETC}")
+    docker("start", name)
+
+    def health_check() -> bool:
+        return docker("exec", name, TRINO_HEALTH_CHECK, check=False).returncode == 0
+
+    assert not health_check(), "healthy before the server has started"
+    wait_for(health_check, "the program's Trino health check", timeout=300)
+    logs = docker("logs", name)
+    assert "======== SERVER STARTED ========" in logs.stdout + logs.stderr
+
+    def query(sql: str) -> str:
+        return docker("exec", name, "trino", "--execute", sql).stdout.strip()
+
+    assert query("SELECT node_version FROM system.runtime.nodes") == '"476"'
+    assert {catalog.strip('"') for catalog in query("SHOW CATALOGS").split()} == TRINO_CATALOGS
+    assert query("SELECT count(*) FROM tpch.tiny.nation") == '"25"'
+    metrics = docker(
+        "exec", name, "curl", "--fail", "--silent", "-H", "X-Trino-User: prometheus", f"localhost:{TRINO_PORT}/metrics"
+    ).stdout
+    assert "# TYPE " in metrics
+
+
+# python: tests/live/standins/python/CONTRACT.md
+
+
+def test_python_is_debians_3_11_at_usr_local_first_on_path_and_its_contract_says_so():
+    assert TAGS["python"] == "python:3.12.12-slim-bookworm"
+    assert "**The stand-in's Python is 3.11" in (STANDINS_DIR / "python" / "CONTRACT.md").read_text()
+    found = shell("python", "command -v python python3 pip pip3").split()
+    assert found == ["/usr/local/bin/python", "/usr/local/bin/python3", "/usr/local/bin/pip", "/usr/local/bin/pip3"]
+    assert run("python", "python", "--version").strip().startswith("Python 3.11.")
+    image = config("python")
+    assert image["Cmd"] == ["python3"] and image["Entrypoint"] is None and image["User"] == ""
+    assert "LANG=C.UTF-8" in image["Env"]
+    assert next(env for env in image["Env"] if env.startswith("PATH=")).startswith("PATH=/usr/local/bin:")
+
+
+def test_python_pip_installs_as_root_into_the_python_every_user_runs():
+    """What images/dbt and images/great-expectations do: `pip install` as root, then run as uid 1000."""
+    installed = shell(
+        "python",
+        "PIP_DISABLE_PIP_VERSION_CHECK=1 pip install --no-index --no-deps --force-reinstall "
+        "/usr/share/python-wheels/setuptools-*.whl >/dev/null "
+        "&& su -s /bin/sh nobody -c 'python -c \"import setuptools, sys; print(sys.prefix, setuptools.__file__)\"'",
+    )
+    prefix, module = installed.split()
+    assert prefix == "/usr/local" and module.startswith("/usr/local/lib/python3.11/site-packages/"), installed
+    assert "/usr/local/lib/python3.11/site-packages/pip" in run("python", "pip", "--version", user="1000:1000")

@@ -319,8 +319,18 @@ def superset_chart(e2e: LiveDeployment, superset: Superset) -> dict[str, Any]:
     dataset = superset.call(
         "POST", "dataset/", json={"database": database["id"], "schema": "public", "table_name": table}
     )
+    return {
+        "tested": tested,
+        "database": database["id"],
+        "chart": readings_chart(superset, dataset["id"]),
+        "rows": rows,
+    }
+
+
+def readings_chart(superset: Superset, dataset: int) -> int:
+    """A table chart of a dataset's `hour` and `reading` columns, by hour."""
     query_context = {
-        "datasource": {"id": dataset["id"], "type": "table"},
+        "datasource": {"id": dataset, "type": "table"},
         "force": False,
         "queries": [{"columns": ["hour", "reading"], "metrics": [], "orderby": [["hour", True]], "row_limit": 100}],
         "result_format": "json",
@@ -330,15 +340,15 @@ def superset_chart(e2e: LiveDeployment, superset: Superset) -> dict[str, Any]:
         "POST",
         "chart/",
         json={
-            "slice_name": f"Readings {table}",
+            "slice_name": f"Readings {dataset}",
             "viz_type": "table",
-            "datasource_id": dataset["id"],
+            "datasource_id": dataset,
             "datasource_type": "table",
             "params": json.dumps({"query_mode": "raw", "all_columns": ["hour", "reading"]}),
             "query_context": json.dumps(query_context),
         },
     )
-    return {"tested": tested, "database": database["id"], "chart": chart["id"], "rows": rows}
+    return int(chart["id"])
 
 
 def chart_rows(superset: Superset, chart: int) -> list[tuple[int, float]]:
@@ -367,11 +377,25 @@ def test_superset_charts_rows_of_a_database_connection_it_adds(superset: Superse
     assert chart_rows(superset, superset_chart["chart"]) == superset_chart["rows"]
 
 
-def test_superset_queries_trino(e2e_settings, superset: Superset):
+def test_superset_charts_rows_that_trino_computes(e2e_settings, superset: Superset):
+    """The connection the program gives Superset to Trino, a dataset of SQL that Trino runs, and a
+    chart of its rows."""
     if not e2e_settings.enabled("query"):
         pytest.skip(NO_QUERY_LAYER)
-    names = {d["database_name"] for d in superset.call("GET", "database/", params={"q": "(page_size:100)"})["result"]}
-    assert "Trino" in names
+    databases = superset.call("GET", "database/", params={"q": "(page_size:100)"})["result"]
+    [trino] = [d["id"] for d in databases if d["database_name"] == "Trino"]
+    rows = [(hour, 10 + hour / 4) for hour in range(4)]
+    values = ", ".join(f"({hour}, DOUBLE '{reading}')" for hour, reading in rows)
+    dataset = superset.call(
+        "POST",
+        "dataset/",
+        json={
+            "database": trino,
+            "table_name": f"trino_readings_{uuid.uuid4().hex[:8]}",
+            "sql": f"SELECT * FROM (VALUES {values}) AS readings (hour, reading)",
+        },
+    )
+    assert chart_rows(superset, readings_chart(superset, dataset["id"])) == rows
 
 
 # ---- Airflow ------------------------------------------------------------------------------------

@@ -7,8 +7,10 @@ import time
 
 import boto3
 import docker
+import psycopg
 from botocore.config import Config
 
+from components.storage import POSTGRES_PRIMARY_PORT
 from harness.offline import Registered
 from tests.integration.pgcluster import LOCALHOST, wait_for
 from tests.live.deploy import LiveDeployment
@@ -41,6 +43,20 @@ def database_access(live: LiveDeployment, consumer: str) -> dict[str, str]:
     role = live.deployment.named(f"{consumer}-db-role", "postgresql:index/role:Role")
     database = live.deployment.named(f"{consumer}-database", "postgresql:index/database:Database")
     return {"user": role.inputs["name"], "password": role.inputs["password"], "database": database.inputs["name"]}
+
+
+def connect_database(live: LiveDeployment, consumer: str) -> psycopg.Connection:
+    """`consumer`'s own database as its role, through HAProxy's primary port on 127.0.0.1."""
+    access = database_access(live, consumer)
+    return psycopg.connect(
+        host=LOCALHOST,
+        port=host_port(containers(live)["haproxy"], POSTGRES_PRIMARY_PORT),
+        user=access["user"],
+        password=access["password"],
+        dbname=access["database"],
+        connect_timeout=10,
+        autocommit=True,
+    )
 
 
 def daemon_api(daemon: TestDaemon) -> docker.APIClient:

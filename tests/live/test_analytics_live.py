@@ -30,15 +30,15 @@ from components.analytics.mlflow import MLFLOW_ARTIFACTS_BUCKET, MLFLOW_PORT
 from components.analytics.superset import SUPERSET_PORT
 from components.analytics_configs import SAMPLE_DAG_ID, SAMPLE_DAG_TABLE
 from components.objectstore import SEAWEEDFS_S3_PORT
-from components.storage import LANDING_BUCKET, POSTGRES_PRIMARY_PORT
-from tests.integration.pgcluster import LOCALHOST, wait_for
+from components.storage import LANDING_BUCKET
+from tests.integration.pgcluster import wait_for
 from tests.live.conftest import record
 from tests.live.deploy import LiveDeployment, replace
 from tests.live.stack import (
+    connect_database,
     container_name,
     containers,
     database_access,
-    host_port,
     memory_of,
     published_url,
     remove_notebook_volume,
@@ -63,16 +63,7 @@ def shared_database(live: LiveDeployment) -> dict[str, str]:
 
 
 def connect_shared(live: LiveDeployment) -> psycopg.Connection:
-    access = shared_database(live)
-    return psycopg.connect(
-        host=LOCALHOST,
-        port=host_port(containers(live)["haproxy"], POSTGRES_PRIMARY_PORT),
-        user=access["user"],
-        password=access["password"],
-        dbname=access["database"],
-        connect_timeout=10,
-        autocommit=True,
-    )
+    return connect_database(live, "analytics-data")
 
 
 def s3_admin(live: LiveDeployment):

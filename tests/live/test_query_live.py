@@ -9,15 +9,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import psycopg
 import pytest
 import requests
 
 from components.query import TRINO_PORT
-from components.storage import POSTGRES_PRIMARY_PORT, WAREHOUSE_BUCKET
-from tests.integration.pgcluster import LOCALHOST
+from components.storage import WAREHOUSE_BUCKET
 from tests.live.deploy import LiveDeployment
-from tests.live.stack import containers, database_access, host_port, published_url
+from tests.live.stack import connect_database, published_url
 from tests.live.test_analytics_live import s3_admin
 
 QUERY_SECONDS = 120
@@ -64,17 +62,8 @@ def test_the_iceberg_catalog_writes_a_table_through_nessie_into_the_warehouse_bu
 
 
 def test_the_postgresql_catalog_reads_trinos_own_database(e2e: LiveDeployment, trino: str):
-    access = database_access(e2e, "trino")
     table = f"e2e_orders_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(
-        host=LOCALHOST,
-        port=host_port(containers(e2e)["haproxy"], POSTGRES_PRIMARY_PORT),
-        user=access["user"],
-        password=access["password"],
-        dbname=access["database"],
-        connect_timeout=10,
-        autocommit=True,
-    ) as connection:
+    with connect_database(e2e, "trino") as connection:
         connection.execute(f"CREATE TABLE {table} (id integer PRIMARY KEY, item text)")
         connection.execute(f"INSERT INTO {table} VALUES (1, 'tea'), (2, 'bread')")
 

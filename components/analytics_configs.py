@@ -75,6 +75,7 @@ class RedisServer:
 # a member of the admins' group is each UI's admin, one of the users' group its normal user.
 ADMINS_GROUP = "platform-admins"
 USERS_GROUP = "platform-users"
+GROUPS_CLAIM = "groups"  # the claim of userinfo holding them (Flask-AppBuilder reads this very name)
 
 # What each Flask-AppBuilder UI makes of those groups at every login (AUTH_ROLES_MAPPING). A user in
 # neither keeps the UI's registration role: Superset's Gamma, Airflow's Viewer.
@@ -267,6 +268,7 @@ def render_jupyterhub_config(cfg: JupyterHubConfig) -> str:
         py=repr,
         admins_group=ADMINS_GROUP,
         users_group=USERS_GROUP,
+        groups_claim=GROUPS_CLAIM,
         db_url=cfg.database.url(),
         notebook_environment=dict(cfg.notebook_environment),
     )

@@ -10,14 +10,13 @@ from collections.abc import Sequence
 import pulumi
 
 from components import secrets
-from components.analytics_configs import ADMINS_GROUP, USERS_GROUP
+from components.analytics_configs import ADMINS_GROUP, GROUPS_CLAIM, USERS_GROUP
 from components.layer import Layer
 from components.platform import Platform
 from components.service import File, HealthCheck, Metrics, Port, Server, ServiceArgs
 from components.sso import (
     ADMIN_ROLE,
     FIRST_ADMIN_USER,
-    GROUPS_CLAIM,
     KEYCLOAK_HOST,
     KEYCLOAK_HTTP_PORT,
     REALM,
@@ -61,6 +60,9 @@ def realm_document(
     )
 
 
+IN_EVERY_TOKEN = {"id.token.claim": "true", "access.token.claim": "true", "userinfo.token.claim": "true"}
+
+
 def _client(client: OidcClient, name: str, secret: str) -> dict:
     origin = client.redirect_uri.split("/", 3)
     ui_origin = "/".join(origin[:3])
@@ -97,9 +99,6 @@ def _client(client: OidcClient, name: str, secret: str) -> dict:
             },
         ],
     }
-
-
-IN_EVERY_TOKEN = {"id.token.claim": "true", "access.token.claim": "true", "userinfo.token.claim": "true"}
 
 
 def _first_admin(password: str) -> dict:

@@ -24,7 +24,6 @@ REALM = "datalyptica"
 KEYCLOAK_HOST = "keycloak"
 KEYCLOAK_HTTP_PORT = 8080
 ADMIN_ROLE = "platform-admin"  # realm role a UI maps to its own admin role (roles claim)
-GROUPS_CLAIM = "groups"  # the realm's group names (analytics_configs.ADMINS_GROUP, USERS_GROUP) in userinfo
 # The realm's first member of ADMINS_GROUP, with a generated password (stack output platform_admin_*).
 FIRST_ADMIN_USER = "admin"
 

@@ -12,10 +12,9 @@ from pathlib import Path
 import pytest
 
 from components import pgha
-from components.query import ICEBERG_CATALOG, NESSIE_REF, TRINO_ETC, TRINO_PORT, TRINO_UID, s3_switch
+from components.query import TRINO_ETC, TRINO_PORT, TRINO_UID
 from components.service import HealthCheck
-from components.templates import render
-from harness.offline import settings_of
+from harness.offline import engine_config, run_program, settings_of
 from tests.live.cli import docker
 from tests.live.standins import HASH_LABEL, STANDINS_DIR, build_standins, discover
 
@@ -336,26 +335,13 @@ def test_trino_health_check_is_a_bash_script_and_its_tools_are_there():
     assert "--insecure" in shell("trino", f"cat {TRINO_HEALTH_CHECK}")
 
 
-def trino_catalogs() -> dict[str, str]:
-    """The program's catalog files, rendered with hosts nothing answers at (connectors connect per query)."""
-    return {
-        ICEBERG_CATALOG: render(
-            "trino/catalog/iceberg.properties.j2",
-            nessie_uri="http://nessie:19120/api/v2",
-            nessie_ref=NESSIE_REF,
-            warehouse_bucket="warehouse",
-            s3_switch=s3_switch(TAGS["trino"]),
-            s3={"endpoint": "http://seaweedfs:8333", "region": "us-east-1", "access_key": "a", "secret_key": "x"},
-        ),
-        "postgresql": render(
-            "trino/catalog/postgresql.properties.j2",
-            database={"host": "haproxy", "port": 5000, "database": "trino", "username": "trino", "password": "x"},
-        ),
-        "clickhouse": render(
-            "trino/catalog/clickhouse.properties.j2",
-            clickhouse={"jdbc_url": "jdbc:clickhouse://clickhouse:8123/", "user": "trino", "password": "x"},
-        ),
-    }
+def trino_uploads() -> list[dict]:
+    """The files the program uploads into Trino's etc/ (config.properties and every catalog, with
+    their modes), from a stack with the query and olap layers run under mocks at the e2e release;
+    its hosts answer nowhere here, and Trino's connectors connect only per query."""
+    layers = {"layers": ["storage", "query", "olap"], "services": {"trino": {"image": TAGS["trino"]}}}
+    trino = run_program(engine_config(layers)).containers()["trino"]
+    return [upload for upload in trino.inputs["uploads"] if upload["file"].startswith(f"{TRINO_ETC}/")]
 
 
 def test_trino_starts_from_the_programs_config_and_passes_the_programs_health_check(container):
@@ -374,12 +360,11 @@ def test_trino_starts_from_the_programs_config_and_passes_the_programs_health_ch
     )
     with tempfile.TemporaryDirectory() as scratch:
         etc = Path(scratch, "etc")
-        (etc / "catalog").mkdir(parents=True)
-        (etc / "config.properties").write_text(render("trino/config.properties.j2", http_port=TRINO_PORT))
-        (etc / "config.properties").chmod(0o444)
-        for catalog_name, content in trino_catalogs().items():
-            (etc / "catalog" / f"{catalog_name}.properties").write_text(content)
-            (etc / "catalog" / f"{catalog_name}.properties").chmod(0o440)
+        for upload in trino_uploads():
+            path = etc / Path(upload["file"]).relative_to(TRINO_ETC)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(upload["content"])
+            path.chmod(int(upload["permissions"], 8))
         docker("cp", f"{etc}/.", f"{name}:{TRINO_ETC}")
     docker("start", name)
 

@@ -24,7 +24,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -517,6 +517,42 @@ class Writer:
             _close_quietly(connection)
 
 
+def empty_writes_table(cluster: PatroniQueries) -> None:
+    """The table writers insert into, emptied: each run's writers number their rows from 0 (a
+    cluster crashed again starts empty)."""
+    with cluster.connect(cluster.primary_port) as connection:
+        connection.execute("CREATE TABLE IF NOT EXISTS writes (writer int, seq int, PRIMARY KEY (writer, seq))")
+        connection.execute("TRUNCATE writes")
+
+
+@contextlib.contextmanager
+def writers_running(cluster: PatroniQueries, count: int, deadline: float) -> Iterator[list[Writer]]:
+    """`count` writers inserting through the primary port while the block runs (until `deadline`
+    at the latest); stopped when it ends."""
+    stop = threading.Event()
+    pool = [Writer(cluster, writer_id, cluster.primary_port) for writer_id in range(count)]
+    threads = [threading.Thread(target=w.run, args=(stop, deadline), daemon=True) for w in pool]
+    for thread in threads:
+        thread.start()
+    try:
+        yield pool
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+    if any(thread.is_alive() for thread in threads):
+        raise RuntimeError("a writer did not stop within 30 s")
+
+
+def acknowledged_rows(pool: list[Writer]) -> set[tuple[int, int]]:
+    return {(w.writer_id, seq) for w in pool for seq in w.acknowledged}
+
+
+def rows_on_primary(cluster: PatroniQueries) -> set[tuple[int, int]]:
+    with cluster.connect(cluster.primary_port) as connection:
+        return set(connection.execute("SELECT writer, seq FROM writes").fetchall())
+
+
 def _close_quietly(connection) -> None:
     with contextlib.suppress(Exception):
         connection.close()
@@ -549,10 +585,8 @@ def run_crash_failover(
 
     `cluster` is this module's PgHaCluster or the live tests' cluster of containers
     (tests/live/pgcluster.py); it also needs crash_node and start_node."""
+    empty_writes_table(cluster)
     with cluster.connect(cluster.primary_port) as connection:
-        connection.execute("CREATE TABLE IF NOT EXISTS writes (writer int, seq int, PRIMARY KEY (writer, seq))")
-        # Each run's writers number their rows from 0: a cluster crashed again starts empty.
-        connection.execute("TRUNCATE writes")
         connection.execute("CREATE SEQUENCE IF NOT EXISTS probe_seq")  # the post-crash probe's row numbers
 
     old_leader = cluster.wait_for_leader(timeout=10)
@@ -560,34 +594,22 @@ def run_crash_failover(
         cluster.wait_for_sync_replica(replica, timeout=30)
     cluster.wait_for_haproxy_primary(old_leader, timeout=30)
 
-    stop = threading.Event()
     hard_deadline = time.monotonic() + write_before_crash + failover_timeout + write_after_failover + 30
-    pool = [Writer(cluster, writer_id, cluster.primary_port) for writer_id in range(writers)]
-    threads = [threading.Thread(target=w.run, args=(stop, hard_deadline), daemon=True) for w in pool]
-    for thread in threads:
-        thread.start()
-    try:
+    with writers_running(cluster, writers, hard_deadline) as pool:
         time.sleep(write_before_crash)
         crashed_at = time.monotonic()
         cluster.crash_node(old_leader)
         served_by = _first_write_after(cluster, timeout=failover_timeout)
         failover_seconds = time.monotonic() - crashed_at
         time.sleep(write_after_failover)
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join(timeout=30)
-    if any(thread.is_alive() for thread in threads):
-        raise RuntimeError("a writer did not stop within 30 s")
 
     new_leader = cluster.wait_for_leader(timeout=10)
     if cluster.node_serving(*served_by) != new_leader:
         raise RuntimeError(
             f"the first write after the crash landed on {served_by}, not on the new leader {new_leader.name}"
         )
-    acknowledged = {(w.writer_id, seq) for w in pool for seq in w.acknowledged}
-    with cluster.connect(cluster.primary_port) as connection:
-        present = set(connection.execute("SELECT writer, seq FROM writes").fetchall())
+    acknowledged = acknowledged_rows(pool)
+    present = rows_on_primary(cluster)
 
     # The old leader comes back: Patroni rewinds (or re-clones) it into a replica of the new one.
     cluster.start_node(old_leader)

@@ -21,7 +21,6 @@ import itertools
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -29,7 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from harness.offline import ROOT
-from tests.integration.pgcluster import Writer
+from tests.integration.pgcluster import acknowledged_rows, empty_writes_table, rows_on_primary, writers_running
 from tests.live.deploy import LiveDeployment, workspace
 from tests.live.dockerd import TestDaemon
 from tests.live.pgcluster import DockerPgCluster
@@ -93,25 +92,13 @@ def apply_under_writes(live: LiveDeployment, daemon: TestDaemon, writers: int = 
     """`pulumi up` of this checkout while `writers` insert rows through HAProxy's primary port:
     the longest pause between acknowledged rows, and the acknowledged rows missing afterwards."""
     cluster = DockerPgCluster.of(live, daemon_api(daemon))
-    with cluster.connect(cluster.primary_port) as connection:
-        connection.execute("CREATE TABLE IF NOT EXISTS writes (writer int, seq int, PRIMARY KEY (writer, seq))")
-        connection.execute("TRUNCATE writes")
-    stop = threading.Event()
-    pool = [Writer(cluster, writer_id, cluster.primary_port) for writer_id in range(writers)]
-    threads = [threading.Thread(target=w.run, args=(stop, time.monotonic() + 3600), daemon=True) for w in pool]
-    for thread in threads:
-        thread.start()
-    try:
+    empty_writes_table(cluster)
+    with writers_running(cluster, writers, time.monotonic() + 3600) as pool:
         run = live.workspace.up()
         time.sleep(5)  # writes after the last change, so the pause it caused is measured to its end
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join(timeout=30)
-    acknowledged = {(w.writer_id, seq) for w in pool for seq in w.acknowledged}
+    acknowledged = acknowledged_rows(pool)
     cluster.wait_for_leader(timeout=60)
-    with cluster.connect(cluster.primary_port) as connection:
-        present = set(connection.execute("SELECT writer, seq FROM writes").fetchall())
+    present = rows_on_primary(cluster)
     stamps = sorted(stamp for w in pool for stamp in w.acknowledged_at)
     pause = max((later - earlier for earlier, later in itertools.pairwise(stamps)), default=0.0)
     lost = acknowledged - present

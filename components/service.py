@@ -326,7 +326,9 @@ class ServiceArgs:
     `host_paths`: host path -> container path, bind-mounted read-write (e.g. the Docker socket);
     `uses`: the endpoints (components/endpoints.py) the service talks to: it joins their networks,
     after `networks`, and waits for their resources;
-    `after`: init jobs that must have succeeded before this container is created.
+    `after`: init jobs that must have succeeded before this container is created;
+    `tmpfs`: container path -> tmpfs mount options, for what must start empty at every start
+    (a restart keeps the container's own files, lock files included).
     """
 
     spec: ServiceSettings
@@ -347,6 +349,7 @@ class ServiceArgs:
     depends_on: Sequence[pulumi.Input[pulumi.Resource]] = ()
     after: Sequence["Service"] = ()
     shm_size_mb: int | None = None
+    tmpfs: Mapping[str, str] | None = None
     ulimits: Sequence[Ulimit] = ()
     cgroupns_mode: Literal["host", "private"] | None = None
 
@@ -415,6 +418,7 @@ class Service(pulumi.ComponentResource):
             memory_swap=spec.memory_mb,
             cpus=docker_cpus(spec.cpus),
             shm_size=args.shm_size_mb,
+            tmpfs=dict(args.tmpfs) if args.tmpfs else None,
             ulimits=[docker.ContainerUlimitArgs(name=u.name, soft=u.soft, hard=u.hard) for u in args.ulimits] or None,
             cgroupns_mode=args.cgroupns_mode,
             destroy_grace_seconds=grace,

@@ -35,6 +35,7 @@ WAREHOUSE_BUCKET = "warehouse"  # Iceberg tables, catalogued by Nessie
 LANDING_BUCKET = "landing"  # raw files as they arrive, before any table holds them
 PATRONI_SCOPE = "datalyptica"
 POSTGRES_UID = "999"  # the postgres user of the official postgres image our Patroni image builds on
+POSTGRES_SOCKET_TMPFS = f"uid={POSTGRES_UID},gid={POSTGRES_UID},mode={pgha.IMAGE_SOCKET_DIR_MODE}"
 NESSIE_UID = "10000"
 
 
@@ -306,6 +307,7 @@ class StorageLayer(Layer):
                 volumes={"data": pgha.IMAGE_VOLUME_DIR},
                 metrics=Metrics(node.rest_port),
                 shm_size_mb=256,
+                tmpfs={pgha.IMAGE_SOCKET_DIR: POSTGRES_SOCKET_TMPFS},
                 depends_on=depends_on,
             ),
         )

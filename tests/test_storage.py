@@ -129,6 +129,14 @@ def test_patroni_runs_synchronous_replication_with_logical_wal(dev):
     assert config["etcd3"]["hosts"] == ["etcd-1:2379", "etcd-2:2379", "etcd-3:2379"]
 
 
+def test_patroni_socket_directory_starts_empty_at_every_start(dev):
+    """A stale socket lock file kept PostgreSQL from starting after a kill (see pgha.IMAGE_SOCKET_DIR)."""
+    for node in ("patroni-1", "patroni-2"):
+        config = yaml.safe_load(upload(dev.containers()[node], "/etc/patroni/patroni.yml")["content"])
+        socket_dir = config["postgresql"]["parameters"]["unix_socket_directories"]
+        assert dev.containers()[node].inputs["tmpfs"] == {socket_dir: "uid=999,gid=999,mode=3777"}
+
+
 def test_haproxy_routes_by_patroni_rest_checks(dev):
     config = upload(dev.containers()["haproxy"], "/usr/local/etc/haproxy/haproxy.cfg")["content"]
     assert "/primary" in config and "/replica" in config

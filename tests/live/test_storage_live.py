@@ -17,6 +17,7 @@ import docker
 import psycopg
 import pytest
 
+from components.pgha import IMAGE_SOCKET_DIR as SOCKET_DIR
 from tests.integration.pgcluster import LOCALHOST, run_crash_failover, wait_for
 from tests.live.conftest import record
 from tests.live.deploy import LiveDeployment, Probe, replace
@@ -251,6 +252,17 @@ def _count_rows(pg: DockerPgCluster) -> int:
 
 
 STATEFUL = ("etcd-", "patroni-", "nessie")
+
+
+def test_a_killed_node_starts_with_an_empty_socket_directory(api: docker.APIClient, pg: DockerPgCluster):
+    """A lock file left in the socket directory once kept a killed leader from ever starting again."""
+    node = pg.replicas_of(pg.wait_for_leader(timeout=30))[0]
+    left_behind = f"{SOCKET_DIR}/left-by-the-killed-run"
+    assert exec_in(api, pg.container(node), ["touch", left_behind])[0] == 0
+    pg.crash_node(node)
+    pg.start_node(node)
+    pg.wait_for_sync_replica(node, timeout=120)
+    assert exec_in(api, pg.container(node), ["test", "-e", left_behind])[0] == 1, "the socket directory survived"
 
 
 def test_restarting_each_stateful_service_keeps_the_data(

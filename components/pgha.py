@@ -18,9 +18,9 @@ IMAGE_VOLUME_DIR = "/var/lib/postgresql/data"  # the base image's VOLUME: mount 
 IMAGE_DATA_DIR = f"{IMAGE_VOLUME_DIR}/patroni"  # a subdirectory, so Patroni may remove and recreate it
 # The socket directory is mounted as a tmpfs (owner and mode as the base image makes it), so it is
 # empty at every start. Its lock file names the postmaster's pid; a restarted container reuses low
-# pids, and when that pid is alive again (a Patroni thread, say) PostgreSQL refuses to start: "lock
-# file .s.PGSQL.5432.lock already exists". Patroni's PG_GRANDPARENT_PID waiver covers only the pid
-# in postmaster.pid. Seen in CI: a killed leader restarted, and never came back as a standby.
+# pids, and when that pid is alive again PostgreSQL refuses to start ("lock file
+# .s.PGSQL.5432.lock already exists"). Patroni's PG_GRANDPARENT_PID waiver covers only the pid in
+# postmaster.pid. Seen in CI: a killed leader restarted, and never came back as a standby.
 IMAGE_SOCKET_DIR = "/var/run/postgresql"
 IMAGE_SOCKET_DIR_MODE = "3777"
 

@@ -443,6 +443,10 @@ class Service(pulumi.ComponentResource):
                     *(job.container for job in args.after),
                 ],
                 delete_before_replace=True,
+                # The docker provider neither marks `tmpfs` ForceNew nor applies it in its Update
+                # (kreuzwerker/terraform-provider-docker, resource_docker_container.go at 96d331c):
+                # a changed tmpfs would be recorded in the state and never reach the container.
+                replace_on_changes=["tmpfs"],
                 custom_timeouts=pulumi.CustomTimeouts(create="30m") if isinstance(lifecycle, InitJob) else None,
             ),
         )

@@ -69,6 +69,7 @@ class Registered:
     delete_before_replace: bool
     provider: str
     additional_secret_outputs: list[str] = field(default_factory=list)
+    replace_on_changes: list[str] = field(default_factory=list)
 
     def secret_inputs(self) -> set[str]:
         """Top-level inputs that carry a secret anywhere inside them."""
@@ -147,6 +148,7 @@ class RecordingMonitor(mocks.MockMonitor):
                     delete_before_replace=request.deleteBeforeReplace,
                     provider=request.provider,
                     additional_secret_outputs=list(request.additionalSecretOutputs),
+                    replace_on_changes=list(request.replaceOnChanges),
                 )
             )
         return response

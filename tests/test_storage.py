@@ -58,6 +58,7 @@ def test_every_container_follows_the_service_conventions(dev):
             assert inputs["memory"] > 0 and float(inputs["cpus"]) > 0, name
             assert inputs["image"].startswith("sha256:") or "@sha256:" in inputs["image"], name
         assert container.delete_before_replace, name
+        assert "tmpfs" in container.replace_on_changes, name
         assert {network.get("aliases", [None])[0] for network in inputs["networksAdvanced"]} == {name}
 
 

@@ -27,6 +27,7 @@ from components.storage import StorageLayer
 SSO_UIS = ("jupyterhub", "superset", "airflow")  # the UIs of this layer that log in through Keycloak
 ADMIN_USER = "admin"
 ADMIN_EMAIL = "admin@datalyptica.local"
+SHARED_DATA_CONSUMER = "analytics-data"  # the database role notebooks, Superset and the sample DAG share
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ class AnalyticsLayer(Layer):
         self.redis = redis.server(self)
         self.watched.append(self.redis)  # Redis has no metrics of its own: an exporter serves them
         # Data the analytics tools share: notebooks write it, Superset charts it.
-        self.shared_data = storage.database("analytics-data", parent=self, database="analytics")
+        self.shared_data = storage.database(SHARED_DATA_CONSUMER, parent=self, database="analytics")
 
         self.mlflow = mlflow.server(self)
         self.jupyterhub_admin_password = secrets.password("jupyterhub-admin-password", parent=self)

@@ -5,8 +5,8 @@ second user, a notebook spawned by DockerSpawner on the tests' Docker Engine and
 kernel), MLflow, Superset and Airflow (the sample ETL DAG the platform ships, on the Celery
 worker). The faults come last: Redis restarted under Airflow and Superset, the Celery worker
 killed during a task, the MLflow container replaced. The Trino items need the query layer, which
-the e2e stack leaves out (2 cores); they say so when they skip. Runs before test_storage_live.py,
-which tears the stack down.
+the e2e stack deploys; a stack without it skips them and says so. Runs before test_storage_live.py;
+test_engine_destroy_live.py takes the stack down.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import psycopg
 import pytest
 import requests
 
+from components.analytics import SHARED_DATA_CONSUMER
 from components.analytics.airflow import AIRFLOW_API_PORT
 from components.analytics.jupyterhub import JUPYTERHUB_PORT
 from components.analytics.mlflow import MLFLOW_ARTIFACTS_BUCKET, MLFLOW_PORT
@@ -51,19 +52,16 @@ from tests.live.uis import Airflow, JupyterHub, Kernel, MLflow, Superset
 ADMIN = "admin"
 SAMPLE_DAG = SAMPLE_DAG_ID
 NOTEBOOK_EXPERIMENT = "e2e-notebooks"
-NO_QUERY_LAYER = (
-    "the e2e stack has no query layer (Pulumi.e2e.yaml datalyptica:layers leaves it out on 2 cores), "
-    "so there is no Trino to reach"
-)
+NO_QUERY_LAYER = "this stack's datalyptica:layers leaves out the query layer, so there is no Trino to reach"
 
 
 def shared_database(live: LiveDeployment) -> dict[str, str]:
     """The analytics layer's shared database role (notebooks, Superset and the sample DAG use it)."""
-    return database_access(live, "analytics-data")
+    return database_access(live, SHARED_DATA_CONSUMER)
 
 
 def connect_shared(live: LiveDeployment) -> psycopg.Connection:
-    return connect_database(live, "analytics-data")
+    return connect_database(live, SHARED_DATA_CONSUMER)
 
 
 def s3_admin(live: LiveDeployment):

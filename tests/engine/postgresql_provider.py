@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import grpc  # type: ignore[import-untyped]  # grpcio ships no type stubs; types-grpcio is no dependency here
 import psycopg
@@ -411,6 +411,19 @@ def query_all(
     return list(connection.execute(statement.encode(), params or None).fetchall())
 
 
+Feature = Literal[
+    "rls", "replication", "force_drop_database", "publish_via_root", "publication_truncate", "maintain_privilege"
+]
+FIRST_VERSION_WITH: dict[Feature, int] = {
+    "rls": 90500,
+    "replication": 90100,
+    "force_drop_database": 130000,
+    "publish_via_root": 130000,
+    "publication_truncate": 110000,
+    "maintain_privilege": 170000,
+}
+
+
 @dataclass
 class Server:
     """The server's version gates upstream's feature flags (config.go featureSupported)."""
@@ -422,29 +435,8 @@ class Server:
         row = query_one(connection, "SHOW server_version_num")
         return cls(int(row[0]) if row else 90000)
 
-    @property
-    def rls(self) -> bool:
-        return self.version_num >= 90500
-
-    @property
-    def replication(self) -> bool:
-        return self.version_num >= 90100
-
-    @property
-    def force_drop_database(self) -> bool:
-        return self.version_num >= 130000
-
-    @property
-    def publish_via_root(self) -> bool:
-        return self.version_num >= 130000
-
-    @property
-    def publication_truncate(self) -> bool:
-        return self.version_num >= 110000
-
-    @property
-    def maintain_privilege(self) -> bool:
-        return self.version_num >= 170000
+    def supports(self, feature: Feature) -> bool:
+        return self.version_num >= FIRST_VERSION_WITH[feature]
 
 
 # ----------------------------------------------------------------------------- helpers.go
@@ -470,7 +462,7 @@ PUBLIC_ROLE = "public"
 
 def allowed_privileges(object_type: str, server: Server) -> list[str]:
     allowed = list(ALLOWED_PRIVILEGES.get(object_type, []))
-    if object_type == "table" and server.maintain_privilege:
+    if object_type == "table" and server.supports("maintain_privilege"):
         allowed.append("MAINTAIN")
     return allowed
 
@@ -719,17 +711,21 @@ class RoleHandler(Handler):
         ]
         with self.config.connect() as connection:
             server = Server.of(connection)
-            if server.rls:
+            if server.supports("rls"):
                 flags.append(("bypassRowLevelSecurity", "BYPASSRLS", "NOBYPASSRLS"))
-            if server.replication:
+            if server.supports("replication"):
                 flags.append(("replication", "REPLICATION", "NOREPLICATION"))
             options += [on if change.flag(key) else off for key, on, off in flags]
             with transaction(connection):
                 execute(connection, f"CREATE ROLE {ident(name)} WITH {' '.join(options)}")
-                self._grant_roles(connection, change)
-                self._alter_search_path(connection, change)
-                self._role_settings(connection, change, creating=True)
+                self._memberships_and_settings(connection, change, creating=True)
         return self.read_back(name, change.new, "role")
+
+    def _memberships_and_settings(self, connection: psycopg.Connection[Any], change: Change, *, creating: bool) -> None:
+        """What create and update both end with: the role's memberships, search path and settings."""
+        self._grant_roles(connection, change)
+        self._alter_search_path(connection, change)
+        self._role_settings(connection, change, creating=creating)
 
     def _grant_roles(self, connection: psycopg.Connection[Any], change: Change) -> None:
         for member_of in change.items("roles"):
@@ -781,9 +777,9 @@ class RoleHandler(Handler):
                 "COALESCE(rolvaliduntil::TEXT, 'infinity')",
                 "rolconfig",
             ]
-            if server.replication:
+            if server.supports("replication"):
                 columns.append("rolreplication")
-            if server.rls:
+            if server.supports("rls"):
                 columns.append("rolbypassrls")
             row = query_one(
                 connection,
@@ -797,8 +793,8 @@ class RoleHandler(Handler):
                 :10
             ]
             extra = list(row[10:])
-            replication = bool(extra.pop(0)) if server.replication else False
-            bypass_rls = bool(extra.pop(0)) if server.rls else False
+            replication = bool(extra.pop(0)) if server.supports("replication") else False
+            bypass_rls = bool(extra.pop(0)) if server.supports("rls") else False
             settings = [str(item) for item in (config or [])]
             new = dict(state)
             new.update(
@@ -860,7 +856,7 @@ class RoleHandler(Handler):
                         raise ProviderError("error setting role name to an empty string")
                     execute(connection, f"ALTER ROLE {ident(str(change.old.get('name')))} RENAME TO {role}")
                 self._set_password(connection, change)
-                if "bypassRowLevelSecurity" in change.changed and not server.rls:
+                if "bypassRowLevelSecurity" in change.changed and not server.supports("rls"):
                     raise ProviderError("the server does not support PostgreSQL Row-Level Security")
                 for key, on, off in (
                     ("bypassRowLevelSecurity", "BYPASSRLS", "NOBYPASSRLS"),
@@ -890,9 +886,7 @@ class RoleHandler(Handler):
                     (name,),
                 ):
                     execute(connection, f"REVOKE {ident(str(granted))} FROM {role}")
-                self._grant_roles(connection, change)
-                self._alter_search_path(connection, change)
-                self._role_settings(connection, change, creating=False)
+                self._memberships_and_settings(connection, change, creating=False)
         return self.read_back(name, change.new, "role")
 
     def _set_password(self, connection: psycopg.Connection[Any], change: Change) -> None:
@@ -1019,22 +1013,13 @@ class DatabaseHandler(Handler):
             )
         if row is None:
             return None
-        name, owner, encoding, collate, ctype, tablespace, conn_limit, allow_conns, is_template = row
-        new = dict(state)
-        new.update(
-            name=name,
-            owner=owner,
-            encoding=encoding,
-            lcCollate=collate,
-            lcCtype=ctype,
-            tablespaceName=tablespace,
-            connectionLimit=int(conn_limit),
-            template=state.get("template") or "template0",
-            allowConnections=bool(allow_conns),
-            isTemplate=bool(is_template),
-            alterObjectOwnership=bool(state.get("alterObjectOwnership")),
-        )
-        return str(name), new
+        # psycopg already returns the int and bool columns as int and bool.
+        columns = ("name", "owner", "encoding", "lcCollate", "lcCtype", "tablespaceName")
+        columns += ("connectionLimit", "allowConnections", "isTemplate")
+        new = {**state, **dict(zip(columns, row, strict=True))}
+        new["template"] = state.get("template") or "template0"
+        new["alterObjectOwnership"] = bool(state.get("alterObjectOwnership"))
+        return str(new["name"]), new
 
     def update(self, resource_id: str, change: Change) -> tuple[str, dict[str, Any]]:
         name = change.text("name")
@@ -1099,7 +1084,7 @@ class DatabaseHandler(Handler):
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                 f"WHERE datname = '{name}' AND pid <> pg_backend_pid()",
             )
-            force = "WITH ( FORCE )" if server.force_drop_database else ""
+            force = "WITH ( FORCE )" if server.supports("force_drop_database") else ""
             try:
                 execute(connection, f"DROP DATABASE {ident(name)} {force}")
             except psycopg.Error as error:
@@ -1424,7 +1409,7 @@ class PublicationHandler(Handler):
             server = Server.of(connection)
             params = []
             if change.flag("publishViaPartitionRootParam"):
-                if not server.publish_via_root:
+                if not server.supports("publish_via_root"):
                     raise ProviderError("publish_via_partition_root attribute is supported only for postgres 13+")
                 params.append("publish_via_partition_root = true")
             if change.items("publishParams"):
@@ -1455,9 +1440,9 @@ class PublicationHandler(Handler):
         with self.config.connect(database) as connection:
             server = Server.of(connection)
             columns = ["puballtables", "pubinsert", "pubupdate", "pubdelete", "r.rolname as pubownername"]
-            if server.publish_via_root:
+            if server.supports("publish_via_root"):
                 columns.append("pubviaroot")
-            if server.publication_truncate:
+            if server.supports("publication_truncate"):
                 columns.append("pubtruncate")
             with transaction(connection):
                 row = query_one(
@@ -1476,8 +1461,8 @@ class PublicationHandler(Handler):
                 )
         all_tables, insert, update, delete, owner = row[:5]
         rest = list(row[5:])
-        via_root = bool(rest.pop(0)) if server.publish_via_root else None
-        truncate = bool(rest.pop(0)) if server.publication_truncate else False
+        via_root = bool(rest.pop(0)) if server.supports("publish_via_root") else None
+        truncate = bool(rest.pop(0)) if server.supports("publication_truncate") else False
         flags = (insert, update, delete, truncate)
         new = dict(state)
         new.update(
@@ -1509,7 +1494,7 @@ class PublicationHandler(Handler):
                         execute(connection, f"ALTER PUBLICATION {name} DROP TABLE {_quote_table(table)}")
                 params = []
                 if "publishViaPartitionRootParam" in change.changed:
-                    if not server.publish_via_root:
+                    if not server.supports("publish_via_root"):
                         raise ProviderError("publish_via_partition_root attribute is supported only for postgres 13+")
                     via_root = "true" if change.flag("publishViaPartitionRootParam") else "false"
                     params.append(f"publish_via_partition_root = {via_root}")

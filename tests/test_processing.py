@@ -124,23 +124,23 @@ def test_spark_defaults_parsed_by_java_point_iceberg_at_nessie_and_s3a_at_minio(
     assert "uploads" in container.secret_inputs()
     conf = parse_with_java(conf_file["content"])
     access_key, secret_key = s3_user(dev, "spark")
-    assert conf["spark.sql.catalog.nessie"] == "org.apache.iceberg.spark.SparkCatalog"
-    assert conf["spark.sql.catalog.nessie.type"] == "rest"
-    assert conf["spark.sql.catalog.nessie.uri"] == "http://nessie:19120/iceberg/main"
-    assert conf["spark.sql.catalog.nessie.warehouse"] == "warehouse"
-    assert conf["spark.sql.defaultCatalog"] == "nessie"
-    assert conf["spark.sql.extensions"] == "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions"
-    assert (conf["spark.sql.catalog.nessie.s3.endpoint"], conf["spark.sql.catalog.nessie.s3.path-style-access"]) == (
-        "http://minio:9000",
-        "true",
-    )
-    assert conf["spark.sql.catalog.nessie.s3.access-key-id"] == access_key
-    assert conf["spark.sql.catalog.nessie.s3.secret-access-key"] == secret_key
-    assert (conf["spark.hadoop.fs.s3a.endpoint"], conf["spark.hadoop.fs.s3a.path.style.access"]) == (
-        "http://minio:9000",
-        "true",
-    )
-    assert (conf["spark.hadoop.fs.s3a.access.key"], conf["spark.hadoop.fs.s3a.secret.key"]) == (access_key, secret_key)
+    iceberg_and_s3a = {
+        "spark.sql.catalog.nessie": "org.apache.iceberg.spark.SparkCatalog",
+        "spark.sql.catalog.nessie.type": "rest",
+        "spark.sql.catalog.nessie.uri": "http://nessie:19120/iceberg/main",
+        "spark.sql.catalog.nessie.warehouse": "warehouse",
+        "spark.sql.defaultCatalog": "nessie",
+        "spark.sql.extensions": "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions",
+        "spark.sql.catalog.nessie.s3.endpoint": "http://minio:9000",
+        "spark.sql.catalog.nessie.s3.path-style-access": "true",
+        "spark.sql.catalog.nessie.s3.access-key-id": access_key,
+        "spark.sql.catalog.nessie.s3.secret-access-key": secret_key,
+        "spark.hadoop.fs.s3a.endpoint": "http://minio:9000",
+        "spark.hadoop.fs.s3a.path.style.access": "true",
+        "spark.hadoop.fs.s3a.access.key": access_key,
+        "spark.hadoop.fs.s3a.secret.key": secret_key,
+    }
+    assert {key: conf.get(key) for key in iceberg_and_s3a} == iceberg_and_s3a
     packages = conf["spark.jars.packages"].split(",")
     assert any(p.startswith("org.apache.iceberg:iceberg-spark-runtime-4.1_2.13:") for p in packages)
     assert any(p.startswith("org.apache.hadoop:hadoop-aws:") for p in packages)

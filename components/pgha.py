@@ -30,6 +30,44 @@ def image_bin_dir(pg_major: int) -> str:
     return f"/usr/lib/postgresql/{pg_major}/bin"
 
 
+@dataclass(frozen=True)
+class PostgresPaths:
+    """Where a Patroni node's PostgreSQL keeps its data, finds its binaries and puts its socket."""
+
+    data_dir: str
+    bin_dir: str
+    socket_dir: str
+
+    @classmethod
+    def in_image(cls, pg_major: int) -> PostgresPaths:
+        """The paths inside the image built from images/patroni/."""
+        return cls(IMAGE_DATA_DIR, image_bin_dir(pg_major), IMAGE_SOCKET_DIR)
+
+    @property
+    def pgpass(self) -> str:
+        """Beside the data directory: writable by postgres, and distinct per node."""
+        return f"{self.data_dir.rstrip('/')}.pgpass"
+
+
+@dataclass(frozen=True)
+class DcsTiming:
+    """How Patroni paces itself against etcd, in seconds.
+
+    ttl bounds how long a crashed leader keeps its lock (Patroni refuses less than 20 s);
+    loop_wait + 2 * retry_timeout must not exceed it.
+    """
+
+    ttl: int = 20
+    loop_wait: int = 2
+    retry_timeout: int = 5
+
+    def __post_init__(self) -> None:
+        if self.loop_wait + 2 * self.retry_timeout > self.ttl:
+            raise ValueError(
+                f"loop_wait + 2 * retry_timeout ({self.loop_wait + 2 * self.retry_timeout}) exceeds ttl ({self.ttl})"
+            )
+
+
 # Upload patroni.yml here readable by the image's user (uid 999): Docker writes uploads as root.
 IMAGE_CONFIG_PATH = "/etc/patroni/patroni.yml"
 IMAGE_REST_PORT = 8008  # the image's HEALTHCHECK asks this port
@@ -183,43 +221,26 @@ def render_patroni_config(
     topology: PgHaTopology,
     node: PatroniNode,
     credentials: PgCredentials,
+    paths: PostgresPaths,
     *,
-    data_dir: str,
-    bin_dir: str,
-    socket_dir: str,
     listen_host: str = "0.0.0.0",
     client_networks: tuple[str, ...] = PRIVATE_NETWORKS,
-    pgpass_path: str | None = None,
-    ttl: int = 20,
-    loop_wait: int = 2,
-    retry_timeout: int = 5,
+    timing: DcsTiming = DcsTiming(),
     logical_slots: tuple[LogicalSlot, ...] = (),
 ) -> str:
-    """patroni.yml for `node`; `logical_slots` are made permanent (kept across failovers).
-
-    ttl bounds how long a crashed leader keeps its lock (Patroni refuses less than 20 s);
-    loop_wait + 2 * retry_timeout must not exceed it.
-    """
+    """patroni.yml for `node`; `logical_slots` are made permanent (kept across failovers)."""
     _require_member(topology.nodes, node, "Patroni node")
-    if loop_wait + 2 * retry_timeout > ttl:
-        raise ValueError(f"loop_wait + 2 * retry_timeout ({loop_wait + 2 * retry_timeout}) exceeds ttl ({ttl})")
     return render(
         "patroni/patroni.yml.j2",
         scope=topology.scope,
         node=node,
         etcd_hosts=[f"{m.host}:{m.client_port}" for m in topology.etcd],
         credentials=credentials,
-        data_dir=data_dir,
-        bin_dir=bin_dir,
-        socket_dir=socket_dir,
+        paths=paths,
         listen_host=listen_host,
         client_networks=client_networks,
         loopback_networks=LOOPBACK_NETWORKS,
-        # Beside the data directory: writable by postgres, and distinct per node.
-        pgpass_path=pgpass_path or f"{data_dir.rstrip('/')}.pgpass",
-        ttl=ttl,
-        loop_wait=loop_wait,
-        retry_timeout=retry_timeout,
+        timing=timing,
         logical_slots=logical_slots,
     )
 

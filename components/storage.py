@@ -291,9 +291,7 @@ class StorageLayer(Layer):
                 pgha.PgCredentials(
                     superuser_password=passwords[0], replication_password=passwords[1], rest_password=passwords[2]
                 ),
-                data_dir=pgha.IMAGE_DATA_DIR,
-                bin_dir=pgha.image_bin_dir(self.settings.postgres_major),
-                socket_dir=pgha.IMAGE_SOCKET_DIR,
+                pgha.PostgresPaths.in_image(self.settings.postgres_major),
                 logical_slots=self._logical_slots,
             )
         )

@@ -34,13 +34,9 @@ def credentials() -> pgha.PgCredentials:
     )
 
 
-def patroni_yaml(credentials, node=TOPOLOGY.nodes[0], **overrides) -> str:
-    options = {
-        "data_dir": pgha.IMAGE_DATA_DIR,
-        "bin_dir": pgha.image_bin_dir(pgha.DEFAULT_PG_MAJOR),
-        "socket_dir": pgha.IMAGE_SOCKET_DIR,
-    }
-    return pgha.render_patroni_config(TOPOLOGY, node, credentials, **{**options, **overrides})
+def patroni_yaml(credentials, node=TOPOLOGY.nodes[0], paths=None, **options) -> str:
+    paths = paths or pgha.PostgresPaths.in_image(pgha.DEFAULT_PG_MAJOR)
+    return pgha.render_patroni_config(TOPOLOGY, node, credentials, paths, **options)
 
 
 # ----------------------------------------------------------------------------- Patroni
@@ -131,7 +127,7 @@ def test_patroni_config_refuses_what_cannot_work(credentials):
     with pytest.raises(ValueError, match="not one of this topology's Patroni nodes"):
         patroni_yaml(credentials, node=stranger)
     with pytest.raises(ValueError, match="exceeds ttl"):
-        patroni_yaml(credentials, loop_wait=10, retry_timeout=10)
+        pgha.DcsTiming(loop_wait=10, retry_timeout=10)
     with pytest.raises(ValueError, match="empty"):
         pgha.PgCredentials(
             superuser_password="",
@@ -177,24 +173,24 @@ def validate_with_patroni(config_text: str, tmp_path) -> list[str]:
     return unexplained
 
 
-def local_pg_bin_dir() -> str:
-    bin_dir = find_pg_bin_dir()
+def local_paths(tmp_path, bin_dir: str | None = None) -> pgha.PostgresPaths:
+    """The image's socket directory, with a data directory under tmp_path and this machine's binaries."""
+    if bin_dir is None:
+        bin_dir = find_pg_bin_dir()
     if bin_dir is None:
         missing_tool("no PostgreSQL server under /usr/lib/postgresql")
-    return bin_dir
+    return pgha.PostgresPaths(str(tmp_path / "data"), bin_dir, pgha.IMAGE_SOCKET_DIR)
 
 
 def test_patroni_accepts_the_docker_config(credentials, tmp_path):
     # The image's binaries are not here: point bin_dir at this machine's PostgreSQL.
-    config = patroni_yaml(credentials, bin_dir=local_pg_bin_dir(), data_dir=str(tmp_path / "data"))
+    config = patroni_yaml(credentials, paths=local_paths(tmp_path))
     assert validate_with_patroni(config, tmp_path) == []
 
 
 def test_patroni_accepts_permanent_logical_slots(credentials, tmp_path):
     slot = pgha.LogicalSlot(name="datalyptica_cdc", database="cdc")
-    config = patroni_yaml(
-        credentials, bin_dir=local_pg_bin_dir(), data_dir=str(tmp_path / "data"), logical_slots=(slot,)
-    )
+    config = patroni_yaml(credentials, paths=local_paths(tmp_path), logical_slots=(slot,))
     dcs = yaml.safe_load(config)["bootstrap"]["dcs"]
     assert dcs["slots"] == {"datalyptica_cdc": {"type": "logical", "database": "cdc", "plugin": "pgoutput"}}
     assert dcs["postgresql"]["parameters"]["hot_standby_feedback"] == "on"
@@ -204,7 +200,7 @@ def test_patroni_accepts_permanent_logical_slots(credentials, tmp_path):
 
 def test_patroni_check_still_catches_real_mistakes(credentials, tmp_path):
     """The filter above forgives unresolvable etcd names and nothing else."""
-    broken = patroni_yaml(credentials, bin_dir=str(tmp_path / "no-such-bin"), data_dir=str(tmp_path / "data"))
+    broken = patroni_yaml(credentials, paths=local_paths(tmp_path, str(tmp_path / "no-such-bin")))
     unexplained = validate_with_patroni(broken, tmp_path)
     assert any("bin_dir" in message or "no-such-bin" in message for message in unexplained), unexplained
 
@@ -217,20 +213,20 @@ def test_etcd_command_forms_one_cluster_of_three():
     options = dict(zip(command[1::2], command[2::2], strict=True))
 
     assert command[0] == "etcd"
-    assert options["--name"] == "etcd-2"
-    assert options["--data-dir"] == "/etcd-data"
-    assert options["--listen-client-urls"] == "http://0.0.0.0:2379"
-    assert options["--advertise-client-urls"] == "http://etcd-2:2379"
-    assert options["--listen-peer-urls"] == "http://0.0.0.0:2380"
-    assert options["--initial-advertise-peer-urls"] == "http://etcd-2:2380"
-    assert (
-        options["--initial-cluster"] == "etcd-1=http://etcd-1:2380,etcd-2=http://etcd-2:2380,etcd-3=http://etcd-3:2380"
-    )
-    assert options["--initial-cluster-state"] == "new"
-    assert options["--initial-cluster-token"] == "datalyptica-etcd"
-    # Patroni rewrites its keys every loop: without compaction the history fills the backend quota.
-    assert options["--auto-compaction-mode"] == "periodic"
-    assert options["--auto-compaction-retention"] == "1h"
+    assert options == {
+        "--name": "etcd-2",
+        "--data-dir": "/etcd-data",
+        "--listen-client-urls": "http://0.0.0.0:2379",
+        "--advertise-client-urls": "http://etcd-2:2379",
+        "--listen-peer-urls": "http://0.0.0.0:2380",
+        "--initial-advertise-peer-urls": "http://etcd-2:2380",
+        "--initial-cluster": "etcd-1=http://etcd-1:2380,etcd-2=http://etcd-2:2380,etcd-3=http://etcd-3:2380",
+        "--initial-cluster-state": "new",
+        "--initial-cluster-token": "datalyptica-etcd",
+        # Patroni rewrites its keys every loop: without compaction the history fills the backend quota.
+        "--auto-compaction-mode": "periodic",
+        "--auto-compaction-retention": "1h",
+    }
 
 
 def test_etcd_command_refuses_a_stranger():

@@ -33,6 +33,7 @@ from components.pgha import (
     PatroniNode,
     PgCredentials,
     PgHaTopology,
+    PostgresPaths,
     etcd_command,
     render_haproxy_config,
     render_patroni_config,
@@ -366,9 +367,7 @@ class PgHaCluster(PatroniQueries):
                 self.topology,
                 node,
                 self.credentials,
-                data_dir=str(self.data_dir(node)),
-                bin_dir=self.tools.pg_bin_dir,
-                socket_dir=str(socket_dir),
+                PostgresPaths(str(self.data_dir(node)), self.tools.pg_bin_dir, str(socket_dir)),
                 listen_host=LOCALHOST,
                 client_networks=(f"{LOCALHOST}/32",),
             )

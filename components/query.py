@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import pulumi
+import yaml
 
 from components.endpoints import ClickHouseEndpoint, Endpoint, TrinoEndpoint
 from components.layer import Layer
@@ -32,6 +33,7 @@ DBT_PROFILES_DIR = "/etc/dbt"
 DBT_PROFILE = "datalyptica"  # the `profile:` of dbt/dbt_project.yml
 DBT_TRINO_USER = "dbt"  # Trino has no authentication here: the name only labels dbt's queries
 DBT_SCHEMA = "analytics"
+DBT_TARGET = "platform"
 DBT_SKIPPED = frozenset({"target", "logs", "dbt_packages"})
 
 
@@ -52,18 +54,24 @@ def dbt_project_files() -> list[File]:
     return File.tree(DBT_PROJECT_SOURCE, DBT_PROJECT_DIR, DBT_SKIPPED)
 
 
+DBT_PROFILE_HEADER = """\
+# The dbt project's connection: Trino of the query layer, Iceberg catalog.
+# Trino runs without authentication on the platform's networks, so there is no password here.
+"""
+
+
 def dbt_profile(*, host: str = "trino", port: int = TRINO_PORT, threads: int = 4) -> str:
-    return render(
-        "dbt/profiles.yml.j2",
-        profile=DBT_PROFILE,
-        target="platform",
-        user=DBT_TRINO_USER,
-        host=host,
-        port=port,
-        catalog=ICEBERG_CATALOG,
-        schema=DBT_SCHEMA,
-        threads=threads,
-    )
+    """profiles.yml: dumped rather than templated, so every value is quoted as YAML needs."""
+    target: dict[str, str | int] = {
+        "type": "trino",
+        "method": "none",
+        "user": DBT_TRINO_USER,
+        "host": host,
+        "port": port,
+    }
+    target |= {"http_scheme": "http", "database": ICEBERG_CATALOG, "schema": DBT_SCHEMA, "threads": threads}
+    profile = {DBT_PROFILE: {"target": DBT_TARGET, "outputs": {DBT_TARGET: target}}}
+    return DBT_PROFILE_HEADER + yaml.safe_dump(profile, sort_keys=False)
 
 
 class QueryLayer(Layer):

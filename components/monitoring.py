@@ -190,7 +190,7 @@ class MonitoringLayer(Layer):
             "alloy",
             ServiceArgs(
                 spec=self.spec("alloy"),
-                # grafana/alloy Dockerfile @ v1.17.1 installs no curl or wget (tests/health_evidence.py).
+                # grafana/alloy Dockerfile @ v1.17.1 installs no curl or wget (tests/health_evidence.toml).
                 lifecycle=Server(HealthCheck.http_via_bash(ALLOY_PORT, "/-/ready")),
                 networks=[self.network],
                 command=[

@@ -186,7 +186,7 @@ class StreamingLayer(Layer):
             "schema-registry",
             ServiceArgs(
                 spec=spec,
-                # The cp-base-java image (ubi9-minimal) installs no curl, but has bash (tests/health_evidence.py).
+                # The cp-base-java image (ubi9-minimal) installs no curl, but has bash (tests/health_evidence.toml).
                 lifecycle=Server(HealthCheck.http_via_bash(SCHEMA_REGISTRY_PORT, "/subjects")),
                 networks=[self.network],
                 env={

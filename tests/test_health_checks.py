@@ -1,5 +1,5 @@
 """Every health check calls a tool its pinned image has (issue 13, point 13): the table in
-tests/health_evidence.py names, per service, the tools and the upstream file that shows them."""
+tests/health_evidence.toml names, per service, the tools and the upstream file that shows them."""
 
 import pytest
 

@@ -430,35 +430,25 @@ def analyze_over_grpc(analyzer, deployment) -> list:
     through AnalyzeStack (outputs): the diagnostics the pack answers with."""
     from pulumi.runtime.proto import analyzer_pb2
 
-    def options(registered):
-        return analyzer_pb2.AnalyzerResourceOptions(protect=registered.protect, parent=registered.parent)
+    def described(registered, values: dict) -> dict:
+        """What Analyze and AnalyzeStack both say of a resource: `values` are its inputs or outputs."""
+        options = analyzer_pb2.AnalyzerResourceOptions(protect=registered.protect, parent=registered.parent)
+        return {
+            "type": registered.type,
+            "properties": struct(values),
+            "urn": registered.urn,
+            "name": registered.name,
+            "options": options,
+        }
 
     diagnostics = []
     for registered in deployment.registered:
-        diagnostics += analyzer.Analyze(
-            analyzer_pb2.AnalyzeRequest(
-                type=registered.type,
-                properties=struct(registered.raw_inputs),
-                urn=registered.urn,
-                name=registered.name,
-                options=options(registered),
-            )
-        ).diagnostics
-    diagnostics += analyzer.AnalyzeStack(
-        analyzer_pb2.AnalyzeStackRequest(
-            resources=[
-                analyzer_pb2.AnalyzerResource(
-                    type=r.type,
-                    properties=struct(r.outputs),
-                    urn=r.urn,
-                    name=r.name,
-                    options=options(r),
-                    parent=r.parent,
-                )
-                for r in deployment.registered
-            ]
-        )
-    ).diagnostics
+        request = analyzer_pb2.AnalyzeRequest(**described(registered, registered.raw_inputs))
+        diagnostics += analyzer.Analyze(request).diagnostics
+    resources = [
+        analyzer_pb2.AnalyzerResource(**described(r, r.outputs), parent=r.parent) for r in deployment.registered
+    ]
+    diagnostics += analyzer.AnalyzeStack(analyzer_pb2.AnalyzeStackRequest(resources=resources)).diagnostics
     return diagnostics
 
 

@@ -26,9 +26,6 @@ import yaml
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-if __package__ in (None, ""):  # run as a file: scripts/config_docs.py
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from components import catalog
 from components.settings import (
     BUILD_NETWORKS,

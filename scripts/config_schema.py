@@ -23,9 +23,6 @@ from typing import Any
 import yaml
 from pydantic.fields import FieldInfo
 
-if __package__ in (None, ""):  # run as a file: scripts/config_schema.py
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from components.settings import NAMESPACE, Settings
 
 PROJECT_FILE = Path(__file__).resolve().parent.parent / "Pulumi.yaml"

@@ -16,12 +16,8 @@ import re
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
-
-if __package__ in (None, ""):  # run as a file: scripts/plan.py
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from components import catalog
 from components.service import SERVICE_TYPE

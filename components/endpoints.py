@@ -9,7 +9,7 @@ consumer writes a peer's host name or port.
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import ClassVar, Protocol
 from urllib.parse import quote
 
 import pulumi
@@ -111,6 +111,7 @@ class Reached:
     """A service as containers reach it: by its host name and port on `networks`, once
     `resources` (its container, the consumer's own login) exist."""
 
+    scheme: ClassVar[str] = "http"
     host: str
     port: int
     networks: tuple[docker.Network, ...]
@@ -118,7 +119,8 @@ class Reached:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        """How its clients address it (MLflow's tracking URI, Spark's master URL)."""
+        return f"{self.scheme}://{self.host}:{self.port}"
 
 
 @dataclass(frozen=True)
@@ -162,9 +164,7 @@ class ClickHouseEndpoint(Reached):
 class SparkEndpoint(Reached):
     """The Spark master, as drivers reach it."""
 
-    @property
-    def master_url(self) -> str:
-        return f"spark://{self.host}:{self.port}"
+    scheme: ClassVar[str] = "spark"
 
 
 @dataclass(frozen=True)
@@ -185,10 +185,6 @@ class NessieEndpoint(Reached):
 @dataclass(frozen=True)
 class MlflowEndpoint(Reached):
     """MLflow's tracking server."""
-
-    @property
-    def tracking_uri(self) -> str:
-        return self.url
 
 
 @dataclass(frozen=True)

@@ -33,8 +33,8 @@ def notebook_environment(layer: "AnalyticsLayer") -> tuple[pulumi.Output[dict[st
             s3_secret_key=values[2],
             s3_region=storage.s3_region,
             nessie_url=storage.nessie.url,
-            mlflow_tracking_uri=layer.mlflow.tracking_uri,
-            spark_master_url=uses.spark.master_url if uses.spark else None,
+            mlflow_tracking_uri=layer.mlflow.url,
+            spark_master_url=uses.spark.url if uses.spark else None,
         )
     )
     return env, (*shared.resources, *bucket.resources)

@@ -231,6 +231,10 @@ class Deployment:
     def of_type(self, type_: str) -> list[Registered]:
         return [r for r in self.registered if r.type == type_]
 
+    def not_secret_or_empty(self, *outputs: str) -> list[str]:
+        """Of these stack outputs, those the stack leaves empty or does not mark secret."""
+        return [name for name in outputs if name not in self.secret_outputs or not self.outputs.get(name)]
+
     def named(self, name: str, type_: str | None = None) -> Registered:
         found = [r for r in self.registered if r.name == name and (type_ is None or r.type == type_)]
         assert len(found) == 1, f"expected one resource named {name!r}, found {len(found)}"

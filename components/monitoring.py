@@ -10,6 +10,7 @@ logs of this stack to Loki and serves container and host metrics.
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 
 import pulumi
 import pulumi_docker as docker
@@ -146,33 +147,31 @@ class MonitoringLayer(Layer):
 
     def _loki(self) -> Service:
         config = "/etc/loki/config.yaml"
-        return self.service(
-            "loki",
-            ServiceArgs(
-                spec=self.spec("loki"),
-                lifecycle=Server(HealthCheck.wget(f"http://localhost:{LOKI_PORT}/ready", start_period="30s")),
-                networks=[self.network],
-                command=[f"-config.file={config}"],
-                files=[File(config, static_config("loki/config.yaml"))],
-                volumes={"data": "/loki"},
-                ports=[Port("loki", LOKI_PORT)],
-                metrics=Metrics(LOKI_PORT),
-            ),
-        )
+        ready = HealthCheck.wget(f"http://localhost:{LOKI_PORT}/ready", start_period="30s")
+        return self._static_config_server("loki", LOKI_PORT, ready, config, [f"-config.file={config}"], "/loki")
 
     def _alertmanager(self) -> Service:
         config = "/etc/alertmanager/alertmanager.yml"
+        ready = HealthCheck.wget(f"http://localhost:{ALERTMANAGER_PORT}/-/ready")
+        command = [f"--config.file={config}", "--storage.path=/alertmanager"]
+        return self._static_config_server("alertmanager", ALERTMANAGER_PORT, ready, config, command, "/alertmanager")
+
+    def _static_config_server(
+        self, name: str, port: int, ready: HealthCheck, config: str, command: list[str], data_dir: str
+    ) -> Service:
+        """A server of this layer that reads configs/<name>/<file> at `config`, keeps its data in
+        a volume at `data_dir` and serves its own metrics on its published port."""
         return self.service(
-            "alertmanager",
+            name,
             ServiceArgs(
-                spec=self.spec("alertmanager"),
-                lifecycle=Server(HealthCheck.wget(f"http://localhost:{ALERTMANAGER_PORT}/-/ready")),
+                spec=self.spec(name),
+                lifecycle=Server(ready),
                 networks=[self.network],
-                command=[f"--config.file={config}", "--storage.path=/alertmanager"],
-                files=[File(config, static_config("alertmanager/alertmanager.yml"))],
-                volumes={"data": "/alertmanager"},
-                ports=[Port("alertmanager", ALERTMANAGER_PORT)],
-                metrics=Metrics(ALERTMANAGER_PORT),
+                command=command,
+                files=[File(config, static_config(f"{name}/{PurePosixPath(config).name}"))],
+                volumes={"data": data_dir},
+                ports=[Port(name, port)],
+                metrics=Metrics(port),
             ),
         )
 

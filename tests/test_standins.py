@@ -1,6 +1,8 @@
 """The stand-in images' folders and their builder's bookkeeping, without Docker (tests/live/standins.py)."""
 
 import shutil
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -107,6 +109,56 @@ def test_naming_a_stand_in_builds_what_it_is_from_too(tree):
     assert list(builder.with_parents(standins, ["alpha"])) == [BASE, "alpha"]
     with pytest.raises(StandinError, match="no stand-in 'nope'"):
         builder.with_parents(standins, ["nope"])
+
+
+def fake_builds(seconds: float = 0.05, failing: str | None = None):
+    """A build function that only records when each stand-in started and ended."""
+    events: list[tuple[str, str]] = []
+    lock = threading.Lock()
+
+    def build(name: str) -> builder.StandinBuild:
+        with lock:
+            events.append(("start", name))
+        time.sleep(seconds)
+        with lock:
+            events.append(("end", name))
+        if name == failing:
+            raise StandinError(f"{name} failed")
+        return builder.StandinBuild(name, name, seconds, cached=False)
+
+    return build, events
+
+
+def test_stand_ins_build_in_parallel_each_after_what_it_is_from(tree):
+    standins = builder.discover(tree)
+    build, events = fake_builds()
+    heard: list[str] = []
+
+    builds = builder.build_in_order(standins, build, on_build=lambda b: heard.append(b.name), parallel=3)
+
+    assert [b.name for b in builds] == list(standins)  # the order of the standins given
+    assert sorted(heard) == sorted(standins)
+    position = {event: index for index, event in enumerate(events)}
+    for name, standin in standins.items():
+        for parent in standin.parents:
+            assert position[("end", parent)] < position[("start", name)], (parent, name)
+    # middle and alpha are both only FROM the base: they run at the same time
+    assert position[("start", "alpha")] < position[("end", "middle")]
+    assert position[("start", "middle")] < position[("end", "alpha")]
+
+
+def test_at_most_parallel_builds_run_at_once(tree):
+    build, events = fake_builds()
+    builder.build_in_order(builder.discover(tree), build, parallel=1)
+    assert [kind for kind, _ in events] == ["start", "end"] * 4
+
+
+def test_a_failed_build_stops_what_is_built_on_it(tree):
+    build, events = fake_builds(failing="middle")
+    with pytest.raises(StandinError, match="middle failed"):
+        builder.build_in_order(builder.discover(tree), build, parallel=3)
+    assert ("start", "early") not in events  # early is FROM middle
+    assert ("end", "alpha") in events  # already running: it finishes
 
 
 def test_a_from_line_naming_no_stand_in_is_refused(tmp_path):

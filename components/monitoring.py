@@ -147,7 +147,10 @@ class MonitoringLayer(Layer):
 
     def _loki(self) -> Service:
         config = "/etc/loki/config.yaml"
-        ready = HealthCheck.wget(f"http://localhost:{LOKI_PORT}/ready", start_period="30s")
+        # The image is distroless with no shell or wget since 3.6.0; from 3.6.5 the binary checks itself.
+        ready = HealthCheck.command(
+            "/usr/bin/loki", "-health", f"-health.url=http://localhost:{LOKI_PORT}/ready", start_period="30s"
+        )
         return self._static_config_server("loki", LOKI_PORT, ready, config, [f"-config.file={config}"], "/loki")
 
     def _alertmanager(self) -> Service:

@@ -97,9 +97,10 @@ def test_health_checks_use_tools_the_images_have(dev):
     for name, url in (
         ("prometheus", "http://localhost:9090/-/ready"),
         ("alertmanager", "http://localhost:9093/-/ready"),
-        ("loki", "http://localhost:3100/ready"),
     ):
         assert checks[name][1] == "wget" and checks[name][-1] == url, name  # busybox: no curl
+    # Loki 3.6 is distroless (no shell, no wget): its binary's own -health, in exec form.
+    assert checks["loki"] == ["CMD", "/usr/bin/loki", "-health", "-health.url=http://localhost:3100/ready"]
     assert checks["grafana"][1] == "curl" and checks["grafana"][-1] == "http://localhost:3000/api/health"
     assert checks["alloy"][1] == "bash" and "/dev/tcp/127.0.0.1/12345" in checks["alloy"][-1]  # v1.17.1: no curl
 

@@ -1,24 +1,35 @@
 """Trino on the e2e stack, as a client reaches it: its published port and its HTTP protocol
 (`POST /v1/statement`, then each `nextUri`). The `iceberg` catalog writes a table through Nessie
 whose files land in the warehouse bucket, the `postgresql` catalog reads Trino's own database, and
-a wrong catalog is answered with Trino's error, not a hang.
+a wrong catalog is answered with Trino's error, not a hang. The `dbt` job, started as a user starts
+it, builds the project's seed and model into Iceberg tables through Trino and runs their data
+tests, and rebuilds them on a second start; the `great-expectations` job then passes the model and
+fails it once a bad row is in it.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
+from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+import docker
 import pytest
 import requests
 
-from components.query import TRINO_PORT
+from components.query import DBT_SCHEMA, ICEBERG_CATALOG, TRINO_PORT
 from components.storage import WAREHOUSE_BUCKET
+from tests.live.conftest import record
 from tests.live.deploy import LiveDeployment
-from tests.live.stack import connect_database, published_url
+from tests.live.stack import connect_database, container_name, containers, published_url
 from tests.live.test_analytics_live import s3_admin
 
 QUERY_SECONDS = 120
+DBT_JOB_SECONDS = 600
+SEED_CSV = Path(__file__).resolve().parents[2] / "dbt" / "seeds" / "raw_orders.csv"
+STAGING = f"{ICEBERG_CATALOG}.{DBT_SCHEMA}_staging"  # dbt's schema naming: target schema, then the model's
 
 
 class TrinoError(RuntimeError):
@@ -73,3 +84,73 @@ def test_the_postgresql_catalog_reads_trinos_own_database(e2e: LiveDeployment, t
 def test_a_wrong_catalog_is_answered_with_trinos_error(trino: str):
     with pytest.raises(TrinoError, match=r"(?i)catalog 'nowhere' not found"):
         query(trino, "SELECT * FROM nowhere.public.anything")
+
+
+def run_job(api: docker.APIClient, name: str) -> tuple[int, str, float]:
+    """Start a created job container as `docker start -a` would; its exit code, log and seconds."""
+    started = time.monotonic()
+    api.start(name)
+    status = api.wait(name, timeout=DBT_JOB_SECONDS)["StatusCode"]
+    return status, api.logs(name, tail=60).decode(errors="replace"), time.monotonic() - started
+
+
+def expected_orders() -> list[list[Any]]:
+    """stg_orders as the model defines it, computed here from the seed's CSV."""
+    header, *lines = SEED_CSV.read_text().splitlines()
+    assert header == "order_id,customer_id,ordered_at,status,amount_cents"
+    rows = [line.split(",") for line in lines]
+    return [[int(order_id), status.lower(), Decimal(cents) / 100] for order_id, _, _, status, cents in rows]
+
+
+@pytest.fixture(scope="module")
+def dbt_built(e2e: LiveDeployment, api: docker.APIClient, e2e_settings) -> str:
+    """The `dbt` job run once, as a user runs it after `pulumi up`: its first build's log."""
+    if not e2e_settings.enabled("quality"):
+        pytest.fail("the e2e stack must deploy the quality layer (Pulumi.e2e.yaml datalyptica:layers)")
+    status, log, seconds = run_job(api, container_name(containers(e2e)["dbt"]))
+    assert status == 0, f"`dbt build` exited {status}:\n{log}"
+    record("dbt_build_first_seconds", round(seconds, 1))
+    return log
+
+
+def staged_orders(trino: str) -> list[list[Any]]:
+    rows = query(trino, f"SELECT order_id, status, amount FROM {STAGING}.stg_orders ORDER BY order_id")
+    # Trino's protocol sends a decimal as its text ("12.50"); Decimal compares it by value.
+    return [[order_id, status, Decimal(amount)] for order_id, status, amount in rows]
+
+
+def test_the_dbt_job_builds_the_project_into_iceberg_through_trino(
+    e2e: LiveDeployment, api: docker.APIClient, trino: str, dbt_built: str
+):
+    # seed, model and the model's three data tests
+    assert "PASS=5 WARN=0 ERROR=0" in dbt_built, dbt_built
+    assert staged_orders(trino) == expected_orders()
+    query(trino, f"DELETE FROM {STAGING}.stg_orders WHERE order_id = 1")
+    status, log, seconds = run_job(api, container_name(containers(e2e)["dbt"]))  # a second start rebuilds
+    assert status == 0, f"the second `dbt build` exited {status}:\n{log}"
+    record("dbt_build_again_seconds", round(seconds, 1))
+    assert staged_orders(trino) == expected_orders()
+
+
+def test_great_expectations_passes_dbts_model_and_fails_a_bad_row(
+    e2e: LiveDeployment, api: docker.APIClient, trino: str, dbt_built: str
+):
+    checkpoint = container_name(containers(e2e)["great-expectations"])
+    status, log, seconds = run_job(api, checkpoint)
+    assert status == 0, f"the checkpoint exited {status} on dbt's model:\n{log}"
+    assert "stg_orders: 5 of 5 expectations met" in log, log
+    record("gx_checkpoint_seconds", round(seconds, 1))
+
+    bad_row = "(6, 106, TIMESTAMP '2026-01-08 12:00:00', 'lost', -1)"
+    query(
+        trino, f"INSERT INTO {STAGING}.stg_orders (order_id, customer_id, ordered_at, status, amount) VALUES {bad_row}"
+    )
+    try:
+        status, log, _ = run_job(api, checkpoint)
+        assert status == 1, (
+            f"the checkpoint exited {status} on a row with an unknown status and a negative amount:\n{log}"
+        )
+        assert "stg_orders: 3 of 5 expectations met" in log, log
+    finally:
+        status, log, _ = run_job(api, container_name(containers(e2e)["dbt"]))  # the model rebuilt from the seed
+        assert status == 0, log

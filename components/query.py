@@ -68,8 +68,11 @@ def dbt_profile(*, host: str = "trino", port: int = TRINO_PORT, threads: int = 4
         "user": DBT_TRINO_USER,
         "host": host,
         "port": port,
+        "http_scheme": "http",
+        "database": ICEBERG_CATALOG,
+        "schema": DBT_SCHEMA,
+        "threads": threads,
     }
-    target |= {"http_scheme": "http", "database": ICEBERG_CATALOG, "schema": DBT_SCHEMA, "threads": threads}
     profile = {DBT_PROFILE: {"target": DBT_TARGET, "outputs": {DBT_TARGET: target}}}
     return DBT_PROFILE_HEADER + yaml.safe_dump(profile, sort_keys=False)
 

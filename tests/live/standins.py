@@ -288,9 +288,9 @@ def build_in_order(
                 running[pool.submit(build, name)] = name
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in finished:
-                built[running.pop(future)] = future.result()
+                done = built[running.pop(future)] = future.result()
                 if on_build is not None:
-                    on_build(future.result())
+                    on_build(done)
     return [built[name] for name in standins]
 
 

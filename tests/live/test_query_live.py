@@ -12,14 +12,13 @@ from __future__ import annotations
 import time
 import uuid
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import docker
 import pytest
 import requests
 
-from components.query import DBT_SCHEMA, ICEBERG_CATALOG, TRINO_PORT
+from components.query import DBT_PROJECT_SOURCE, DBT_SCHEMA, ICEBERG_CATALOG, TRINO_PORT
 from components.storage import WAREHOUSE_BUCKET
 from tests.live.conftest import record
 from tests.live.deploy import LiveDeployment
@@ -27,8 +26,8 @@ from tests.live.stack import connect_database, container_name, containers, publi
 from tests.live.test_analytics_live import s3_admin
 
 QUERY_SECONDS = 120
-DBT_JOB_SECONDS = 600
-SEED_CSV = Path(__file__).resolve().parents[2] / "dbt" / "seeds" / "raw_orders.csv"
+JOB_SECONDS = 600
+SEED_CSV = DBT_PROJECT_SOURCE / "seeds" / "raw_orders.csv"
 STAGING = f"{ICEBERG_CATALOG}.{DBT_SCHEMA}_staging"  # dbt's schema naming: target schema, then the model's
 
 
@@ -86,11 +85,12 @@ def test_a_wrong_catalog_is_answered_with_trinos_error(trino: str):
         query(trino, "SELECT * FROM nowhere.public.anything")
 
 
-def run_job(api: docker.APIClient, name: str) -> tuple[int, str, float]:
-    """Start a created job container as `docker start -a` would; its exit code, log and seconds."""
+def run_job(api: docker.APIClient, e2e: LiveDeployment, service: str) -> tuple[int, str, float]:
+    """Start the service's created job container as `docker start -a` would; its exit code, log and seconds."""
+    name = container_name(containers(e2e)[service])
     started = time.monotonic()
     api.start(name)
-    status = api.wait(name, timeout=DBT_JOB_SECONDS)["StatusCode"]
+    status = api.wait(name, timeout=JOB_SECONDS)["StatusCode"]
     return status, api.logs(name, tail=60).decode(errors="replace"), time.monotonic() - started
 
 
@@ -107,7 +107,7 @@ def dbt_built(e2e: LiveDeployment, api: docker.APIClient, e2e_settings) -> str:
     """The `dbt` job run once, as a user runs it after `pulumi up`: its first build's log."""
     if not e2e_settings.enabled("quality"):
         pytest.fail("the e2e stack must deploy the quality layer (Pulumi.e2e.yaml datalyptica:layers)")
-    status, log, seconds = run_job(api, container_name(containers(e2e)["dbt"]))
+    status, log, seconds = run_job(api, e2e, "dbt")
     assert status == 0, f"`dbt build` exited {status}:\n{log}"
     record("dbt_build_first_seconds", round(seconds, 1))
     return log
@@ -126,7 +126,7 @@ def test_the_dbt_job_builds_the_project_into_iceberg_through_trino(
     assert "PASS=5 WARN=0 ERROR=0" in dbt_built, dbt_built
     assert staged_orders(trino) == expected_orders()
     query(trino, f"DELETE FROM {STAGING}.stg_orders WHERE order_id = 1")
-    status, log, seconds = run_job(api, container_name(containers(e2e)["dbt"]))  # a second start rebuilds
+    status, log, seconds = run_job(api, e2e, "dbt")  # a second start rebuilds
     assert status == 0, f"the second `dbt build` exited {status}:\n{log}"
     record("dbt_build_again_seconds", round(seconds, 1))
     assert staged_orders(trino) == expected_orders()
@@ -135,8 +135,7 @@ def test_the_dbt_job_builds_the_project_into_iceberg_through_trino(
 def test_great_expectations_passes_dbts_model_and_fails_a_bad_row(
     e2e: LiveDeployment, api: docker.APIClient, trino: str, dbt_built: str
 ):
-    checkpoint = container_name(containers(e2e)["great-expectations"])
-    status, log, seconds = run_job(api, checkpoint)
+    status, log, seconds = run_job(api, e2e, "great-expectations")
     assert status == 0, f"the checkpoint exited {status} on dbt's model:\n{log}"
     assert "stg_orders: 5 of 5 expectations met" in log, log
     record("gx_checkpoint_seconds", round(seconds, 1))
@@ -146,11 +145,11 @@ def test_great_expectations_passes_dbts_model_and_fails_a_bad_row(
         trino, f"INSERT INTO {STAGING}.stg_orders (order_id, customer_id, ordered_at, status, amount) VALUES {bad_row}"
     )
     try:
-        status, log, _ = run_job(api, checkpoint)
+        status, log, _ = run_job(api, e2e, "great-expectations")
         assert status == 1, (
             f"the checkpoint exited {status} on a row with an unknown status and a negative amount:\n{log}"
         )
         assert "stg_orders: 3 of 5 expectations met" in log, log
     finally:
-        status, log, _ = run_job(api, container_name(containers(e2e)["dbt"]))  # the model rebuilt from the seed
+        status, log, _ = run_job(api, e2e, "dbt")  # the model rebuilt from the seed
         assert status == 0, log

@@ -175,8 +175,7 @@ def validate_with_patroni(config_text: str, tmp_path) -> list[str]:
 
 def local_paths(tmp_path, bin_dir: str | None = None) -> pgha.PostgresPaths:
     """The image's socket directory, with a data directory under tmp_path and this machine's binaries."""
-    if bin_dir is None:
-        bin_dir = find_pg_bin_dir()
+    bin_dir = bin_dir or find_pg_bin_dir()
     if bin_dir is None:
         missing_tool("no PostgreSQL server under /usr/lib/postgresql")
     return pgha.PostgresPaths(str(tmp_path / "data"), bin_dir, pgha.IMAGE_SOCKET_DIR)

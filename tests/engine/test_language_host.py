@@ -66,13 +66,17 @@ class EngineCli:
         env.update(self.extra_env)
         return env
 
-    def run(self, *args: str, cwd: Path, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, cwd: Path, check: bool = True, timeout: float = 300, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         command = [str(PULUMI), *args, "--non-interactive", "--color", "never"]
         if args[:1] == ("plugin",) or args[:2] == ("stack", "output") or args[:1] == ("config",):
             command.remove("--color")
             command.remove("never")
         started = time.monotonic()
-        result = subprocess.run(command, cwd=cwd, env=self.env, capture_output=True, text=True, timeout=timeout)
+        result = subprocess.run(
+            command, cwd=cwd, env=self.env, input=stdin, capture_output=True, text=True, timeout=timeout
+        )
         self.timings.append((" ".join(args[:2]), time.monotonic() - started))
         if check and result.returncode != 0:
             raise AssertionError(
@@ -80,6 +84,11 @@ class EngineCli:
                 f"--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
             )
         return result
+
+    def set_secret(self, key: str, value: str, *, cwd: Path) -> None:
+        """`pulumi config set --secret KEY`, the value on standard input: never on a command line,
+        where a value that starts with "-" would also be read as an option."""
+        self.run("config", "set", "--secret", key, cwd=cwd, stdin=value)
 
     def outputs(self, cwd: Path) -> dict[str, object]:
         result = self.run("stack", "output", "--json", "--show-secrets", cwd=cwd)
@@ -178,7 +187,7 @@ def test_a_program_is_deployed_updated_to_no_change_fails_loudly_and_is_destroye
     cli = engine_cli
     cli.run("stack", "init", "dev", cwd=program)
     cli.run("config", "set", "greeting", "hello", cwd=program)
-    cli.run("config", "set", "--secret", "token", "s3cr3t-token", cwd=program)
+    cli.set_secret("token", "s3cr3t-token", cwd=program)
     assert "s3cr3t-token" not in (program / "Pulumi.dev.yaml").read_text()
 
     up = cli.run("up", "--yes", "--skip-preview", cwd=program)
@@ -269,7 +278,7 @@ def test_a_mandatory_policy_of_a_python_pack_fails_the_preview(engine_cli: Engin
     cli = engine_cli
     cli.run("stack", "init", "dev", cwd=program)
     cli.run("config", "set", "greeting", "hello", cwd=program)
-    cli.run("config", "set", "--secret", "token", "s3cr3t-token", cwd=program)
+    cli.set_secret("token", "s3cr3t-token", cwd=program)
 
     result = cli.run("preview", "--policy-pack", str(pack), cwd=program, check=False)
     shown = result.stdout + result.stderr
@@ -301,7 +310,7 @@ def test_the_projects_policy_pack_loads_through_the_host_and_passes_a_program_it
     cli = engine_cli
     cli.run("stack", "init", "dev", cwd=program)
     cli.run("config", "set", "greeting", "hello", cwd=program)
-    cli.run("config", "set", "--secret", "token", "s3cr3t-token", cwd=program)
+    cli.set_secret("token", "s3cr3t-token", cwd=program)
     result = cli.run("preview", "--policy-pack", str(pack), cwd=program)
     assert "datalyptica@v0.0.1" in result.stdout, result.stdout
 

@@ -82,7 +82,9 @@ def postgres() -> Iterator[Postgres]:
         missing_tool("must run as root to start PostgreSQL as the postgres user")
     workdir = Path(tempfile.mkdtemp(prefix="pg-provider-"))
     workdir.chmod(0o755)
-    password = secrets.token_urlsafe(18)
+    # Always led by "-", which a command-line parser would take for an option (token_urlsafe
+    # starts with one now and then; a secret passed on argv once failed CI that way).
+    password = "-" + secrets.token_urlsafe(18)
     (workdir / "pwfile").write_text(password + "\n")
     shutil.chown(workdir, POSTGRES_USER, POSTGRES_USER)
     shutil.chown(workdir / "pwfile", POSTGRES_USER, POSTGRES_USER)
@@ -235,9 +237,9 @@ def test_the_storage_layers_postgresql_resources_live_through_up_refresh_update_
     program = write_program(tmp_path / "pg", PROGRAM, name="pg")
     cli.run("stack", "init", "dev", cwd=program)
     cli.run("config", "set", "port", str(postgres.port), cwd=program)
-    cli.run("config", "set", "--secret", "superuserPassword", postgres.password, cwd=program)
-    cli.run("config", "set", "--secret", "appPassword", "first-app-password", cwd=program)
-    cli.run("config", "set", "--secret", "cdcPassword", "cdc-password", cwd=program)
+    cli.set_secret("superuserPassword", postgres.password, cwd=program)
+    cli.set_secret("appPassword", "first-app-password", cwd=program)
+    cli.set_secret("cdcPassword", "cdc-password", cwd=program)
 
     # up creates them, as PostgreSQL then shows.
     up = cli.run("up", "--yes", "--skip-preview", cwd=program)
@@ -283,7 +285,7 @@ def test_the_storage_layers_postgresql_resources_live_through_up_refresh_update_
     cli.run("preview", "--expect-no-changes", cwd=program)
 
     # A new password: the role is updated in place (ALTER ROLE ... PASSWORD), nothing else.
-    cli.run("config", "set", "--secret", "appPassword", "second-app-password", cwd=program)
+    cli.set_secret("appPassword", "second-app-password", cwd=program)
     changed = cli.run("up", "--yes", "--skip-preview", cwd=program)
     assert "~ 1 updated" in summary(changed.stdout) and f"{RESOURCES - 1} unchanged" in summary(changed.stdout), (
         changed.stdout
@@ -339,7 +341,7 @@ def test_a_missing_role_is_dropped_from_the_state_by_refresh(provider_cli: Engin
     )
     cli.run("stack", "init", "dev", cwd=program)
     cli.run("config", "set", "port", str(postgres.port), cwd=program)
-    cli.run("config", "set", "--secret", "superuserPassword", postgres.password, cwd=program)
+    cli.set_secret("superuserPassword", postgres.password, cwd=program)
     cli.run("up", "--yes", "--skip-preview", cwd=program)
     with postgres.connect() as connection:
         connection.execute("DROP ROLE doomed")

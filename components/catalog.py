@@ -162,20 +162,21 @@ SERVICES: dict[str, ServiceDefaults] = {
     # processing
     "spark-master": ServiceDefaults(
         "processing",
-        "apache/spark:4.1.2",
+        built("spark"),
         1,
         "1g",
         ports={"spark-master": 7077, "spark-master-ui": 8180},
         stop_grace_seconds=30,
     ),
-    "spark-worker": ServiceDefaults("processing", "apache/spark:4.1.2", 1, "2g", scalable=True, stop_grace_seconds=30),
+    "spark-worker": ServiceDefaults("processing", built("spark"), 1, "2g", scalable=True, stop_grace_seconds=30),
+    # Flink 2.2's images start as their user, flink (flink-docker FLINK-37881 dropped gosu): the
+    # config file reaches it through group 0, which the entrypoint's in-place rewrite needs writable.
     "flink-jobmanager": ServiceDefaults(
         "processing",
         "flink:2.2.1-scala_2.12-java17",
         1,
         "1600m",
         ports={"flink": 8181},
-        drops_privileges=True,
         stop_grace_seconds=60,
     ),
     "flink-taskmanager": ServiceDefaults(
@@ -184,7 +185,6 @@ SERVICES: dict[str, ServiceDefaults] = {
         1,
         "1728m",
         scalable=True,
-        drops_privileges=True,
         stop_grace_seconds=60,
     ),
     # query

@@ -66,7 +66,11 @@ class ObjectStore:
     def endpoint(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def buckets(self, consumer: str, buckets: Sequence[str], *, parent: pulumi.Resource) -> BucketAccess:
+    def buckets(
+        self, consumer: str, buckets: Sequence[str], *, parent: pulumi.Resource, sets_object_acls: bool = False
+    ) -> BucketAccess:
+        """`sets_object_acls`: the consumer's S3 client sends an ACL with every upload (Flink's presto
+        file system: `x-amz-acl: private`), which S3 authorizes as s3:PutObjectAcl as well."""
         raise NotImplementedError
 
     def ensure_buckets(self, buckets: Sequence[str], *, parent: pulumi.Resource) -> None:
@@ -112,8 +116,12 @@ class MinioStore(ObjectStore):
         self._buckets: dict[str, minio.S3Bucket] = {}
         self.credentials = {"minio_root_user": self.root_user, "minio_root_password": self.root_password}
 
-    def buckets(self, consumer: str, buckets: Sequence[str], *, parent: pulumi.Resource) -> BucketAccess:
-        """The consumer's own MinIO user, allowed on these buckets only (created when missing)."""
+    def buckets(
+        self, consumer: str, buckets: Sequence[str], *, parent: pulumi.Resource, sets_object_acls: bool = False
+    ) -> BucketAccess:
+        """The consumer's own MinIO user, allowed on these buckets only (created when missing).
+        MinIO has no ACLs and takes an upload's ACL header without checking it: `sets_object_acls`
+        needs nothing more here."""
         bucket_resources = [self._bucket(bucket, parent=parent) for bucket in buckets]
         options = pulumi.ResourceOptions(parent=parent, provider=self._provider)
         secret_key = secrets.password(f"{consumer}-s3-secret-key", parent=parent, length=40)
@@ -237,8 +245,10 @@ SEAWEEDFS_BUCKET_ACTIONS = (
 )
 
 
-def seaweedfs_identity_policy(buckets: Sequence[str]) -> str:
-    """The policy an identity gets through SeaweedFS's IAM API: these buckets and their objects only.
+def seaweedfs_identity_policy(buckets: Sequence[str], *, sets_object_acls: bool = False) -> str:
+    """The policy an identity gets through SeaweedFS's IAM API: these buckets and their objects only;
+    with `sets_object_acls`, also s3:PutObjectAcl (WriteAcp), which SeaweedFS checks on an upload
+    that carries an ACL header (weed/s3api/s3api_object_upload_acl.go), as S3 does.
 
     SeaweedFS turns it into the identity's actions, e.g. `Read:warehouse` (PutUserPolicy ->
     getActions in weed/s3api/s3api_embedded_iam.go); it knows exact action names, no wildcards.
@@ -247,7 +257,13 @@ def seaweedfs_identity_policy(buckets: Sequence[str]) -> str:
     return json.dumps(
         {
             "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": list(SEAWEEDFS_BUCKET_ACTIONS), "Resource": resources}],
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": [*SEAWEEDFS_BUCKET_ACTIONS, *(["s3:PutObjectAcl"] if sets_object_acls else [])],
+                    "Resource": resources,
+                }
+            ],
         },
         sort_keys=True,
     )
@@ -318,15 +334,17 @@ class SeaweedStore(ObjectStore):
             "seaweedfs_admin_secret_key": self.admin_secret_key,
         }
 
-    def buckets(self, consumer: str, buckets: Sequence[str], *, parent: pulumi.Resource) -> BucketAccess:
+    def buckets(
+        self, consumer: str, buckets: Sequence[str], *, parent: pulumi.Resource, sets_object_acls: bool = False
+    ) -> BucketAccess:
         """The consumer's own SeaweedFS identity, allowed on these buckets only (created when missing)."""
         access_key = seaweedfs_access_key(consumer)
         if self._access_keys.setdefault(access_key, consumer) != consumer:
             raise ValueError(f"{consumer} and {self._access_keys[access_key]} would share the access key {access_key}")
         secret_key = secrets.password(f"{consumer}-s3-secret-key", parent=parent, length=40)
-        job = self._provision(
-            f"{consumer}-s3-identity", buckets, parent=parent, identity=(f"{consumer}-s3", access_key, secret_key)
-        )
+        policy = seaweedfs_identity_policy(buckets, sets_object_acls=sets_object_acls)
+        identity = (f"{consumer}-s3", access_key, secret_key, policy)
+        job = self._provision(f"{consumer}-s3-identity", buckets, parent=parent, identity=identity)
         # The key pair is usable once the job has made it: a consumer's files that hold it can
         # only be written after the job succeeded (and never when it failed).
         made = job.succeeded
@@ -388,10 +406,10 @@ class SeaweedStore(ObjectStore):
         buckets: Sequence[str],
         *,
         parent: pulumi.Resource,
-        identity: tuple[str, str, pulumi.Output[str]] | None = None,
+        identity: tuple[str, str, pulumi.Output[str], str] | None = None,
     ) -> Service:
-        """A job that makes `buckets` and, with `identity` (user, access key, secret key), that
-        identity allowed on them only; it waits for the store to be healthy."""
+        """A job that makes `buckets` and, with `identity` (user, access key, secret key, policy),
+        that identity allowed on them only; it waits for the store to be healthy."""
         spec = self._layer.spec("seaweedfs").init_job(name)
         admin_login = pulumi.Output.all(self.admin_access_key, self.admin_secret_key).apply(
             lambda keys: f'user = "{keys[0]}:{keys[1]}"\n'
@@ -407,10 +425,10 @@ class SeaweedStore(ObjectStore):
         ]
         command = [f"{PROVISION_DIR}/provision.sh", self.endpoint, self.region, ",".join(buckets)]
         if identity is not None:
-            user, access_key, secret_key = identity
+            user, access_key, secret_key, policy = identity
             files += [
                 File(f"{PROVISION_DIR}/secret-key", secret_key, secret=True, owner=SEAWEEDFS_UID),
-                File(f"{PROVISION_DIR}/policy.json", seaweedfs_identity_policy(buckets), owner=SEAWEEDFS_UID),
+                File(f"{PROVISION_DIR}/policy.json", policy, owner=SEAWEEDFS_UID),
             ]
             command += [user, access_key]
         return self._layer.service(

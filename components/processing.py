@@ -27,12 +27,6 @@ SPARK_CLASS = "/opt/spark/bin/spark-class"
 SPARK_MASTER_METRICS = "/metrics/master/prometheus"
 SPARK_WORKER_METRICS = "/metrics/prometheus"
 SPARK_DAEMON_MEMORY_MB = 256  # the master's and each worker's own JVM; executors get the rest
-ICEBERG_VERSION = "1.11.0"
-SPARK_PACKAGES = (
-    f"org.apache.iceberg:iceberg-spark-runtime-4.1_2.13:{ICEBERG_VERSION}",
-    f"org.apache.iceberg:iceberg-aws-bundle:{ICEBERG_VERSION}",
-    "org.apache.hadoop:hadoop-aws:3.4.2",  # the Hadoop version Spark 4.1 is built with
-)
 
 FLINK_RPC_PORT = 6123
 FLINK_BLOB_PORT = 6124
@@ -53,6 +47,13 @@ def flink_s3_plugin(image: str) -> str:
             "(e.g. flink:2.2.1-scala_2.12-java17); it names the S3 plugin jar to enable"
         )
     return f"flink-s3-fs-presto-{match.group(1)}.jar"
+
+
+def _spark_env(name: str) -> dict[str, str]:
+    """A driver started in the container (spark-submit) advertises the container's name, as the
+    daemons do with --host: by default it would advertise what that name resolves to inside the
+    container, 0.0.0.0 (ServiceArgs.listens_by_own_name)."""
+    return {"SPARK_DAEMON_MEMORY": f"{SPARK_DAEMON_MEMORY_MB}m", "SPARK_LOCAL_HOSTNAME": name}
 
 
 def process_memory_mb(spec: ServiceSettings) -> int:
@@ -81,7 +82,8 @@ class ProcessingLayer(Layer):
             for i in range(1, self.spec("spark-worker").replicas + 1)
         ]
 
-        flink_s3 = storage.buckets("flink", [FLINK_BUCKET], parent=self)
+        # The presto file system sends `x-amz-acl: private` with every checkpoint file it uploads.
+        flink_s3 = storage.buckets("flink", [FLINK_BUCKET], parent=self, sets_object_acls=True)
         flink_conf = File(
             FLINK_CONF, self._flink_config(flink_s3), secret=True, owner=FLINK_UID, rewritten_at_start=True
         )
@@ -106,7 +108,6 @@ class ProcessingLayer(Layer):
     def _spark_defaults(self, storage: StorageLayer, s3: BucketAccess) -> pulumi.Output[str]:
         return render_output(
             "spark/spark-defaults.conf.j2",
-            packages=list(SPARK_PACKAGES),
             catalog_uri=storage.endpoints.nessie.iceberg_rest_uri,
             warehouse=storage.endpoints.warehouse_bucket,
             s3=s3.template_values(),
@@ -132,8 +133,9 @@ class ProcessingLayer(Layer):
                     "--webui-port",
                     str(SPARK_MASTER_UI_PORT),
                 ],
-                env={"SPARK_DAEMON_MEMORY": f"{SPARK_DAEMON_MEMORY_MB}m"},
+                env=_spark_env("spark-master"),
                 files=[conf],
+                listens_by_own_name=True,
                 ports=[Port("spark-master", SPARK_MASTER_PORT), Port("spark-master-ui", SPARK_MASTER_UI_PORT)],
                 metrics=Metrics(SPARK_MASTER_UI_PORT, SPARK_MASTER_METRICS),
             ),
@@ -148,7 +150,7 @@ class ProcessingLayer(Layer):
             ServiceArgs(
                 spec=spec,
                 lifecycle=Server(HealthCheck.curl(f"http://localhost:{SPARK_WORKER_UI_PORT}/json/")),
-                networks=self._lake,  # processing first: the worker's own name resolves to that address
+                networks=self._lake,
                 command=[
                     SPARK_CLASS,
                     "org.apache.spark.deploy.worker.Worker",
@@ -162,8 +164,9 @@ class ProcessingLayer(Layer):
                     f"{executors_mb}m",
                     f"spark://spark-master:{SPARK_MASTER_PORT}",
                 ],
-                env={"SPARK_DAEMON_MEMORY": f"{SPARK_DAEMON_MEMORY_MB}m"},
+                env=_spark_env(name),
                 files=[conf],
+                listens_by_own_name=True,  # its executors' too: drivers reach them on their own network
                 metrics=Metrics(SPARK_WORKER_UI_PORT, SPARK_WORKER_METRICS),
                 depends_on=depends_on,
             ),

@@ -70,6 +70,7 @@ SERVICE_TYPE = "datalyptica:platform:Service"
 # test engine: `getent hosts patroni-9` took 20.0 s, 2.0 s with these options; Patroni's checks
 # of a crashed leader by name made failover 30.7 s instead of about 20.
 DNS_OPTIONS = ("timeout:1", "attempts:1")
+ANY_ADDRESS = "0.0.0.0"  # what a service's own name resolves to inside it (ServiceArgs.listens_by_own_name)
 
 
 class Timing(TypedDict, total=False):
@@ -328,7 +329,13 @@ class ServiceArgs:
     after `networks`, and waits for their resources;
     `after`: init jobs that must have succeeded before this container is created;
     `tmpfs`: container path -> tmpfs mount options, for what must start empty at every start
-    (a restart keeps the container's own files, lock files included).
+    (a restart keeps the container's own files, lock files included);
+    `listens_by_own_name`: the server binds the address its own name resolves to and has no
+    setting to bind every interface (Spark's master, workers, executors and drivers). On several
+    networks that is one network's address, and a peer whose DNS answers with another is refused.
+    So inside the container the name resolves to 0.0.0.0 alone (an /etc/hosts entry, and a
+    hostname other than the name, whose per-network entries glibc would sort before 0.0.0.0): it
+    listens on every network it joins, and advertises the name, which each peer resolves on its own.
     """
 
     spec: ServiceSettings
@@ -352,6 +359,7 @@ class ServiceArgs:
     tmpfs: Mapping[str, str] | None = None
     ulimits: Sequence[Ulimit] = ()
     cgroupns_mode: Literal["host", "private"] | None = None
+    listens_by_own_name: bool = False
 
 
 @dataclass(frozen=True)
@@ -396,7 +404,8 @@ class Service(pulumi.ComponentResource):
         return docker.Container(
             f"{name}-container",
             name=platform.container_name(name),
-            hostname=name,
+            hostname=platform.container_name(name) if args.listens_by_own_name else name,
+            hosts=[docker.ContainerHostArgs(host=name, ip=ANY_ADDRESS)] if args.listens_by_own_name else None,
             image=platform.image(spec, parent=self),
             command=list(args.command) if args.command is not None else None,
             entrypoints=list(args.entrypoint) if args.entrypoint is not None else None,

@@ -216,9 +216,12 @@ class StorageLayer(Layer):
             networks=database.networks,
         )
 
-    def buckets(self, consumer: str, buckets: Sequence[str], *, parent: pulumi.Resource) -> BucketAccess:
-        """The consumer's own object-store identity, allowed on these buckets only (created when missing)."""
-        return self.object_store.buckets(consumer, buckets, parent=parent)
+    def buckets(
+        self, consumer: str, buckets: Sequence[str], *, parent: pulumi.Resource, sets_object_acls: bool = False
+    ) -> BucketAccess:
+        """The consumer's own object-store identity, allowed on these buckets only (created when
+        missing); `sets_object_acls` as in ObjectStore.buckets."""
+        return self.object_store.buckets(consumer, buckets, parent=parent, sets_object_acls=sets_object_acls)
 
     def _monitoring_role(self, consumer: str, parent: pulumi.Resource) -> DatabaseAccess:
         """A login role with PostgreSQL's built-in `pg_monitor` (read the statistics views, nothing else).

@@ -241,8 +241,8 @@ class Deployment:
         return found[0]
 
     def containers(self) -> dict[str, Registered]:
-        """Containers by the service name they answer to."""
-        return {r.inputs["hostname"]: r for r in self.of_type("docker:index/container:Container")}
+        """Containers by their service's name (`<service>-container`, service.py)."""
+        return {r.name.removesuffix("-container"): r for r in self.of_type("docker:index/container:Container")}
 
     def plaintext_leaks(self) -> list[str]:
         """Resources whose inputs or outputs in state would show a generated secret's value in plain

@@ -50,9 +50,9 @@ def test_host_ports_are_the_settings_ports(stack):
     name, deployment, markdown = stack
     settings = settings_of(name)
     published = {}
-    for container in deployment.containers().values():
+    for service, container in deployment.containers().items():
         for port in container.inputs.get("ports", []):
-            published[int(port["external"])] = container.inputs["hostname"]
+            published[int(port["external"])] = service
     assert published
     rows = {row[1]: row for row in table_rows(markdown, "Services")}
     for port_name, port in settings.host_ports().items():

@@ -214,6 +214,24 @@ def test_the_notebook_queries_trino(e2e_settings, notebook: dict[str, Any]):
     assert output.strip() == "[[1]]"
 
 
+def test_a_notebooks_spark_session_runs_on_the_cluster(e2e_settings, notebook: dict[str, Any]):
+    """The notebook is the driver (client mode): the workers' executors connect back to it over
+    the notebooks network, so the count below is computed on the cluster, not in the notebook."""
+    if not e2e_settings.enabled("processing"):
+        pytest.skip("the e2e stack does not deploy the processing layer")
+    output = notebook["kernel"].execute(
+        "import os\n"
+        "from pyspark.sql import SparkSession\n"
+        "spark = (SparkSession.builder.master(os.environ['SPARK_MASTER']).appName('e2e-notebook')\n"
+        "         .config('spark.driver.memory', '512m').config('spark.executor.memory', '512m').getOrCreate())\n"
+        "total = spark.range(1000).selectExpr('sum(id)').first()[0]\n"
+        "executors = spark.sparkContext._jsc.sc().getExecutorMemoryStatus().size() - 1  # less the driver\n"
+        "print(total, executors)\n"
+        "spark.stop()\n"
+    )
+    assert output.split()[-2:] == ["499500", "1"], output
+
+
 # ---- MLflow -------------------------------------------------------------------------------------
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from components import pgha
+from components.processing import FLINK_UID, SPARK_UID
 from components.query import TRINO_ETC, TRINO_PORT, TRINO_UID
 from components.service import HealthCheck
 from harness.offline import engine_config, run_program, settings_of
@@ -19,7 +20,7 @@ from tests.live.cli import docker
 from tests.live.standins import HASH_LABEL, STANDINS_DIR, build_standins, discover
 
 pytestmark = pytest.mark.live
-CHECKED = ("base", "postgres", "etcd", "haproxy", "trino", "python")
+CHECKED = ("base", "postgres", "etcd", "haproxy", "trino", "python", "spark", "flink")
 TAGS = {name: standin.tag for name, standin in discover().items()}
 
 
@@ -414,3 +415,44 @@ def test_python_pip_installs_as_root_into_the_python_every_user_runs():
     prefix, module = installed.split()
     assert prefix == "/usr/local" and module.startswith("/usr/local/lib/python3.11/site-packages/"), installed
     assert "/usr/local/lib/python3.11/site-packages/pip" in run("python", "pip", "--version", user="1000:1000")
+
+
+# ---- Spark (apache/spark:4.1.2, the base of images/spark) ------------------------------------------
+
+
+def test_spark_is_4_1_2_on_java_21_run_by_uid_185_from_opt_spark():
+    assert TAGS["spark"] == "apache/spark:4.1.2" and SPARK_UID == "185"
+    assert run("spark", "id").strip() == "uid=185(spark) gid=185(spark) groups=185(spark)"
+    image = config("spark")
+    assert image["Entrypoint"] == ["/opt/entrypoint.sh"] and image["WorkingDir"] == "/opt/spark/work-dir"
+    assert image["User"] == "spark"
+    assert {"SPARK_HOME=/opt/spark", "JAVA_HOME=/opt/java/openjdk"} <= set(image["Env"])
+    versions = shell("spark", "/opt/spark/bin/spark-submit --version 2>&1; java -version 2>&1")
+    assert "version 4.1.2" in versions and 'version "21.' in versions, versions
+
+
+def test_spark_has_what_images_spark_and_the_health_check_and_pyspark_jobs_run():
+    """images/spark downloads its jars with wget as root; the health check runs curl; jobs are PySpark."""
+    found = shell("spark", "command -v wget curl python3 sha256sum").split()
+    assert [Path(tool).name for tool in found] == ["wget", "curl", "python3", "sha256sum"], found
+    assert stat("spark", "/opt/spark/jars")["/opt/spark/jars"].startswith("spark:spark ")
+    assert run("spark", "echo", "passed through").strip() == "passed through"
+
+
+# ---- Flink (flink:<version>-scala_2.12-java17) ----------------------------------------------------
+
+
+def test_flink_is_run_by_uid_9999_with_the_presto_plugin_of_its_version_and_no_python():
+    version = TAGS["flink"].split(":")[1].split("-")[0]
+    assert FLINK_UID == "9999"
+    assert run("flink", "id").strip() == "uid=9999(flink) gid=9999(flink) groups=9999(flink)"
+    image = config("flink")
+    assert image["Entrypoint"] == ["/docker-entrypoint.sh"] and image["Cmd"] == ["help"]
+    assert image["User"] == "flink" and image["WorkingDir"] == "/opt/flink"
+    present = shell(
+        "flink",
+        f"ls /opt/flink/opt/flink-s3-fs-presto-{version}.jar "
+        f"/opt/flink/plugins/metrics-prometheus/flink-metrics-prometheus-{version}.jar "
+        f"/opt/flink/lib/flink-dist-{version}.jar; command -v curl python3 || true",
+    ).split()
+    assert len(present) == 4 and present[-1].endswith("/curl"), present  # curl for the health check, no python3

@@ -4,7 +4,8 @@ Spark: a PySpark job submitted to the master (`spark-submit`, client mode, in th
 as a user of the cluster would from a gateway) runs its tasks on the worker, writes and reads an
 Iceberg table through Nessie's REST catalog whose files land in the warehouse bucket (Trino then
 reads the same table), writes and reads plain Parquet through S3A in the landing bucket, and is
-refused a bucket its identity does not own. Flink: a streaming SQL job takes checkpoints into the
+refused a bucket its identity does not own; a job whose worker is killed mid-way finishes once the
+worker is back. Flink: a streaming SQL job takes checkpoints into the
 flink bucket, and after its TaskManager is killed it resumes from the latest one.
 """
 
@@ -16,13 +17,14 @@ import tarfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import docker
 import pytest
 import requests
 
-from components.processing import FLINK_BUCKET, FLINK_REST_PORT, SPARK_MASTER_PORT
+from components.processing import FLINK_BUCKET, FLINK_REST_PORT, SPARK_MASTER_PORT, SPARK_MASTER_UI_PORT
 from components.storage import LANDING_BUCKET, WAREHOUSE_BUCKET
 from tests.live.conftest import record
 from tests.live.deploy import LiveDeployment
@@ -53,6 +55,24 @@ try:
 except Exception as error:
     refused = str(error)[:4000]
 print("E2E-RESULT " + json.dumps({"hosts": hosts, "rows": rows, "landed": landed, "refused": refused}))
+spark.stop()
+"""
+
+# Twelve tasks of about 4 s each on the worker's one core: long enough to kill the worker mid-job.
+SPARK_SLOW_JOB = """\
+import time
+from pyspark.sql import SparkSession
+
+spark = SparkSession.builder.appName("e2e-slow").getOrCreate()
+
+
+def slow_sum(rows):
+    time.sleep(4)
+    yield sum(rows)
+
+
+total = sum(spark.sparkContext.parallelize(range(1200), 12).mapPartitions(slow_sum).collect())
+print("E2E-RESULT " + str(total))
 spark.stop()
 """
 
@@ -99,32 +119,35 @@ def processing(e2e_settings) -> None:
 # ---- Spark --------------------------------------------------------------------------------------
 
 
+def spark_submit(api: docker.APIClient, e2e: LiveDeployment, name: str, job: str, *args: str) -> str:
+    """`spark-submit` of a PySpark job in the master's container (client mode): what it printed
+    after E2E-RESULT; the job's output when it failed."""
+    master = container_name(containers(e2e)["spark-master"])
+    path = copy_into(api, master, name, job)
+    master_url = f"spark://spark-master:{SPARK_MASTER_PORT}"
+    submit = ["/opt/spark/bin/spark-submit", "--master", master_url, "--driver-memory", "512m", path, *args]
+    status, output = exec_in(api, master, submit)
+    results = [line for line in output.splitlines() if line.startswith("E2E-RESULT ")]
+    assert status == 0 and results, f"spark-submit exited {status}:\n{output[-6000:]}"
+    return results[-1].removeprefix("E2E-RESULT ")
+
+
 @pytest.fixture(scope="module")
 def spark_lake_job(e2e: LiveDeployment, api: docker.APIClient, processing) -> dict[str, Any]:
-    master = container_name(containers(e2e)["spark-master"])
-    job = copy_into(api, master, "e2e_lake.py", SPARK_LAKE_JOB)
     run = uuid.uuid4().hex[:8]
     namespace = f"e2e_spark_{run}"
     started = time.monotonic()
-    status, output = exec_in(
+    result = spark_submit(
         api,
-        master,
-        [
-            "/opt/spark/bin/spark-submit",
-            "--master",
-            f"spark://spark-master:{SPARK_MASTER_PORT}",
-            "--driver-memory",
-            "512m",
-            job,
-            namespace,
-            f"{LANDING_BUCKET}/e2e-spark-{run}",
-            f"{FLINK_BUCKET}/e2e-spark-{run}",
-        ],
+        e2e,
+        "e2e_lake.py",
+        SPARK_LAKE_JOB,
+        namespace,
+        f"{LANDING_BUCKET}/e2e-spark-{run}",
+        f"{FLINK_BUCKET}/e2e-spark-{run}",
     )
     record("spark_lake_job_seconds", round(time.monotonic() - started, 1))
-    results = [line for line in output.splitlines() if line.startswith("E2E-RESULT ")]
-    assert status == 0 and results, f"spark-submit exited {status}:\n{output[-6000:]}"
-    return {"namespace": namespace, **json.loads(results[-1].removeprefix("E2E-RESULT "))}
+    return {"namespace": namespace, **json.loads(result)}
 
 
 def test_a_spark_job_submitted_to_the_master_runs_its_tasks_on_the_worker(e2e: LiveDeployment, spark_lake_job):
@@ -158,6 +181,29 @@ def test_spark_reads_and_writes_the_landing_bucket_through_s3a_and_is_refused_a_
     refused = spark_lake_job["refused"]
     assert refused is not None, "Spark wrote into the flink bucket with its own identity"
     assert "AccessDenied" in refused or "403" in refused, refused
+
+
+def test_a_spark_job_whose_worker_is_killed_finishes_once_the_worker_is_back(
+    e2e: LiveDeployment, api: docker.APIClient, processing
+):
+    worker = container_name(containers(e2e)["spark-worker-1"])
+    master_ui = published_url(e2e, "spark-master", SPARK_MASTER_UI_PORT)
+
+    def slow_job_running() -> bool:
+        apps = requests.get(f"{master_ui}/json/", timeout=10).json()["activeapps"]
+        return any(app["name"] == "e2e-slow" and app["state"] == "RUNNING" for app in apps)
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        submitted = pool.submit(spark_submit, api, e2e, "e2e_slow.py", SPARK_SLOW_JOB)
+        wait_for(slow_job_running, timeout=SPARK_JOB_SECONDS, what="the slow job running")
+        time.sleep(12)  # a few of its twelve 4 s tasks done on the worker
+        killed = time.monotonic()
+        api.kill(worker)
+        if not api.inspect_container(worker)["State"]["Running"]:  # a killed container is not restarted
+            api.start(worker)
+        assert submitted.result(timeout=SPARK_JOB_SECONDS) == str(sum(range(1200)))
+    record("spark_worker_killed_job_done_seconds", round(time.monotonic() - killed, 1))
+    wait_healthy(api, worker)
 
 
 # ---- Flink --------------------------------------------------------------------------------------

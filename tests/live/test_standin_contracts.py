@@ -85,7 +85,7 @@ def wait_for(check, what: str, timeout: float = 30) -> None:
 
 
 def test_every_checked_stand_in_is_built_with_the_hash_of_its_inputs(standins, daemon):
-    assert {build.name for build in standins} == set(CHECKED)
+    assert set(CHECKED) <= {build.name for build in standins}  # and what they are FROM (spark: pyspark-notebook)
     for build in standins:
         assert config(build.name)["Labels"][HASH_LABEL], build.name
     again = build_standins(CHECKED, docker_host=daemon.host)

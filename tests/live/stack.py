@@ -93,6 +93,14 @@ def container_name(container: Registered) -> str:
     return container.inputs["name"]
 
 
+def crash(api: docker.APIClient, container: str) -> None:
+    """The container's processes killed (SIGKILL), then started again as its restart policy would:
+    the Engine does not restart a container killed through its API."""
+    api.kill(container)
+    if not api.inspect_container(container)["State"]["Running"]:
+        api.start(container)
+
+
 def exec_in(api: docker.APIClient, container: str, command: list[str], user: str = "") -> tuple[int, str]:
     created = api.exec_create(container, command, user=user)
     output = api.exec_start(created["Id"]).decode(errors="replace")

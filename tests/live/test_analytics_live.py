@@ -39,6 +39,7 @@ from tests.live.stack import (
     connect_database,
     container_name,
     containers,
+    crash,
     database_access,
     memory_of,
     published_url,
@@ -489,9 +490,7 @@ def test_a_task_whose_celery_worker_is_killed_is_retried_and_succeeds(
     )
     time.sleep(5)  # well inside the task's hold
     killed = time.monotonic()
-    api.kill(worker)
-    if not api.inspect_container(worker)["State"]["Running"]:  # a killed container is not restarted
-        api.start(worker)
+    crash(api, worker)
     assert airflow.wait_for_run(SAMPLE_DAG, run_id, timeout=600) == "success"
     record("airflow_killed_worker_recovery_seconds", round(time.monotonic() - killed, 1))
     extract = airflow.task_instance(SAMPLE_DAG, run_id, "extract")

@@ -16,7 +16,7 @@ import json
 import tarfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -26,9 +26,10 @@ import requests
 
 from components.processing import FLINK_BUCKET, FLINK_REST_PORT, SPARK_MASTER_PORT, SPARK_MASTER_UI_PORT
 from components.storage import LANDING_BUCKET, WAREHOUSE_BUCKET
+from tests.integration.pgcluster import wait_for
 from tests.live.conftest import record
 from tests.live.deploy import LiveDeployment
-from tests.live.stack import container_name, containers, exec_in, published_url, wait_healthy
+from tests.live.stack import container_name, containers, crash, exec_in, published_url, wait_healthy
 from tests.live.test_analytics_live import s3_admin
 from tests.live.test_query_live import query, trino  # noqa: F401 (trino: the fixture)
 
@@ -99,15 +100,6 @@ def copy_into(api: docker.APIClient, container: str, name: str, text: str) -> st
         tar.addfile(entry, io.BytesIO(data))
     api.put_archive(container, JOB_DIR, archive.getvalue())
     return f"{JOB_DIR}/{name}"
-
-
-def wait_for(check: Callable[[], Any], *, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := check():
-            return result
-        time.sleep(2)
-    raise TimeoutError(f"{what}: not within {timeout:.0f} s")
 
 
 @pytest.fixture(scope="module")
@@ -195,12 +187,10 @@ def test_a_spark_job_whose_worker_is_killed_finishes_once_the_worker_is_back(
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         submitted = pool.submit(spark_submit, api, e2e, "e2e_slow.py", SPARK_SLOW_JOB)
-        wait_for(slow_job_running, timeout=SPARK_JOB_SECONDS, what="the slow job running")
+        wait_for(slow_job_running, timeout=SPARK_JOB_SECONDS, what="the slow job running", interval=2)
         time.sleep(12)  # a few of its twelve 4 s tasks done on the worker
         killed = time.monotonic()
-        api.kill(worker)
-        if not api.inspect_container(worker)["State"]["Running"]:  # a killed container is not restarted
-            api.start(worker)
+        crash(api, worker)
         assert submitted.result(timeout=SPARK_JOB_SECONDS) == str(sum(range(1200)))
     record("spark_worker_killed_job_done_seconds", round(time.monotonic() - killed, 1))
     wait_healthy(api, worker)
@@ -243,6 +233,7 @@ def flink_job(e2e: LiveDeployment, api: docker.APIClient, flink: FlinkRest) -> I
         lambda: (job := flink.job_named(name)) and job["state"] == "RUNNING" and job,
         timeout=FLINK_SECONDS,
         what=f"Flink job {name} running",
+        interval=2,
     )
     yield {"id": job["jid"], "name": name}
     requests.patch(f"{flink.url}/jobs/{job['jid']}", params={"mode": "cancel"}, timeout=30).raise_for_status()
@@ -254,7 +245,9 @@ def completed_checkpoints(flink: FlinkRest, job_id: str) -> int:
 
 def test_a_flink_job_checkpoints_into_its_bucket(e2e: LiveDeployment, flink: FlinkRest, flink_job):
     job_id = flink_job["id"]
-    wait_for(lambda: completed_checkpoints(flink, job_id) >= 2, timeout=FLINK_SECONDS, what="two checkpoints")
+    wait_for(
+        lambda: completed_checkpoints(flink, job_id) >= 2, timeout=FLINK_SECONDS, what="two checkpoints", interval=2
+    )
     latest = flink.checkpoints(job_id)["latest"]["completed"]
     assert latest["external_path"].startswith(f"s3://{FLINK_BUCKET}/checkpoints/{job_id}/"), latest
     listed = s3_admin(e2e).list_objects_v2(Bucket=FLINK_BUCKET, Prefix=f"checkpoints/{job_id}/")
@@ -266,21 +259,24 @@ def test_a_flink_job_whose_taskmanager_is_killed_resumes_from_its_latest_checkpo
     e2e: LiveDeployment, api: docker.APIClient, flink: FlinkRest, flink_job
 ):
     job_id = flink_job["id"]
-    wait_for(lambda: completed_checkpoints(flink, job_id) >= 1, timeout=FLINK_SECONDS, what="a checkpoint")
+    wait_for(lambda: completed_checkpoints(flink, job_id) >= 1, timeout=FLINK_SECONDS, what="a checkpoint", interval=2)
     taskmanager = container_name(containers(e2e)["flink-taskmanager-1"])
     killed = time.monotonic()
-    api.kill(taskmanager)
-    if not api.inspect_container(taskmanager)["State"]["Running"]:  # a killed container is not restarted
-        api.start(taskmanager)
+    crash(api, taskmanager)
 
     def restored() -> dict[str, Any] | None:
         checkpoints = flink.checkpoints(job_id)
         job = flink.job_named(flink_job["name"])
         return checkpoints["latest"].get("restored") if job and job["state"] == "RUNNING" else None
 
-    restore = wait_for(restored, timeout=FLINK_SECONDS, what="the job restored from a checkpoint")
+    restore: Any = wait_for(restored, timeout=FLINK_SECONDS, what="the job restored from a checkpoint", interval=2)
     record("flink_taskmanager_killed_restored_seconds", round(time.monotonic() - killed, 1))
     assert not restore["is_savepoint"] and restore["external_path"].startswith(f"s3://{FLINK_BUCKET}/checkpoints/")
     before = completed_checkpoints(flink, job_id)
-    wait_for(lambda: completed_checkpoints(flink, job_id) > before, timeout=FLINK_SECONDS, what="a new checkpoint")
+    wait_for(
+        lambda: completed_checkpoints(flink, job_id) > before,
+        timeout=FLINK_SECONDS,
+        what="a new checkpoint",
+        interval=2,
+    )
     wait_healthy(api, taskmanager)

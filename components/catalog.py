@@ -5,6 +5,7 @@ against it and fill in whatever the stack leaves out; layers read their services
 from the settings, never from here directly.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 GiB = 1024**3
@@ -151,6 +152,16 @@ SERVICES: dict[str, ServiceDefaults] = {
         ports={"schema-registry": 8085},
         stop_grace_seconds=30,
     ),
+    # Apicurio Registry: the open-source alternative (datalyptica:schemaRegistry); it takes the
+    # Confluent registry's host port, as only one of the two is ever deployed.
+    "apicurio-registry": ServiceDefaults(
+        "streaming",
+        "apicurio/apicurio-registry:3.3.3",
+        0.5,
+        "1g",
+        ports={"apicurio-registry": 8085},
+        stop_grace_seconds=30,
+    ),
     "kafka-connect": ServiceDefaults(
         "streaming",
         "quay.io/debezium/connect:3.5.2.Final",
@@ -295,6 +306,7 @@ PORT_URLS: dict[str, PortUrl] = {
     "haproxy-stats": PortUrl("haproxy_stats"),
     "nessie": PortUrl("nessie", path="/api/v2"),
     "schema-registry": PortUrl("schema_registry"),
+    "apicurio-registry": PortUrl("schema_registry", path="/apis/ccompat/v7"),
     "kafka-connect": PortUrl("kafka_connect"),
     "spark-master": PortUrl("spark_master", "spark"),
     "spark-master-ui": PortUrl("spark_master_ui"),
@@ -315,9 +327,27 @@ PORT_URLS: dict[str, PortUrl] = {
     "airflow": PortUrl("airflow"),
 }
 
-# datalyptica:objectStore -> the service that stores the platform's objects (the others are not deployed).
-OBJECT_STORES: dict[str, str] = {"minio": "minio", "seaweedfs": "seaweedfs"}
-DEFAULT_OBJECT_STORE = "minio"
+
+@dataclass(frozen=True)
+class Alternatives:
+    """A stack setting, `datalyptica:<key>`, that picks one of several services doing one job;
+    the services not chosen are not deployed, so they may share a host port."""
+
+    key: str
+    field: str  # the Settings field that holds the choice
+    services: Mapping[str, str]  # choice -> the catalog service it deploys
+    default: str
+
+    def __post_init__(self) -> None:
+        assert self.default in self.services, f"{self.key}: default {self.default!r} is not a choice"
+
+
+OBJECT_STORES = Alternatives("objectStore", "object_store", {"minio": "minio", "seaweedfs": "seaweedfs"}, "minio")
+# Apicurio Registry (Apache-2.0) serves Confluent's API under /apis/ccompat/v7 beside its own.
+SCHEMA_REGISTRIES = Alternatives(
+    "schemaRegistry", "schema_registry", {"confluent": "schema-registry", "apicurio": "apicurio-registry"}, "confluent"
+)
+ALTERNATIVES: tuple[Alternatives, ...] = (OBJECT_STORES, SCHEMA_REGISTRIES)
 
 # The notebook entry stands for the containers JupyterHub spawns: its replicas are the most
 # notebooks that may run at once, which is what the host must have room for.

@@ -20,6 +20,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -182,7 +183,8 @@ class Settings(_Model):
     bind_address: str = "127.0.0.1"
     endpoint_host: str = "localhost"
     protect_data: bool = True
-    object_store: str = catalog.DEFAULT_OBJECT_STORE
+    object_store: str = catalog.OBJECT_STORES.default
+    schema_registry: str = catalog.SCHEMA_REGISTRIES.default
     image_version: str = Field(default="1.0.0", pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
     # The PostgreSQL major images/patroni builds on (postgres:<major>-bookworm); Patroni 4.1
     # manages 13 to 18. Changing it on a running cluster needs pg_upgrade, not `pulumi up`.
@@ -266,12 +268,13 @@ class Settings(_Model):
             )
         return layers
 
-    @field_validator("object_store")
+    @field_validator(*(alternatives.field for alternatives in catalog.ALTERNATIVES))
     @classmethod
-    def _known_object_store(cls, store: str) -> str:
-        if store not in catalog.OBJECT_STORES:
-            raise ValueError(f"unknown object store; use one of: {', '.join(catalog.OBJECT_STORES)}")
-        return store
+    def _known_choice(cls, choice: str, info: ValidationInfo) -> str:
+        alternatives = next(a for a in catalog.ALTERNATIVES if a.field == info.field_name)
+        if choice not in alternatives.services:
+            raise ValueError(f"unknown choice; use one of: {', '.join(alternatives.services)}")
+        return choice
 
     @model_validator(mode="after")
     def _known_services(self) -> "Settings":
@@ -406,11 +409,16 @@ class Settings(_Model):
         return {"PG_MAJOR": str(self.postgres_major)} if folder == "patroni" else {}
 
     def deploys(self, service: str) -> bool:
-        """Whether this stack runs the catalog service: its layer is enabled and, for an object
-        store, it is the one `objectStore` chose."""
-        if service in catalog.OBJECT_STORES.values() and service != catalog.OBJECT_STORES[self.object_store]:
-            return False
+        """Whether this stack runs the catalog service: its layer is enabled and, where services
+        are alternatives (catalog.ALTERNATIVES), it is the one the stack chose."""
+        for alternatives in catalog.ALTERNATIVES:
+            if service in alternatives.services.values() and service != self.chosen(alternatives):
+                return False
         return self.enabled(catalog.SERVICES[service].layer)
+
+    def chosen(self, alternatives: catalog.Alternatives) -> str:
+        """The service this stack deploys for that job (its objectStore, its schemaRegistry)."""
+        return alternatives.services[getattr(self, alternatives.field)]
 
     def service(self, name: str) -> ServiceSettings:
         defaults = catalog.SERVICES[name]

@@ -7,13 +7,14 @@ the connector through Kafka's FileConfigProvider, as a file.
 """
 
 import base64
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_random as random
 
-from components import pgha
+from components import catalog, pgha
 from components.endpoints import KafkaEndpoint, ReplicationAccess
 from components.layer import Layer
 from components.platform import Platform
@@ -26,6 +27,8 @@ KAFKA_CONTROLLER_PORT = 29093
 KAFKA_EXTERNAL_PORT = 9092  # published on the host, one host port per broker
 KAFKA_DATA_DIR = "/var/lib/kafka/data"  # the image's VOLUME
 SCHEMA_REGISTRY_PORT = 8081
+APICURIO_PORT = 8080
+APICURIO_MANAGEMENT_PORT = 9000
 KAFKA_CONNECT_PORT = 8083
 CONNECT_UID = "1001"  # the kafka user of the Debezium images
 
@@ -106,6 +109,57 @@ class KafkaCluster:
         }
 
 
+# An ApiVersions v0 request (API key 18, correlation id 1, client id "hc"), in bash's octal escapes.
+_API_VERSIONS_REQUEST = r"\0\0\0\14\0\22\0\0\0\0\0\1\0\2hc"
+
+
+def kafka_answers(port: int) -> HealthCheck:
+    """Healthy when the broker answers Kafka's protocol: ApiVersions with correlation id 1 and
+    error code 0. A broker serves requests only once its startup is complete, so this proves more
+    than an open port. The image has bash but neither curl nor wget, and its own CLI
+    (kafka-broker-api-versions.sh) starts a JVM each time: 1.9 CPU-seconds and 122 MB every interval;
+    this costs a bash and a few bytes. The reply is read byte by byte with bash alone (NUL reads as
+    empty, hence `_`), so no tool of the image's BusyBox is relied on."""
+    script = (
+        f"LC_ALL=C; exec 3<>/dev/tcp/127.0.0.1/{port} || exit 1; "
+        f"printf '{_API_VERSIONS_REQUEST}' >&3; r=; "
+        "for i in 1 2 3 4 5 6 7 8 9 10; do IFS= read -r -d '' -n 1 -t 5 b <&3 || exit 1; r+=${b:-_}; done; "
+        "[ \"${r:4}\" = $'___\\001__' ]"
+    )
+    return HealthCheck.command("bash", "-c", script, interval="15s", timeout="10s", start_period="40s")
+
+
+@dataclass(frozen=True)
+class Registry:
+    """The deployed schema registry, and what Kafka Connect needs to write through it."""
+
+    service: Service
+    confluent_api_url: str  # Confluent's REST API (Apicurio serves it as its ccompat API)
+    # The CDC connector's key and value converters; none: the worker's JSON converter, which
+    # writes each record's schema inline and leaves the registry out.
+    converters: Mapping[str, str]
+    connect_env: Mapping[str, str]
+
+    @classmethod
+    def confluent(cls, service: Service) -> "Registry":
+        # Confluent's Avro converter is not in the Debezium image (nor under an open-source licence).
+        return cls(service, f"http://schema-registry:{SCHEMA_REGISTRY_PORT}", converters={}, connect_env={})
+
+    @classmethod
+    def apicurio(cls, service: Service) -> "Registry":
+        apis = f"http://apicurio-registry:{APICURIO_PORT}/apis"
+        converters: dict[str, str] = {}
+        for side in ("key", "value"):
+            converters |= {
+                f"{side}.converter": "io.apicurio.registry.utils.converter.AvroConverter",
+                f"{side}.converter.apicurio.registry.url": f"{apis}/registry/v3",
+                f"{side}.converter.apicurio.registry.auto-register": "true",
+                f"{side}.converter.apicurio.registry.find-latest": "true",
+            }
+        # The Debezium image puts Apicurio's converters on the plugin path when asked to.
+        return cls(service, f"{apis}/ccompat/v7", converters, connect_env={"ENABLE_APICURIO_CONVERTERS": "true"})
+
+
 def heap(memory_mb: int) -> str:
     """A JVM heap of half the container's memory: the rest is metaspace, buffers, page cache."""
     return f"-Xmx{memory_mb // 2}m"
@@ -128,7 +182,7 @@ class StreamingLayer(Layer):
 
         self.brokers = [self._broker(node_id) for node_id in self.cluster.node_ids]
         broker_containers = [broker.container for broker in self.brokers]
-        self.schema_registry = self._schema_registry(depends_on=broker_containers)
+        self.registry = self._registry(depends_on=broker_containers)
 
         cdc_database = storage.database(CDC_DATABASE, parent=self)
         self.cdc = storage.replication_role("debezium", database=cdc_database, publication=CDC_PUBLICATION, parent=self)
@@ -138,7 +192,7 @@ class StreamingLayer(Layer):
             networks=(self.network,),
             brokers=tuple(self.cluster.host(node_id) for node_id in self.cluster.node_ids),
             port=KAFKA_INTERNAL_PORT,
-            schema_registry_url=f"http://schema-registry:{SCHEMA_REGISTRY_PORT}",
+            schema_registry_url=self.registry.confluent_api_url,
             kafka_connect_url=f"http://kafka-connect:{KAFKA_CONNECT_PORT}",
             resources=tuple(broker_containers),
         )
@@ -161,17 +215,7 @@ class StreamingLayer(Layer):
             self.cluster.host(node_id),
             ServiceArgs(
                 spec=spec,
-                # The image has neither curl nor wget; its own CLI asks the broker for its API versions.
-                lifecycle=Server(
-                    HealthCheck.command(
-                        "/opt/kafka/bin/kafka-broker-api-versions.sh",
-                        "--bootstrap-server",
-                        f"localhost:{KAFKA_INTERNAL_PORT}",
-                        interval="15s",
-                        timeout="10s",
-                        start_period="40s",
-                    )
-                ),
+                lifecycle=Server(kafka_answers(KAFKA_INTERNAL_PORT)),
                 networks=[self.network],
                 env={**env, "CLUSTER_ID": self.cluster_id, "KAFKA_HEAP_OPTS": heap(spec.memory_mb)},
                 volumes={"data": KAFKA_DATA_DIR},
@@ -180,7 +224,13 @@ class StreamingLayer(Layer):
             ),
         )
 
-    def _schema_registry(self, *, depends_on: Sequence[pulumi.Resource]) -> Service:
+    def _registry(self, *, depends_on: Sequence[pulumi.Resource]) -> "Registry":
+        """The schema registry `datalyptica:schemaRegistry` chose; both keep their schemas in Kafka."""
+        if self.settings.chosen(catalog.SCHEMA_REGISTRIES) == "apicurio-registry":
+            return Registry.apicurio(self._apicurio_registry(depends_on=depends_on))
+        return Registry.confluent(self._confluent_registry(depends_on=depends_on))
+
+    def _confluent_registry(self, *, depends_on: Sequence[pulumi.Resource]) -> Service:
         spec = self.spec("schema-registry")
         return self.service(
             "schema-registry",
@@ -198,6 +248,30 @@ class StreamingLayer(Layer):
                 },
                 ports=[Port("schema-registry", SCHEMA_REGISTRY_PORT)],
                 metrics=None,  # JMX only
+                depends_on=depends_on,
+            ),
+        )
+
+    def _apicurio_registry(self, *, depends_on: Sequence[pulumi.Resource]) -> Service:
+        spec = self.spec("apicurio-registry")
+        return self.service(
+            "apicurio-registry",
+            ServiceArgs(
+                spec=spec,
+                # Quarkus serves health on its management port; the image (ubi openjdk-21-runtime)
+                # starts through bash, curl is not certain (tests/health_evidence.toml).
+                lifecycle=Server(HealthCheck.http_via_bash(APICURIO_MANAGEMENT_PORT, "/health/ready")),
+                networks=[self.network],
+                env={
+                    # Schemas are kept in a Kafka topic, as Confluent's registry keeps them: no database.
+                    # It creates its topics with min(3, brokers) copies itself; setting
+                    # APICURIO_KAFKASQL_TOPIC_REPLICATION_FACTOR would stop it from starting (3.3.x).
+                    "APICURIO_STORAGE_KIND": "kafkasql",
+                    "APICURIO_KAFKASQL_BOOTSTRAP_SERVERS": self.cluster.bootstrap_servers,
+                    "JAVA_OPTS_APPEND": heap(spec.memory_mb),
+                },
+                ports=[Port("apicurio-registry", APICURIO_PORT)],
+                metrics=None,
                 depends_on=depends_on,
             ),
         )
@@ -228,10 +302,14 @@ class StreamingLayer(Layer):
                     "CONNECT_CONFIG_PROVIDERS": "file",
                     "CONNECT_CONFIG_PROVIDERS_FILE_CLASS": "org.apache.kafka.common.config.provider.FileConfigProvider",
                     "HEAP_OPTS": heap(spec.memory_mb),
+                    **self.registry.connect_env,
                 },
                 files=[
                     File(CDC_SECRETS_PATH, cdc_secrets(self.cdc), secret=True, owner=CONNECT_UID),
-                    File(CDC_CONNECTOR_PATH, cdc_connector_config(self.cdc, self.cluster.replication_factor)),
+                    File(
+                        CDC_CONNECTOR_PATH,
+                        cdc_connector_config(self.cdc, self.cluster.replication_factor, self.registry.converters),
+                    ),
                 ],
                 ports=[Port("kafka-connect", KAFKA_CONNECT_PORT)],
                 metrics=None,  # the image's JMX exporter switch expects an agent jar the image does not ship
@@ -245,9 +323,10 @@ def cdc_secrets(cdc: ReplicationAccess) -> pulumi.Output[str]:
     return render_output("kafka-connect/cdc-postgres.properties.j2", username=cdc.username, password=cdc.password)
 
 
-def cdc_connector_config(cdc: ReplicationAccess, replication_factor: int) -> str:
-    """The Debezium PostgreSQL connector, ready for PUT /connectors/<name>/config; no secret in it."""
-    return render(
+def cdc_connector_config(cdc: ReplicationAccess, replication_factor: int, converters: Mapping[str, str]) -> str:
+    """The Debezium PostgreSQL connector, ready for PUT /connectors/<name>/config; no secret in it.
+    `converters` (the registry's) replace the worker's JSON converter for its records."""
+    config = render(
         "kafka-connect/cdc-postgres.json.j2",
         cdc=cdc,
         slot=CDC_SLOT,
@@ -255,3 +334,6 @@ def cdc_connector_config(cdc: ReplicationAccess, replication_factor: int) -> str
         replication_factor=replication_factor,
         connector=CDC_CONNECTOR,
     )
+    if not converters:
+        return config
+    return json.dumps(json.loads(config) | dict(converters), indent=2) + "\n"

@@ -53,6 +53,7 @@ YAML_DOCUMENT_END = "\n..."  # what yaml.safe_dump ends a lone scalar with
 ACCEPTED: dict[str, str] = {
     "layers": "each of {layers} at most once; a layer needs the layers it builds on (Layers, below)",
     "object_store": "one of {object_stores}",
+    "schema_registry": "one of {schema_registries}",
     "image_build_network": "one of {build_networks}",
     "docker_socket": "an absolute path on the Docker host, without spaces or colons",
     "host": "`cpus`: a number above 0; `memory`: a size ({sizes})",
@@ -139,7 +140,8 @@ def constraints(field: FieldInfo) -> list[str]:
 def accepted(name: str, field: FieldInfo) -> str:
     words = {
         "layers": ", ".join(f"`{layer}`" for layer in catalog.LAYERS),
-        "object_stores": ", ".join(f"`{store}`" for store in catalog.OBJECT_STORES),
+        "object_stores": ", ".join(f"`{store}`" for store in catalog.OBJECT_STORES.services),
+        "schema_registries": ", ".join(f"`{choice}`" for choice in catalog.SCHEMA_REGISTRIES.services),
         "build_networks": ", ".join(f"`{network}`" for network in BUILD_NETWORKS),
         "sizes": SIZES,
         "required_ports": ", ".join(f"`{port}`" for port in catalog.REQUIRED_PORTS),
@@ -257,9 +259,10 @@ def _port_notes(port_name: str) -> str:
     owner = catalog.port_owner(port_name)
     defaults = catalog.SERVICES[owner]
     notes = []
-    stores = [store for store, service in catalog.OBJECT_STORES.items() if service == owner]
-    if stores:
-        notes.append(f"only with `objectStore: {stores[0]}`")
+    for alternatives in catalog.ALTERNATIVES:
+        choices = [choice for choice, service in alternatives.services.items() if service == owner]
+        if choices:
+            notes.append(f"only with `{alternatives.key}: {choices[0]}`")
     if defaults.ports_per_replica:
         notes.append("replica i on this port + i - 1")
     if port_name in catalog.REQUIRED_PORTS:

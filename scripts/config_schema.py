@@ -45,6 +45,8 @@ DESCRIPTIONS = {
     "ports": "Host port per port name (docs/configuration.md, Host ports); null does not publish it. "
     "Ports left out keep their defaults from components/catalog.py.",
     "object_store": "The S3 object store the storage layer runs: minio or seaweedfs.",
+    "schema_registry": "The schema registry the streaming layer runs: confluent (Confluent Schema Registry) "
+    "or apicurio (Apicurio Registry, Apache-2.0; the CDC connector writes Avro through it).",
     "services": "Per service: cpus, memory (512m, 4g), image (a pinned tag) and, where a service scales, replicas. "
     "Services left out keep their defaults from components/catalog.py.",
 }

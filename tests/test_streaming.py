@@ -3,6 +3,7 @@
 import base64
 import json
 
+import pytest
 import yaml
 
 from components.streaming import KafkaCluster, kafka_cluster_id
@@ -168,8 +169,8 @@ def test_one_generated_cluster_id_in_kafkas_format_for_every_broker(prod):
 def test_health_checks_use_tools_the_images_have(dev):
     containers = dev.containers()
     kafka = containers["kafka-1"].inputs["healthcheck"]["tests"]
-    assert kafka[:3] == ["CMD", "/opt/kafka/bin/kafka-broker-api-versions.sh", "--bootstrap-server"]  # no curl/wget
-    assert kafka[3] == "localhost:19092"
+    assert kafka[:3] == ["CMD", "bash", "-c"]  # no curl/wget; the image's CLI would start a JVM each time
+    assert "/dev/tcp/127.0.0.1/19092" in kafka[3]
     assert containers["schema-registry"].inputs["healthcheck"]["tests"][1] == "bash"  # ubi9-minimal: no curl
     assert "GET /subjects HTTP/1.0" in containers["schema-registry"].inputs["healthcheck"]["tests"][-1]
     assert containers["kafka-connect"].inputs["healthcheck"]["tests"][1] == "curl"
@@ -304,3 +305,36 @@ def test_debeziums_slot_is_a_patroni_permanent_slot_only_with_streaming(dev, dep
     connector = json.loads(upload(dev.containers()["kafka-connect"], CONNECTOR_FILE)["content"])
     assert (connector["slot.name"], connector["plugin.name"]) == ("datalyptica_cdc", "pgoutput")
     assert slots(deploy(layers=["storage"], protectData=False)) is None
+
+
+def test_schema_registry_is_confluents_unless_the_stack_chooses_apicurio(dev, deploy):
+    assert "schema-registry" in dev.containers() and "apicurio-registry" not in dev.containers()
+    config = json.loads(upload(dev.containers()["kafka-connect"], CONNECTOR_FILE)["content"])
+    assert "value.converter" not in config  # the worker's JSON converter: Confluent's Avro one is not in the image
+    apicurio = deploy(layers=["storage", "streaming"], protectData=False, schemaRegistry="apicurio")
+    containers = apicurio.containers()
+    assert "apicurio-registry" in containers and "schema-registry" not in containers
+    assert apicurio.outputs["schema_registry_url"] == "http://localhost:8085/apis/ccompat/v7"
+
+
+def test_apicurio_keeps_its_schemas_in_kafka_and_the_cdc_connector_writes_avro_through_it(deploy):
+    apicurio = deploy(layers=["storage", "streaming"], protectData=False, schemaRegistry="apicurio")
+    containers = apicurio.containers()
+    registry = env(containers["apicurio-registry"])
+    assert registry["APICURIO_STORAGE_KIND"] == "kafkasql"
+    assert registry["APICURIO_KAFKASQL_BOOTSTRAP_SERVERS"] == "kafka-1:19092"
+    assert {c.urn for c in brokers(apicurio).values()} <= set(containers["apicurio-registry"].dependencies)
+    assert env(containers["kafka-connect"])["ENABLE_APICURIO_CONVERTERS"] == "true"
+    config = json.loads(upload(containers["kafka-connect"], CONNECTOR_FILE)["content"])
+    for side in ("key", "value"):
+        assert config[f"{side}.converter"] == "io.apicurio.registry.utils.converter.AvroConverter"
+        assert config[f"{side}.converter.apicurio.registry.url"] == "http://apicurio-registry:8080/apis/registry/v3"
+        assert config[f"{side}.converter.apicurio.registry.auto-register"] == "true"
+    assert all(isinstance(value, str) for value in config.values())
+
+
+def test_an_unknown_schema_registry_is_refused_naming_the_key_and_the_choices(deploy):
+    with pytest.raises(Exception) as refused:
+        deploy(layers=["storage", "streaming"], schemaRegistry="karapace")
+    message = str(refused.value)
+    assert "schemaRegistry" in message and "confluent" in message and "apicurio" in message

@@ -123,17 +123,24 @@ class TestDaemon:
     def start(self, timeout: float = 60) -> bool:
         """Start the daemon unless ours already runs; True when this call started it."""
         self.check_machine()
-        if self.pid() is not None and self.answers():
+        if self.pid() is not None:
+            # Ours runs: wait for it rather than start a second one on the same pidfile and socket
+            # (a second dockerd refuses the pidfile and, exiting, removes the socket the first serves).
+            self._wait_until_it_answers(timeout)
             return False
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.data_root.mkdir(parents=True, exist_ok=True)
         self._bridge_up()
         with self.log.open("ab") as log:
             subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self._wait_until_it_answers(timeout)
+        return True
+
+    def _wait_until_it_answers(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.pid() is not None and self.answers():
-                return True
+                return
             time.sleep(0.5)
         raise RuntimeError(
             f"dockerd did not answer on {self.socket} within {timeout:g} s; see {self.log}:\n" + self._log_tail()

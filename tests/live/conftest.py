@@ -42,6 +42,7 @@ MODULE_ORDER = (
     "test_analytics_live",
     "test_query_live",
     "test_processing_live",
+    "test_streaming_live",
     "test_objectstore_live",
     "test_storage_live",
     "test_engine_destroy_live",

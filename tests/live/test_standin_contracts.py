@@ -20,7 +20,7 @@ from tests.live.cli import docker
 from tests.live.standins import HASH_LABEL, STANDINS_DIR, build_standins, discover
 
 pytestmark = pytest.mark.live
-CHECKED = ("base", "postgres", "etcd", "haproxy", "trino", "python", "spark", "flink")
+CHECKED = ("base", "postgres", "etcd", "haproxy", "trino", "python", "spark", "flink", "kafka", "apicurio-registry")
 TAGS = {name: standin.tag for name, standin in discover().items()}
 
 
@@ -456,3 +456,25 @@ def test_flink_is_run_by_uid_9999_with_the_presto_plugin_of_its_version_and_no_p
         f"/opt/flink/lib/flink-dist-{version}.jar; command -v curl python3 || true",
     ).split()
     assert len(present) == 4 and present[-1].endswith("/curl"), present  # curl for the health check, no python3
+
+
+# ---- Kafka (apache/kafka), Apicurio Registry ------------------------------------------------------
+
+
+def test_kafka_is_4_1_1_run_by_uid_1000_with_bash_for_the_health_check_and_no_curl():
+    assert TAGS["kafka"] == "apache/kafka:4.1.1"
+    assert run("kafka", "id").strip() == "uid=1000(appuser) gid=1000(appuser) groups=1000(appuser)"
+    image = config("kafka")
+    assert image["Cmd"] == ["/etc/kafka/docker/run"] and image["User"] == "appuser"
+    assert set(image["Volumes"]) == {"/etc/kafka/secrets", "/var/lib/kafka/data", "/mnt/shared/config"}
+    found = shell("kafka", "ls /opt/kafka/libs/kafka_2.13-4.1.1.jar; command -v bash curl wget || true").split()
+    assert found == ["/opt/kafka/libs/kafka_2.13-4.1.1.jar", "/usr/bin/bash"], found
+
+
+def test_apicurio_registry_is_3_3_3_run_by_uid_1001_from_deployments_with_bash_and_no_curl():
+    assert TAGS["apicurio-registry"] == "apicurio/apicurio-registry:3.3.3"
+    assert run("apicurio-registry", "id", entrypoint="").split()[0] == "uid=1001"
+    image = config("apicurio-registry")
+    assert image["User"] == "1001" and {"8080/tcp", "9000/tcp"} <= set(image["ExposedPorts"])
+    found = shell("apicurio-registry", "ls /deployments/quarkus-run.jar; command -v bash curl || true").split()
+    assert found[0] == "/deployments/quarkus-run.jar" and Path(found[1]).name == "bash" and len(found) == 2, found

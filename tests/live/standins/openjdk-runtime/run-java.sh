@@ -1,11 +1,10 @@
 #!/bin/bash
-# The stand-in's start script, at the path of the upstream base image's run-java.sh
-# (ubi10/openjdk-21-runtime) and with the behaviour CONTRACT.md describes: JAVA_OPTS, if set,
-# replaces every generated option; otherwise the generated options come first and
-# JAVA_OPTS_APPEND after them (JAVA_OPTIONS, which Apicurio's Dockerfile sets, is read by neither
-# script). Without JAVA_APP_JAR the jar is found as upstream finds it: quarkus-app/quarkus-run.jar,
-# else the one *.jar in JAVA_APP_DIR. Java runs in JAVA_APP_DIR as PID 1, so `docker stop` reaches
-# Quarkus' shutdown hooks.
+# The start script of Red Hat's openjdk-21-runtime images (ubi9 under Nessie, ubi10 under Apicurio
+# Registry), at their path, with the behaviour CONTRACT.md describes: JAVA_OPTS, if set, replaces
+# every generated option; otherwise the generated options come first and JAVA_OPTS_APPEND after
+# them (JAVA_OPTIONS, which Apicurio's Dockerfile sets, is read by neither). Without JAVA_APP_JAR
+# the jar is found as upstream finds it: quarkus-app/quarkus-run.jar, else the one *.jar in
+# JAVA_APP_DIR. Java runs in JAVA_APP_DIR as PID 1, so `docker stop` reaches Quarkus' shutdown hooks.
 set -euo pipefail
 
 app_dir=${JAVA_APP_DIR:-/deployments}

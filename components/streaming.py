@@ -32,6 +32,10 @@ APICURIO_MANAGEMENT_PORT = 9000
 KAFKA_CONNECT_PORT = 8083
 CONNECT_UID = "1001"  # the kafka user of the Debezium images
 
+# Kafka's cluster id names the cluster, it unlocks nothing: the policy pack and the tests' leak
+# checks know this resource's value as an identifier, not a secret (policy GENERATED_IDENTIFIERS).
+CLUSTER_ID_RESOURCE = "kafka-cluster-id"
+
 CDC_DATABASE = "cdc"
 CDC_PUBLICATION = "datalyptica_cdc"
 # Debezium's slot, named after the publication; the storage layer has Patroni keep it across failovers.
@@ -177,7 +181,7 @@ class StreamingLayer(Layer):
 
         # Generated once and kept in state: every broker formats its log dirs with this id.
         # It names the cluster, it is not a credential, so it may show in `docker inspect`.
-        cluster_bytes = random.RandomBytes("kafka-cluster-id", length=16, opts=pulumi.ResourceOptions(parent=self))
+        cluster_bytes = random.RandomBytes(CLUSTER_ID_RESOURCE, length=16, opts=pulumi.ResourceOptions(parent=self))
         self.cluster_id = pulumi.Output.unsecret(cluster_bytes.hex.apply(kafka_cluster_id))
 
         self.brokers = [self._broker(node_id) for node_id in self.cluster.node_ids]

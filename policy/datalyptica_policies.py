@@ -35,6 +35,9 @@ CONTAINER = "docker:index/container:Container"
 REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
 VOLUME = "docker:index/volume:Volume"
 SERVICE_LABEL = "datalyptica.service"
+# Random values that are names, not credentials, so they may show: Kafka's cluster id, which the
+# apache/kafka image reads from its env only (components/streaming.py, CLUSTER_ID_RESOURCE).
+GENERATED_IDENTIFIERS = frozenset({"kafka-cluster-id"})
 
 # Who may reach the Docker daemon, and whether it must be read-only for them.
 DOCKER_SOCKET = "/var/run/docker.sock"
@@ -236,10 +239,11 @@ def no_credentials_in_env(args: ResourceValidationArgs, report_violation: Report
 
 
 def _generated_secrets(resources: Iterable[PolicyResource]) -> set[str]:
-    """The values of every pulumi-random resource (and the URL-safe form of random bytes)."""
+    """The values of every pulumi-random resource (and the URL-safe form of random bytes), but
+    those that name something rather than unlock it (GENERATED_IDENTIFIERS)."""
     values = set()
     for resource in resources:
-        if not resource.resource_type.startswith("random:index/"):
+        if not resource.resource_type.startswith("random:index/") or resource.name in GENERATED_IDENTIFIERS:
             continue
         for field in ("result", "hex", "base64"):
             try:

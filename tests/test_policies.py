@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from pulumi.runtime import config as pulumi_config
 
-from harness.offline import ROOT, stack_config
+from harness.offline import GENERATED_IDENTIFIERS, ROOT, stack_config
 from tests.required_tools import missing_tool
 
 try:
@@ -235,6 +235,18 @@ def stack(*resources: tuple[str, str, dict]) -> "StackValidationArgs":
         ],
         {},
     )
+
+
+def test_a_generated_identifier_may_show_where_a_secret_may_not():
+    """Kafka's cluster id is random bytes that name the cluster; the image reads it from env only."""
+    cluster_id = (
+        "random:index/randomBytes:RandomBytes",
+        "kafka-cluster-id",
+        {"hex": "00ff" * 8, "base64": "AP8A/wD/AP8A/wD/AP8A/w=="},
+    )
+    broker = (CONTAINER, "kafka-1", container(envs=["CLUSTER_ID=AP8A_wD_AP8A_wD_AP8A_w"]))
+    assert violations(rules.generated_secrets_stay_in_files, stack(cluster_id, broker)) == []
+    assert rules.GENERATED_IDENTIFIERS == GENERATED_IDENTIFIERS
 
 
 def test_generated_secrets_never_show_in_a_containers_env_command_or_labels():

@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from harness.offline import ROOT, SECRET_SIG, SIG_KEY, Deployment, Registered, reveal
+from harness.offline import GENERATED_IDENTIFIERS, ROOT, SECRET_SIG, SIG_KEY, Deployment, Registered, reveal
 
 RANDOM_OUTPUTS = {
     "random:index/randomPassword:RandomPassword": ("result",),
@@ -270,7 +270,8 @@ def deployment_from_state(exported: dict[str, Any]) -> Deployment:
             continue
         raw_inputs = _sdk_form(resource.get("inputs") or {})
         resource_outputs = reveal(_sdk_form(resource.get("outputs") or {}))
-        for key in RANDOM_OUTPUTS.get(resource["type"], ()):
+        identifier = resource["urn"].rsplit("::", 1)[1] in GENERATED_IDENTIFIERS
+        for key in () if identifier else RANDOM_OUTPUTS.get(resource["type"], ()):
             if isinstance(resource_outputs.get(key), str):
                 generated.add(resource_outputs[key])
         registered.append(

@@ -118,9 +118,13 @@ def spark_submit(api: docker.APIClient, e2e: LiveDeployment, name: str, job: str
     path = copy_into(api, master, name, job)
     master_url = f"spark://spark-master:{SPARK_MASTER_PORT}"
     submit = ["/opt/spark/bin/spark-submit", "--master", master_url, "--driver-memory", "512m", path, *args]
-    status, output = exec_in(api, master, submit)
+    # Spark's log goes to a file: on one output stream it once cut into the middle of the result line.
+    log = f"{JOB_DIR}/{name}.log"
+    status, output = exec_in(api, master, ["bash", "-c", f'exec "$@" 2>{log}', "spark-submit", *submit])
     results = [line for line in output.splitlines() if line.startswith("E2E-RESULT ")]
-    assert status == 0 and results, f"spark-submit exited {status}:\n{output[-6000:]}"
+    if status != 0 or not results:
+        _, logged = exec_in(api, master, ["tail", "-n", "200", log])
+        raise AssertionError(f"spark-submit exited {status}:\n{output[-3000:]}\n{logged[-6000:]}")
     return results[-1].removeprefix("E2E-RESULT ")
 
 

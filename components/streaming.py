@@ -7,7 +7,6 @@ the connector through Kafka's FileConfigProvider, as a file.
 """
 
 import base64
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -135,9 +134,8 @@ def kafka_answers(port: int) -> HealthCheck:
 
 @dataclass(frozen=True)
 class Registry:
-    """The deployed schema registry, and what Kafka Connect needs to write through it."""
+    """How clients reach the deployed schema registry, and what Kafka Connect needs to write through it."""
 
-    service: Service
     confluent_api_url: str  # Confluent's REST API (Apicurio serves it as its ccompat API)
     # The CDC connector's key and value converters; none: the worker's JSON converter, which
     # writes each record's schema inline and leaves the registry out.
@@ -145,12 +143,12 @@ class Registry:
     connect_env: Mapping[str, str]
 
     @classmethod
-    def confluent(cls, service: Service) -> "Registry":
+    def confluent(cls) -> "Registry":
         # Confluent's Avro converter is not in the Debezium image (nor under an open-source licence).
-        return cls(service, f"http://schema-registry:{SCHEMA_REGISTRY_PORT}", converters={}, connect_env={})
+        return cls(f"http://schema-registry:{SCHEMA_REGISTRY_PORT}", converters={}, connect_env={})
 
     @classmethod
-    def apicurio(cls, service: Service) -> "Registry":
+    def apicurio(cls) -> "Registry":
         apis = f"http://apicurio-registry:{APICURIO_PORT}/apis"
         converters: dict[str, str] = {}
         for side in ("key", "value"):
@@ -161,7 +159,7 @@ class Registry:
                 f"{side}.converter.apicurio.registry.find-latest": "true",
             }
         # The Debezium image puts Apicurio's converters on the plugin path when asked to.
-        return cls(service, f"{apis}/ccompat/v7", converters, connect_env={"ENABLE_APICURIO_CONVERTERS": "true"})
+        return cls(f"{apis}/ccompat/v7", converters, connect_env={"ENABLE_APICURIO_CONVERTERS": "true"})
 
 
 def heap(memory_mb: int) -> str:
@@ -231,8 +229,10 @@ class StreamingLayer(Layer):
     def _registry(self, *, depends_on: Sequence[pulumi.Resource]) -> "Registry":
         """The schema registry `datalyptica:schemaRegistry` chose; both keep their schemas in Kafka."""
         if self.settings.chosen(catalog.SCHEMA_REGISTRIES) == "apicurio-registry":
-            return Registry.apicurio(self._apicurio_registry(depends_on=depends_on))
-        return Registry.confluent(self._confluent_registry(depends_on=depends_on))
+            self._apicurio_registry(depends_on=depends_on)
+            return Registry.apicurio()
+        self._confluent_registry(depends_on=depends_on)
+        return Registry.confluent()
 
     def _confluent_registry(self, *, depends_on: Sequence[pulumi.Resource]) -> Service:
         spec = self.spec("schema-registry")
@@ -330,14 +330,12 @@ def cdc_secrets(cdc: ReplicationAccess) -> pulumi.Output[str]:
 def cdc_connector_config(cdc: ReplicationAccess, replication_factor: int, converters: Mapping[str, str]) -> str:
     """The Debezium PostgreSQL connector, ready for PUT /connectors/<name>/config; no secret in it.
     `converters` (the registry's) replace the worker's JSON converter for its records."""
-    config = render(
+    return render(
         "kafka-connect/cdc-postgres.json.j2",
         cdc=cdc,
         slot=CDC_SLOT,
         secrets_path=CDC_SECRETS_PATH,
         replication_factor=replication_factor,
         connector=CDC_CONNECTOR,
+        converters=converters,
     )
-    if not converters:
-        return config
-    return json.dumps(json.loads(config) | dict(converters), indent=2) + "\n"

@@ -24,7 +24,7 @@ import psycopg
 import pytest
 import requests
 from confluent_kafka import Consumer, KafkaError, Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 from components.streaming import (
     APICURIO_PORT,
@@ -95,8 +95,8 @@ def produce(bootstrap: str, topic: str, values: list[str]) -> None:
     assert producer.flush(60) == 0 and not failures, failures
 
 
-def from_the_start(bootstrap: str, topic: str) -> Consumer:
-    """A consumer of the topic from its first message, in a group of its own."""
+def messages_from_the_start(bootstrap: str, topic: str, timeout: float) -> Iterator[Any]:
+    """The topic's messages from its first one, in a consumer group of its own, until the timeout."""
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap,
@@ -106,16 +106,9 @@ def from_the_start(bootstrap: str, topic: str) -> Consumer:
         }
     )
     consumer.subscribe([topic])
-    return consumer
-
-
-def consume(bootstrap: str, topic: str, count: int, timeout: float = KAFKA_SECONDS) -> list[Any]:
-    """The first `count` messages of the topic, from its beginning."""
-    consumer = from_the_start(bootstrap, topic)
-    messages: list[Any] = []
     deadline = time.monotonic() + timeout
     try:
-        while len(messages) < count and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
             message = consumer.poll(1.0)
             if message is None:
                 continue
@@ -123,9 +116,18 @@ def consume(bootstrap: str, topic: str, count: int, timeout: float = KAFKA_SECON
                 # A change topic exists only from its first event on: until then it is unknown.
                 assert message.error().code() in WAITING, message.error()
                 continue
-            messages.append(message)
+            yield message
     finally:
         consumer.close()
+
+
+def consume(bootstrap: str, topic: str, count: int, timeout: float = KAFKA_SECONDS) -> list[Any]:
+    """The first `count` messages of the topic (fewer if the timeout comes first)."""
+    messages: list[Any] = []
+    for message in messages_from_the_start(bootstrap, topic, timeout):
+        messages.append(message)
+        if len(messages) == count:
+            break
     return messages
 
 
@@ -147,14 +149,8 @@ def test_a_new_topic_is_replicated_on_every_broker_with_writes_needing_all_but_o
     replication = min(3, len(brokers))
     for partition in described.partitions.values():
         assert len(partition.replicas) == replication and len(partition.isrs) == replication, partition
-    [config] = admin.describe_configs([_topic_resource(topic)]).values()
+    [config] = admin.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, topic)]).values()
     assert config.result(timeout=30)["min.insync.replicas"].value == str(max(1, replication - 1))
-
-
-def _topic_resource(topic: str):
-    from confluent_kafka.admin import ConfigResource
-
-    return ConfigResource(ConfigResource.Type.TOPIC, topic)
 
 
 def test_published_listener_to_internal_listener_and_back(api: docker.APIClient, bootstrap: str, brokers: list[str]):
@@ -339,20 +335,11 @@ def captured_ids(
 ) -> list[int]:
     """The ids in the `after` images of the table's change events, in order, read until every id
     of `expected` came (or the timeout). Connect delivers at least once: an id may come twice."""
-    consumer = from_the_start(bootstrap, change_topic(table))
     ids: list[int] = []
-    deadline = time.monotonic() + timeout
-    try:
-        while not expected <= set(ids) and time.monotonic() < deadline:
-            message = consumer.poll(1.0)
-            if message is None:
-                continue
-            if message.error():
-                assert message.error().code() in WAITING, message.error()
-                continue
-            ids.append(decode(registry, message)[1]["after"]["id"])
-    finally:
-        consumer.close()
+    for message in messages_from_the_start(bootstrap, change_topic(table), timeout):
+        ids.append(decode(registry, message)[1]["after"]["id"])
+        if expected <= set(ids):
+            break
     return ids
 
 

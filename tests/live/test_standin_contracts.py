@@ -19,7 +19,9 @@ from harness.offline import engine_config, run_program, settings_of
 from tests.live.cli import docker
 from tests.live.standins import HASH_LABEL, STANDINS_DIR, build_standins, discover
 
-pytestmark = pytest.mark.live
+# Every stand-in is built once, in one pass (the session's `standins`): building the checked ones
+# first, then the rest, left the builder's three slots half idle between the two passes.
+pytestmark = [pytest.mark.live, pytest.mark.usefixtures("standins")]
 CHECKED = ("base", "postgres", "etcd", "haproxy", "trino", "python", "spark", "flink", "kafka", "apicurio-registry")
 TAGS = {name: standin.tag for name, standin in discover().items()}
 
@@ -47,12 +49,6 @@ def config(name: str) -> dict:
 def stat(name: str, *paths: str) -> dict[str, str]:
     lines = shell(name, f"stat -c '%n %U %G %a' {' '.join(paths)}").splitlines()
     return {path: f"{owner}:{group} {mode}" for path, owner, group, mode in (line.split() for line in lines)}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def standins(daemon):
-    """The stand-ins checked here, built on the tests' own daemon (or found cached)."""
-    return build_standins(CHECKED, docker_host=daemon.host)
 
 
 @pytest.fixture

@@ -36,7 +36,7 @@ export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: test fast venv tools engine actionlint lint typecheck check lock config-schema plan
+.PHONY: test fast venv tools checkers standins engine actionlint lint typecheck check lock config-schema plan
 
 test: venv tools
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
@@ -60,10 +60,15 @@ venv: $(UV)
 	$(UV) sync --locked --quiet
 	echo "$$stamp" > $(VENV)/.datalyptica-lock
 
+# The engine's build is CPU (Go compiles), the checkers' installs and the stand-ins' builds mostly
+# downloads: the two run side by side (from nothing, each took about 10 minutes alone).
+tools: actionlint
+	@$(MAKE) --no-print-directory -j2 engine standins
+
 # Each layer's checkers (PostgreSQL, Patroni, HAProxy, promtool, JupyterHub, ...) install here, each
 # script in its own shell with the helpers of .ci/lib.sh; every script checks first and installs only
 # what is missing.
-tools: actionlint engine
+checkers: venv
 	@for script in .ci/install.d/*.sh; do
 	  [ -e "$$script" ] || continue
 	  echo "== $$script"
@@ -71,6 +76,11 @@ tools: actionlint engine
 	  bash -euo pipefail -c 'source .ci/lib.sh; source "$$1"' install "$$script"
 	  echo "   done in $$((SECONDS - start)) s"
 	done
+
+# The live tests' stand-in images (tests/live/standins/), built ahead on the tests' own Docker
+# Engine once the checkers (Docker among them) are in; cached by their inputs, so nothing warm.
+standins: checkers
+	@$(VENV)/bin/python -m tests.live.standins --ahead
 
 # The Pulumi CLI and the docker and random providers the live tests deploy with, built from Go
 # modules (tests/engine/tooling.py), cached by a hash of their inputs: minutes cold, nothing warm.

@@ -16,6 +16,7 @@ which image a tag named the first time it resolved it and keeps building on that
 tag moves, until the daemon restarts. A tag per input hash never moves.
 
     python -m tests.live.standins [names...]     (DOCKER_HOST picks the Docker Engine)
+    python -m tests.live.standins --ahead        (all, on the tests' own Docker Engine: make tools)
 """
 
 import hashlib
@@ -294,11 +295,11 @@ def build_in_order(
     return [built[name] for name in standins]
 
 
-def build_for(daemon: "TestDaemon") -> list[StandinBuild]:
+def build_for(daemon: "TestDaemon", on_build: Callable[[StandinBuild], None] | None = None) -> list[StandinBuild]:
     """Every stand-in on the tests' own daemon, which restarts after anything was rebuilt:
     dockerd's BuildKit keeps building FROM the image a tag first named until the daemon
     restarts, and images/* must build on the stand-ins just made."""
-    builds = build_standins(docker_host=daemon.host)
+    builds = build_standins(docker_host=daemon.host, on_build=on_build)
     if any(not build.cached for build in builds):
         daemon.restart()
     return builds
@@ -412,9 +413,32 @@ def _print_build(build: StandinBuild) -> None:
     )
 
 
+def build_ahead() -> None:
+    """`make tools`: every stand-in built on the tests' own daemon (build_for) while the engine
+    compiles beside it; a daemon started here is stopped again, and the tests start it afresh.
+    Where no daemon can start, says so and leaves it to the live tests, which skip or fail."""
+    from tests.live.dockerd import DaemonUnavailable, TestDaemon
+
+    daemon = TestDaemon()
+    try:
+        started = daemon.start()
+    except DaemonUnavailable as reason:
+        print(f"== stand-ins not built ahead: {reason}")
+        return
+    print("== stand-ins, on the tests' own Docker Engine", flush=True)
+    try:
+        build_for(daemon, on_build=_print_build)
+    finally:
+        if started:
+            daemon.stop()
+
+
 def main(argv: list[str]) -> int:
     try:
-        build_standins(argv or None, on_build=_print_build)
+        if argv == ["--ahead"]:
+            build_ahead()
+        else:
+            build_standins(argv or None, on_build=_print_build)
     except StandinError as error:
         print(error, file=sys.stderr)
         return 1

@@ -3,6 +3,8 @@ ports, clients of its endpoints, and waits on its health."""
 
 from __future__ import annotations
 
+import io
+import tarfile
 import time
 
 import boto3
@@ -105,6 +107,18 @@ def exec_in(api: docker.APIClient, container: str, command: list[str], user: str
     created = api.exec_create(container, command, user=user)
     output = api.exec_start(created["Id"]).decode(errors="replace")
     return api.exec_inspect(created["Id"])["ExitCode"], output
+
+
+def copy_into(api: docker.APIClient, container: str, directory: str, name: str, text: str) -> str:
+    """`docker cp` of one file into a container's directory, readable by any user; its path."""
+    data = text.encode()
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w") as tar:
+        entry = tarfile.TarInfo(name)
+        entry.size, entry.mode = len(data), 0o444
+        tar.addfile(entry, io.BytesIO(data))
+    api.put_archive(container, directory, archive.getvalue())
+    return f"{directory}/{name}"
 
 
 def wait_all_healthy(api: docker.APIClient, live: LiveDeployment, timeout: float = HEALTHY_AGAIN_SECONDS) -> None:

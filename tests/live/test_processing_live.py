@@ -11,9 +11,7 @@ flink bucket, and after its TaskManager is killed it resumes from the latest one
 
 from __future__ import annotations
 
-import io
 import json
-import tarfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -29,7 +27,7 @@ from components.storage import LANDING_BUCKET, WAREHOUSE_BUCKET
 from tests.integration.pgcluster import wait_for
 from tests.live.conftest import record
 from tests.live.deploy import LiveDeployment
-from tests.live.stack import container_name, containers, crash, exec_in, published_url, wait_healthy
+from tests.live.stack import container_name, containers, copy_into, crash, exec_in, published_url, wait_healthy
 from tests.live.test_analytics_live import s3_admin
 from tests.live.test_query_live import query, trino  # noqa: F401 (trino: the fixture)
 
@@ -90,18 +88,6 @@ INSERT INTO counts SELECT sensor, COUNT(*) FROM readings GROUP BY sensor;
 """
 
 
-def copy_into(api: docker.APIClient, container: str, name: str, text: str) -> str:
-    """`docker cp` of one file into JOB_DIR, readable by any user; its path."""
-    data = text.encode()
-    archive = io.BytesIO()
-    with tarfile.open(fileobj=archive, mode="w") as tar:
-        entry = tarfile.TarInfo(name)
-        entry.size, entry.mode = len(data), 0o444
-        tar.addfile(entry, io.BytesIO(data))
-    api.put_archive(container, JOB_DIR, archive.getvalue())
-    return f"{JOB_DIR}/{name}"
-
-
 @pytest.fixture(scope="module")
 def processing(e2e_settings) -> None:
     if not e2e_settings.enabled("processing"):
@@ -115,7 +101,7 @@ def spark_submit(api: docker.APIClient, e2e: LiveDeployment, name: str, job: str
     """`spark-submit` of a PySpark job in the master's container (client mode): what it printed
     after E2E-RESULT; the job's output when it failed."""
     master = container_name(containers(e2e)["spark-master"])
-    path = copy_into(api, master, name, job)
+    path = copy_into(api, master, JOB_DIR, name, job)
     master_url = f"spark://spark-master:{SPARK_MASTER_PORT}"
     submit = ["/opt/spark/bin/spark-submit", "--master", master_url, "--driver-memory", "512m", path, *args]
     # Spark's log goes to a file: on one output stream it once cut into the middle of the result line.
@@ -230,7 +216,7 @@ def flink_job(e2e: LiveDeployment, api: docker.APIClient, flink: FlinkRest) -> I
     cancelled afterwards, so the faults of later modules run on an idle cluster."""
     jobmanager = container_name(containers(e2e)["flink-jobmanager"])
     name = f"e2e-counts-{uuid.uuid4().hex[:8]}"
-    script = copy_into(api, jobmanager, "e2e_counts.sql", FLINK_JOB.format(name=name))
+    script = copy_into(api, jobmanager, JOB_DIR, "e2e_counts.sql", FLINK_JOB.format(name=name))
     status, output = exec_in(api, jobmanager, ["/opt/flink/bin/sql-client.sh", "-f", script])
     assert status == 0, f"sql-client exited {status}:\n{output[-6000:]}"
     job = wait_for(

@@ -339,6 +339,7 @@ def test_airflow_reads_celery_postgres_and_its_secrets(tmp_path):
     assert loaded["api_port"] == 8080
     assert loaded["scheduler_health_check"] is True
     assert loaded["scheduler_health_port"] == 8974
+    assert loaded["dags_folder_scan_seconds"] == 20  # a new DAG file shows up within 30 s
     assert loaded["load_examples"] is False
     assert loaded["fab_auth_type"] == 1  # AUTH_DB: Airflow's own users
     assert loaded["deprecation_warnings"] == []

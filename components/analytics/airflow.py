@@ -25,7 +25,8 @@ AIRFLOW_CONFIG = f"{AIRFLOW_HOME}/config/airflow.cfg"
 AIRFLOW_WEBSERVER_CONFIG = f"{AIRFLOW_HOME}/config/webserver_config.py"
 AIRFLOW_CONNECTIONS = f"{AIRFLOW_HOME}/config/connections.json"
 AIRFLOW_INIT = f"{AIRFLOW_HOME}/datalyptica/init.sh"
-AIRFLOW_SAMPLE_DAG = f"{AIRFLOW_HOME}/dags/{configs.SAMPLE_DAG_ID}.py"
+AIRFLOW_DAGS_FOLDER = f"{AIRFLOW_HOME}/dags"  # a volume every Airflow container shares
+AIRFLOW_SAMPLE_DAG = f"{AIRFLOW_DAGS_FOLDER}/{configs.SAMPLE_DAG_ID}.py"
 AIRFLOW_TRINO_USER = "airflow"  # Trino has no authentication here: the name labels Airflow's queries
 # A Celery worker of Airflow measured 521 MiB idle and 166 MiB more per running task (the sample
 # DAG, on the stand-in): it runs as many tasks at once as its memory holds with that much each,

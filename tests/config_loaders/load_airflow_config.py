@@ -59,6 +59,7 @@ print(
             "scheduler_health_check": conf.getboolean("scheduler", "enable_health_check"),
             "scheduler_health_port": conf.getint("scheduler", "scheduler_health_check_server_port"),
             "task_heartbeat_timeout": conf.getint("scheduler", "task_instance_heartbeat_timeout"),
+            "dags_folder_scan_seconds": conf.getint("dag_processor", "refresh_interval"),
             "secrets_backend": secrets_backend,
             "connections": connections,
             "fab_auth_type": webserver_config["AUTH_TYPE"],

@@ -25,7 +25,7 @@ import pytest
 import requests
 
 from components.analytics import SHARED_DATA_CONSUMER
-from components.analytics.airflow import AIRFLOW_API_PORT
+from components.analytics.airflow import AIRFLOW_API_PORT, AIRFLOW_DAGS_FOLDER
 from components.analytics.jupyterhub import JUPYTERHUB_PORT
 from components.analytics.mlflow import MLFLOW_ARTIFACTS_BUCKET, MLFLOW_PORT
 from components.analytics.superset import SUPERSET_PORT
@@ -39,8 +39,10 @@ from tests.live.stack import (
     connect_database,
     container_name,
     containers,
+    copy_into,
     crash,
     database_access,
+    exec_in,
     memory_of,
     published_url,
     remove_notebook_volume,
@@ -452,6 +454,44 @@ def test_airflow_runs_the_shipped_sample_dag_on_the_celery_worker(e2e: LiveDeplo
     key = "sample_etl/" + re.sub(r"[^A-Za-z0-9._-]", "_", run_id) + ".csv"
     csv_text = s3_admin(e2e).get_object(Bucket=LANDING_BUCKET, Key=key)["Body"].read().decode()
     assert csv_text.splitlines()[0] == "hour,reading" and len(csv_text.splitlines()) == 25
+
+
+A_TEAMS_DAG = """
+from airflow.sdk import dag, task
+
+
+@dag(dag_id="{dag_id}", schedule=None, tags=["e2e"])
+def added():
+    @task
+    def hello():
+        return "hello"
+
+    hello()
+
+
+added()
+"""
+
+
+def test_a_dag_file_a_team_adds_shows_up_in_airflow_within_30_seconds(
+    e2e: LiveDeployment, api: docker.APIClient, airflow: Airflow
+):
+    dag_id = f"e2e_added_{uuid.uuid4().hex[:8]}"
+    processor = container_name(containers(e2e)["airflow-dag-processor"])
+    added = time.monotonic()
+    path = copy_into(api, processor, AIRFLOW_DAGS_FOLDER, f"{dag_id}.py", A_TEAMS_DAG.format(dag_id=dag_id))
+    try:
+        wait_for(
+            lambda: airflow.session.get(f"{airflow.url}/api/v2/dags/{dag_id}", timeout=10).status_code == 200,
+            timeout=120,
+            what=f"{dag_id} in Airflow",
+            interval=1,
+        )
+        seconds = round(time.monotonic() - added, 1)
+        record("airflow_added_dag_seconds", seconds)
+        assert seconds <= 30, f"a new DAG file took {seconds} s to show up in Airflow"
+    finally:
+        exec_in(api, processor, ["rm", "-f", path], user="root")
 
 
 # ---- faults -------------------------------------------------------------------------------------

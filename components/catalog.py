@@ -180,6 +180,8 @@ SERVICES: dict[str, ServiceDefaults] = {
         stop_grace_seconds=30,
     ),
     "spark-worker": ServiceDefaults("processing", built("spark"), 1, "2g", scalable=True, stop_grace_seconds=30),
+    # A driver on the cluster that Python clients without Java (Airflow's tasks) reach over gRPC.
+    "spark-connect": ServiceDefaults("processing", built("spark"), 0.5, "1g", stop_grace_seconds=30),
     # Flink 2.2's images start as their user, flink (flink-docker FLINK-37881 dropped gosu): the
     # config file reaches it through group 0, which the entrypoint's in-place rewrite needs writable.
     "flink-jobmanager": ServiceDefaults(

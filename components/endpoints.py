@@ -168,6 +168,16 @@ class SparkEndpoint(Reached):
 
 
 @dataclass(frozen=True)
+class SparkConnectEndpoint(Reached):
+    """Spark Connect's gRPC server: a Python client without Java runs SQL and DataFrames on the
+    cluster. Every call carries `Authorization: Bearer <token>` (a secret Output); the server
+    speaks no TLS, so the client sends the header itself (pyspark's `token=` asks for TLS)."""
+
+    scheme: ClassVar[str] = "sc"
+    token: pulumi.Output[str]
+
+
+@dataclass(frozen=True)
 class NessieEndpoint(Reached):
     """Nessie's catalog APIs."""
 

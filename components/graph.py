@@ -139,6 +139,7 @@ def _analytics(built: Built) -> Layer:
         trino=query.endpoint if query else None,
         clickhouse=olap.endpoint if olap else None,
         spark=processing.endpoint if processing else None,
+        spark_connect=processing.connect_endpoint if processing else None,
         sso={ui: client for ui in SSO_UIS if (client := built.sso_client(ui))},
     )
     return AnalyticsLayer(built.platform, built.need(StorageLayer), uses)

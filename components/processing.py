@@ -10,7 +10,8 @@ from collections.abc import Sequence
 
 import pulumi
 
-from components.endpoints import BucketAccess, KafkaEndpoint, SparkEndpoint
+from components import secrets
+from components.endpoints import BucketAccess, KafkaEndpoint, SparkConnectEndpoint, SparkEndpoint
 from components.layer import Layer
 from components.platform import Platform
 from components.service import File, HealthCheck, Metrics, Port, Server, Service, ServiceArgs
@@ -27,6 +28,9 @@ SPARK_CLASS = "/opt/spark/bin/spark-class"
 SPARK_MASTER_METRICS = "/metrics/master/prometheus"
 SPARK_WORKER_METRICS = "/metrics/prometheus"
 SPARK_DAEMON_MEMORY_MB = 256  # the master's and each worker's own JVM; executors get the rest
+SPARK_CONNECT_PORT = 15002
+SPARK_CONNECT_SERVER = "org.apache.spark.sql.connect.service.SparkConnectServer"
+SPARK_SUBMIT = "/opt/spark/bin/spark-submit"
 
 FLINK_RPC_PORT = 6123
 FLINK_BLOB_PORT = 6124
@@ -56,6 +60,11 @@ def _spark_env(name: str) -> dict[str, str]:
     return {"SPARK_DAEMON_MEMORY": f"{SPARK_DAEMON_MEMORY_MB}m", "SPARK_LOCAL_HOSTNAME": name}
 
 
+def driver_memory_mb(spec: ServiceSettings) -> int:
+    """A driver's heap in its container: half the limit (gRPC's and Arrow's buffers live off it)."""
+    return max(256, spec.memory_mb // 2)
+
+
 def process_memory_mb(spec: ServiceSettings) -> int:
     """Flink's total process memory: 90% of the container's limit, the rest left to the OS."""
     return spec.memory_mb * 9 // 10
@@ -77,10 +86,20 @@ class ProcessingLayer(Layer):
         )
         spark_conf = File(SPARK_CONF, self._spark_defaults(storage, spark_s3), secret=True, owner=SPARK_UID)
         self.spark_master = self._spark_master(spark_conf)
+        self.endpoint = SparkEndpoint(
+            self.spark_master.host, SPARK_MASTER_PORT, (self.network,), (self.spark_master.container,)
+        )
         self.spark_workers = [
             self._spark_worker(i, spark_conf, depends_on=[self.spark_master.container, *spark_s3.resources])
             for i in range(1, self.spec("spark-worker").replicas + 1)
         ]
+        connect_token = secrets.hex_token("spark-connect-token", parent=self)
+        connect_conf = File(
+            SPARK_CONF, self._spark_defaults(storage, spark_s3, connect_token), secret=True, owner=SPARK_UID
+        )
+        self.spark_connect = self._spark_connect(
+            connect_conf, depends_on=[self.spark_master.container, *spark_s3.resources]
+        )
 
         # The presto file system sends `x-amz-acl: private` with every checkpoint file it uploads.
         flink_s3 = storage.buckets("flink", [FLINK_BUCKET], parent=self, sets_object_acls=True)
@@ -98,14 +117,32 @@ class ProcessingLayer(Layer):
             for i in range(1, self.spec("flink-taskmanager").replicas + 1)
         ]
 
-        self.endpoint = SparkEndpoint(
-            self.spark_master.host, SPARK_MASTER_PORT, (self.network,), (self.spark_master.container,)
+        self.connect_endpoint = SparkConnectEndpoint(
+            self.spark_connect.host,
+            SPARK_CONNECT_PORT,
+            (self.network,),
+            (self.spark_connect.container,),
+            token=pulumi.Output.secret(connect_token),
         )
-        self.finish()  # no credentials: Spark's and Flink's keys stay in their files
+        # No credentials: Spark's and Flink's keys stay in their files; Spark Connect's token reaches
+        # its clients through the endpoint (Airflow's connections file).
+        self.finish()
 
     # ---- Spark ---------------------------------------------------------------------------
 
-    def _spark_defaults(self, storage: StorageLayer, s3: BucketAccess) -> pulumi.Output[str]:
+    def _spark_defaults(
+        self, storage: StorageLayer, s3: BucketAccess, connect_token: pulumi.Output[str] | None = None
+    ) -> pulumi.Output[str]:
+        """Spark's defaults; with a token, Spark Connect's server's, which adds its own settings."""
+        connect = None
+        if connect_token is not None:
+            connect = {
+                "master_url": self.endpoint.url,
+                "port": SPARK_CONNECT_PORT,
+                "token": connect_token,
+                "driver_memory_mb": driver_memory_mb(self.spec("spark-connect")),
+                "max_executors": self.spec("spark-worker").replicas,
+            }
         return render_output(
             "spark/spark-defaults.conf.j2",
             catalog_uri=storage.endpoints.nessie.iceberg_rest_uri,
@@ -113,6 +150,7 @@ class ProcessingLayer(Layer):
             s3=s3.template_values(),
             master_metrics=SPARK_MASTER_METRICS,
             worker_metrics=SPARK_WORKER_METRICS,
+            connect=connect,
         )
 
     def _spark_master(self, conf: File) -> Service:
@@ -168,6 +206,28 @@ class ProcessingLayer(Layer):
                 files=[conf],
                 listens_by_own_name=True,  # its executors' too: drivers reach them on their own network
                 metrics=Metrics(SPARK_WORKER_UI_PORT, SPARK_WORKER_METRICS),
+                depends_on=depends_on,
+            ),
+        )
+
+    def _spark_connect(self, conf: File, *, depends_on: Sequence[pulumi.Resource]) -> Service:
+        """Spark Connect's server: a client-mode driver on the cluster (spark-submit execs the JVM,
+        so it is the container's main process), its settings and token in its own defaults file."""
+        return self.service(
+            "spark-connect",
+            ServiceArgs(
+                spec=self.spec("spark-connect"),
+                # The gRPC port opens once the server's Spark session exists; the image has bash.
+                lifecycle=Server(
+                    HealthCheck.command(
+                        "bash", "-c", f"exec 3<>/dev/tcp/127.0.0.1/{SPARK_CONNECT_PORT}", start_period="60s"
+                    )
+                ),
+                networks=self._lake,
+                command=[SPARK_SUBMIT, "--class", SPARK_CONNECT_SERVER, "--name", "Spark Connect"],
+                env=_spark_env("spark-connect"),
+                files=[conf],
+                listens_by_own_name=True,  # executors connect back to this driver
                 depends_on=depends_on,
             ),
         )

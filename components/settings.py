@@ -65,7 +65,11 @@ _HOST_NAME = re.compile(
     r"^(?=.{1,253}$)[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$"
 )
 # Services that talk to each other as one cluster and must run the same image.
-SAME_IMAGE = (("flink-jobmanager", "flink-taskmanager"), ("spark-master", "spark-worker"))
+SAME_IMAGE = (
+    ("flink-jobmanager", "flink-taskmanager"),
+    ("spark-master", "spark-worker"),
+    ("spark-master", "spark-connect"),
+)
 
 
 class SettingsError(ValueError):

@@ -387,7 +387,7 @@ def test_notebooks_get_the_services_of_enabled_layers_only(dev, alone):
 
 def test_airflow_connections_follow_the_enabled_layers(dev, alone):
     always = {"mlflow_default", "aws_default", "postgres_default"}
-    assert set(airflow_connections(dev)) == always | {"trino_default", "spark_default"}
+    assert set(airflow_connections(dev)) == always | {"trino_default", "spark_default", "spark_connect_default"}
     assert set(airflow_connections(alone)) == always
     assert airflow_connections(dev)["spark_default"] == {
         "conn_type": "spark",
@@ -572,7 +572,10 @@ def test_airflow_loads_the_layers_config_and_accepts_its_init(dev, tmp_path):
         "postgres_default",
         "trino_default",
         "spark_default",
+        "spark_connect_default",
     }
+    spark_connect = loaded["connections"]["spark_connect_default"]
+    assert (spark_connect["host"], spark_connect["port"], spark_connect["login"]) == ("spark-connect", 15002, "airflow")
     assert loaded["connections"]["aws_default"]["extra"]["endpoint_url"] == "http://minio:9000"
     assert loaded["task_heartbeat_timeout"] == 120
     assert loaded["worker_concurrency"] == 5  # dev's worker has 1536m

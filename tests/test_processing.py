@@ -225,9 +225,57 @@ def test_spark_and_flink_get_their_own_minio_users_and_buckets(dev):
     assert dev.named("spark-s3-policy-attachment").urn in containers["spark-worker-1"].dependencies
 
 
+def test_spark_connect_is_a_driver_on_the_cluster_whose_token_only_it_and_airflow_hold(dev, prod):
+    containers = dev.containers()
+    connect = containers["spark-connect"]
+    assert connect.inputs["command"] == [
+        "/opt/spark/bin/spark-submit",
+        "--class",
+        "org.apache.spark.sql.connect.service.SparkConnectServer",
+        "--name",
+        "Spark Connect",
+    ]
+    assert connect.inputs["image"] == containers["spark-master"].inputs["image"]
+    assert env(connect)["SPARK_LOCAL_HOSTNAME"] == "spark-connect"  # executors reach back to this driver
+    assert connect.inputs["hosts"] == [{"host": "spark-connect", "ip": "0.0.0.0"}]
+    assert joined(connect) >= {"datalyptica-processing", "datalyptica-storage"}
+    assert not connect.inputs.get("ports")  # on the platform's networks only
+    assert dev.health_checks()["spark-connect"][-1] == "exec 3<>/dev/tcp/127.0.0.1/15002"
+    assert containers["spark-master"].urn in connect.dependencies
+
+    conf = parse_with_java(upload(connect, SPARK_CONF)["content"])
+    assert private_to(connect, SPARK_CONF, "185") and "uploads" in connect.secret_inputs()
+    token = conf["spark.connect.authenticate.token"]
+    assert re.fullmatch(r"[0-9a-f]{64}", token)
+    assert conf["spark.master"] == "spark://spark-master:7077"
+    assert conf["spark.connect.grpc.binding.port"] == "15002"
+    assert conf["spark.driver.memory"] == "512m"  # half of dev's 1g
+    assert conf["spark.dynamicAllocation.enabled"] == "true" and conf["spark.dynamicAllocation.minExecutors"] == "0"
+    assert conf["spark.dynamicAllocation.maxExecutors"] == "1"
+    assert prod.containers()["spark-connect"].inputs["memory"] == 2048
+    assert parse_with_java(upload(prod.containers()["spark-connect"], SPARK_CONF)["content"])[
+        "spark.dynamicAllocation.maxExecutors"
+    ] == "2"
+    # The same catalog and keys as every other driver; the token in no other Spark container's file.
+    shared = parse_with_java(upload(containers["spark-worker-1"], SPARK_CONF)["content"])
+    assert {key: conf[key] for key in shared} == shared
+    for name in ("spark-master", "spark-worker-1"):
+        assert token not in upload(containers[name], SPARK_CONF)["content"], name
+
+    airflow = json.loads(upload(containers["airflow-worker-1"], "/opt/airflow/config/connections.json")["content"])
+    assert airflow["spark_connect_default"] == {
+        "conn_type": "spark_connect",
+        "host": "spark-connect",
+        "port": 15002,
+        "login": "airflow",
+        "password": token,
+    }
+    assert connect.urn in containers["airflow-worker-1"].dependencies
+
+
 def test_no_secret_in_the_environment_of_processing_containers(dev):
     # (no generated secret in plain text anywhere: tests/test_storage.py checks the whole stack)
-    for name in ("spark-master", "spark-worker-1", "flink-jobmanager", "flink-taskmanager-1"):
+    for name in ("spark-master", "spark-worker-1", "spark-connect", "flink-jobmanager", "flink-taskmanager-1"):
         assert "envs" not in dev.containers()[name].secret_inputs(), name
 
 

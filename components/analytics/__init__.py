@@ -18,7 +18,14 @@ import pulumi
 from components import analytics_configs as configs
 from components import secrets
 from components.analytics import airflow, jupyterhub, mlflow, redis, superset
-from components.endpoints import ClickHouseEndpoint, DatabaseAccess, Endpoint, SparkEndpoint, TrinoEndpoint
+from components.endpoints import (
+    ClickHouseEndpoint,
+    DatabaseAccess,
+    Endpoint,
+    SparkConnectEndpoint,
+    SparkEndpoint,
+    TrinoEndpoint,
+)
 from components.layer import Layer
 from components.platform import Platform
 from components.sso import OidcClient
@@ -41,6 +48,7 @@ class AnalyticsUses:
     trino: TrinoEndpoint | None = None
     clickhouse: ClickHouseEndpoint | None = None
     spark: SparkEndpoint | None = None
+    spark_connect: SparkConnectEndpoint | None = None  # Airflow's tasks run Spark through it
     sso: Mapping[str, OidcClient] = field(default_factory=dict)
 
     def endpoints(self) -> list[Endpoint]:

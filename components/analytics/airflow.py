@@ -15,7 +15,7 @@ from components.service import File, HealthCheck, InitJob, Lifecycle, Port, Serv
 from components.settings import ServiceSettings
 
 if TYPE_CHECKING:
-    from components.analytics import AnalyticsLayer
+    from components.analytics import AnalyticsLayer, AnalyticsUses
 
 AIRFLOW_API_PORT = 8080
 AIRFLOW_SCHEDULER_HEALTH_PORT = 8974
@@ -28,6 +28,8 @@ AIRFLOW_INIT = f"{AIRFLOW_HOME}/datalyptica/init.sh"
 AIRFLOW_DAGS_FOLDER = f"{AIRFLOW_HOME}/dags"  # a volume every Airflow container shares
 AIRFLOW_SAMPLE_DAG = f"{AIRFLOW_DAGS_FOLDER}/{configs.SAMPLE_DAG_ID}.py"
 AIRFLOW_TRINO_USER = "airflow"  # Trino has no authentication here: the name labels Airflow's queries
+AIRFLOW_SPARK_USER = "airflow"  # Spark Connect's user id for Airflow's sessions (the token authenticates)
+SPARK_CONNECT_CONNECTION = "spark_connect_default"
 # A Celery worker of Airflow measured 521 MiB idle and 166 MiB more per running task (the sample
 # DAG, on the stand-in): it runs as many tasks at once as its memory holds with that much each,
 # where Airflow's default of 16 would be killed for memory below about 3.5 GiB.
@@ -66,10 +68,12 @@ def connections(layer: "AnalyticsLayer") -> tuple[pulumi.Output[str], tuple[pulu
         }
     if uses.spark:
         fixed["spark_default"] = {"conn_type": "spark", "host": f"spark://{uses.spark.host}", "port": uses.spark.port}
-    rendered = pulumi.Output.all(bucket.access_key, bucket.secret_key, shared.password).apply(
+    spark_connect_token = uses.spark_connect.token if uses.spark_connect else ""
+    rendered = pulumi.Output.all(bucket.access_key, bucket.secret_key, shared.password, spark_connect_token).apply(
         lambda keys: configs.render_airflow_connections(
             {
                 **fixed,
+                **spark_connect_connection(uses, keys[3]),
                 "aws_default": {
                     "conn_type": "aws",
                     "login": keys[0],
@@ -93,6 +97,24 @@ def connections(layer: "AnalyticsLayer") -> tuple[pulumi.Output[str], tuple[pulu
         )
     )
     return rendered, (*bucket.resources, *shared.resources)
+
+
+def spark_connect_connection(uses: "AnalyticsUses", token: str) -> dict[str, dict[str, object]]:
+    """`spark_connect_default`, the token as its password. DAGs open a session with
+    `datalyptica_spark.session()` (images/airflow), which sends the token over the server's plain
+    gRPC; the Spark provider's own hook would put it in the URL, where pyspark demands TLS."""
+    if not uses.spark_connect:
+        return {}
+    endpoint = uses.spark_connect
+    return {
+        SPARK_CONNECT_CONNECTION: {
+            "conn_type": "spark_connect",
+            "host": endpoint.host,
+            "port": endpoint.port,
+            "login": AIRFLOW_SPARK_USER,
+            "password": token,
+        }
+    }
 
 
 def config_files(
@@ -184,7 +206,8 @@ def services(layer: "AnalyticsLayer") -> tuple[Service, list[Service]]:
         f"{AIRFLOW_HOME}/{folder}": layer.platform.volume(f"airflow-{folder}", parent=layer)
         for folder in ("dags", "logs", "plugins")
     }
-    airflow = Airflow(layer, files, shared_volumes, [database, *layer.uses.endpoints()])
+    spark_connect = [layer.uses.spark_connect] if layer.uses.spark_connect else []
+    airflow = Airflow(layer, files, shared_volumes, [database, *layer.uses.endpoints(), *spark_connect])
     init = init_job(airflow, depends_on=[*connection_resources, *layer.redis.resources])
     return init, servers(airflow, init)
 

@@ -330,6 +330,30 @@ def render_airflow_sample_dag(landing_bucket: str) -> str:
     )
 
 
+ML_DAG_ID = "datalyptica_ml_pipeline"  # also its file's name under the dags folder
+ML_NAMESPACE = "ml"  # the Iceberg namespace (Trino: the schema) of its tables
+ML_TABLES = {"readings": "energy_readings", "features": "energy_features", "predictions": "energy_predictions"}
+ML_MODEL = "datalyptica_energy_model"  # the registered model, alias `champion`
+ML_EXPERIMENT = "datalyptica_ml_pipeline"
+
+
+def render_airflow_ml_dag(*, trino_user: str, gx_python: str) -> str:
+    """The ML pipeline DAG the platform ships (dags/<ML_DAG_ID>.py): Spark through Spark Connect,
+    MLflow through `mlflow_default`, Great Expectations through Trino (`trino_default`) in the
+    image's own GX environment (`gx_python`)."""
+    return render(
+        "airflow/dags/ml_pipeline.py.j2",
+        dag_id=ML_DAG_ID,
+        namespace=ML_NAMESPACE,
+        tables=ML_TABLES,
+        model=ML_MODEL,
+        experiment=ML_EXPERIMENT,
+        trino_user=trino_user,
+        gx_python=gx_python,
+        py=repr,
+    )
+
+
 def render_superset_init(admin: AdminUser, databases: Mapping[str, str]) -> str:
     """Superset's one-shot init: metadata schema, admin (password set even if it exists), roles and
     permissions, then one database connection per name -> SQLAlchemy URI (updated if present)."""

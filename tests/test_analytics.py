@@ -584,11 +584,11 @@ def test_airflow_loads_the_layers_config_and_accepts_its_init(dev, tmp_path):
     assert parsed[1]["options"]["password"] == dev.outputs["airflow_admin_password"]
 
 
-def test_airflow_parses_the_sample_dag_the_platform_ships(dev, tmp_path):
+def test_airflow_parses_the_dags_the_platform_ships(dev, tmp_path):
     dags = tmp_path / "dags"
     dags.mkdir()
-    source = upload(dev.containers()["airflow-init"], "/opt/airflow/dags/datalyptica_sample_etl.py")
-    (dags / "datalyptica_sample_etl.py").write_text(source)
+    for dag_id in ("datalyptica_sample_etl", "datalyptica_ml_pipeline"):
+        (dags / f"{dag_id}.py").write_text(upload(dev.containers()["airflow-init"], f"/opt/airflow/dags/{dag_id}.py"))
     (tmp_path / "home").mkdir()
     parsed = load_with(AIRFLOW_VENV, "load_airflow_dag.py", str(dags), env={"AIRFLOW_HOME": str(tmp_path / "home")})
     assert parsed["import_errors"] == {}
@@ -596,6 +596,23 @@ def test_airflow_parses_the_sample_dag_the_platform_ships(dev, tmp_path):
     assert dag["schedule"] == "NullTimetable"  # runs only when triggered
     assert dag["params"] == {"rows": 24, "hold_seconds": 0}
     assert dag["tasks"] == {"extract": {"retries": 2, "downstream": ["load"]}, "load": {"retries": 2, "downstream": []}}
+    ml = parsed["dags"]["datalyptica_ml_pipeline"]
+    assert ml["schedule"] == "NullTimetable" and ml["params"] == {"inject_bad_row": False}
+    assert ml["tasks"] == {
+        "features": {"retries": 1, "downstream": ["train"]},
+        "train": {"retries": 1, "downstream": ["predict"]},
+        "predict": {"retries": 1, "downstream": ["validate"]},
+        "validate": {"retries": 0, "downstream": []},  # a failed validation fails the run at once
+    }
+
+
+def test_the_ml_pipeline_ships_only_with_spark_and_trino(deploy):
+    def shipped(layers: list[str]) -> bool:
+        init = deploy(layers=layers, protectData=False).containers()["airflow-init"]
+        return any(u["file"] == "/opt/airflow/dags/datalyptica_ml_pipeline.py" for u in init.inputs["uploads"])
+
+    assert shipped(["storage", "processing", "query", "analytics"])
+    assert not shipped(["storage", "query", "analytics"]) and not shipped(["storage", "processing", "analytics"])
 
 
 def test_a_celery_worker_runs_as_many_tasks_at_once_as_its_memory_holds(deploy):

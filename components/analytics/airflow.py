@@ -27,6 +27,8 @@ AIRFLOW_CONNECTIONS = f"{AIRFLOW_HOME}/config/connections.json"
 AIRFLOW_INIT = f"{AIRFLOW_HOME}/datalyptica/init.sh"
 AIRFLOW_DAGS_FOLDER = f"{AIRFLOW_HOME}/dags"  # a volume every Airflow container shares
 AIRFLOW_SAMPLE_DAG = f"{AIRFLOW_DAGS_FOLDER}/{configs.SAMPLE_DAG_ID}.py"
+AIRFLOW_ML_DAG = f"{AIRFLOW_DAGS_FOLDER}/{configs.ML_DAG_ID}.py"
+AIRFLOW_GX_PYTHON = "/home/airflow/gx-venv/bin/python"  # Great Expectations' own environment (images/airflow)
 AIRFLOW_TRINO_USER = "airflow"  # Trino has no authentication here: the name labels Airflow's queries
 AIRFLOW_SPARK_USER = "airflow"  # Spark Connect's user id for Airflow's sessions (the token authenticates)
 SPARK_CONNECT_CONNECTION = "spark_connect_default"
@@ -226,9 +228,23 @@ def init_job(airflow: Airflow, *, depends_on: Sequence[pulumi.Resource]) -> Serv
         layer.spec("airflow-apiserver").init_job("airflow-init"),
         InitJob(),
         ["bash", AIRFLOW_INIT],
-        extra_files=[File(AIRFLOW_INIT, init_script, secret=True, owner=AIRFLOW_UID), sample_dag],
+        extra_files=[
+            File(AIRFLOW_INIT, init_script, secret=True, owner=AIRFLOW_UID),
+            sample_dag,
+            *workflow_dags(layer),
+        ],
         depends_on=depends_on,
     )
+
+
+def workflow_dags(layer: "AnalyticsLayer") -> list[File]:
+    """The seed's workflows, each shipped when the layers it runs through are deployed: the ML
+    pipeline needs Spark (through Spark Connect) and Trino."""
+    uses = layer.uses
+    if not (uses.spark_connect and uses.trino):
+        return []
+    ml_dag = configs.render_airflow_ml_dag(trino_user=AIRFLOW_TRINO_USER, gx_python=AIRFLOW_GX_PYTHON)
+    return [File(AIRFLOW_ML_DAG, ml_dag, owner=AIRFLOW_UID)]
 
 
 def servers(airflow: Airflow, init: Service) -> list[Service]:

@@ -43,6 +43,7 @@ MODULE_ORDER = (
     "test_query_live",
     "test_processing_live",
     "test_streaming_live",
+    "test_workflows_live",
     "test_objectstore_live",
     "test_storage_live",
     "test_engine_destroy_live",

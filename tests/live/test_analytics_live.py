@@ -32,7 +32,7 @@ from components.analytics.mlflow import MLFLOW_ARTIFACTS_BUCKET, MLFLOW_PORT
 from components.analytics.superset import SUPERSET_PORT
 from components.analytics_configs import SAMPLE_DAG_ID, SAMPLE_DAG_TABLE
 from components.objectstore import SEAWEEDFS_S3_PORT
-from components.storage import LANDING_BUCKET, WAREHOUSE_BUCKET
+from components.storage import LANDING_BUCKET
 from tests.integration.pgcluster import wait_for
 from tests.live.conftest import record
 from tests.live.deploy import LiveDeployment, replace
@@ -412,10 +412,16 @@ def test_superset_charts_rows_that_trino_computes(e2e_settings, superset: Supers
 # ---- Airflow ------------------------------------------------------------------------------------
 
 
+def airflow_client(live: LiveDeployment) -> Airflow:
+    """Airflow's API, logged in as the stack's admin."""
+    client = Airflow(published_url(live, "airflow-apiserver", AIRFLOW_API_PORT))
+    client.login(ADMIN, live.outputs["airflow_admin_password"])
+    return client
+
+
 @pytest.fixture(scope="module")
 def airflow(e2e: LiveDeployment) -> Airflow:
-    client = Airflow(published_url(e2e, "airflow-apiserver", AIRFLOW_API_PORT))
-    client.login(ADMIN, e2e.outputs["airflow_admin_password"])
+    client = airflow_client(e2e)
     client.unpause_when_parsed(SAMPLE_DAG)
     return client
 
@@ -501,93 +507,6 @@ def test_a_dag_file_a_team_adds_shows_up_in_airflow_within_30_seconds(
         seconds = round(time.monotonic() - added, 1)
     record("airflow_added_dag_seconds", seconds)
     assert seconds <= 30, f"a new DAG file took {seconds} s to show up in Airflow"
-
-
-SPARK_CONNECT_DAG = """
-import json
-import logging
-
-from airflow.sdk import dag, task
-
-log = logging.getLogger(__name__)
-
-
-@dag(dag_id="{dag_id}", schedule=None, tags=["e2e"])
-def spark_connect():
-    @task
-    def on_the_cluster():
-        from datalyptica_spark import session
-
-        with session() as spark:
-            spark.sql("CREATE NAMESPACE IF NOT EXISTS nessie.e2e")
-            squares = spark.range(100).selectExpr("id", "id * id AS squared")
-            squares.writeTo("nessie.e2e.{table}").createOrReplace()
-            table = spark.table("nessie.e2e.{table}")
-            files = spark.sql("SELECT file_path FROM nessie.e2e.{table}.files").collect()
-            found = {{
-                "total": table.selectExpr("sum(squared) AS total").collect()[0]["total"],
-                "files": [r["file_path"] for r in files],
-                "pandas_rows": len(table.toPandas()),
-            }}
-        log.info("E2E-RESULT %s", json.dumps(found))
-
-    @task
-    def without_the_token():
-        from pyspark.sql.connect.session import SparkSession
-        from datalyptica_spark import address
-
-        url, _ = address()
-        try:
-            SparkSession.builder.remote(url).create().sql("SELECT 1").collect()
-            refused = "accepted"
-        except Exception as error:
-            refused = str(error)[:300]
-        log.info("E2E-RESULT %s", json.dumps({{"refused": refused}}))
-
-    on_the_cluster()
-    without_the_token()
-
-
-spark_connect()
-"""
-
-
-def logged_result(airflow: Airflow, dag_id: str, run_id: str, task_id: str) -> dict[str, Any]:
-    instance = airflow.task_instance(dag_id, run_id, task_id)
-    log = airflow.task_log(dag_id, run_id, task_id, instance["try_number"])
-    found = re.search(r"E2E-RESULT (\{.*\})", log)
-    assert found, f"{task_id} logged no result:\n{log[-2000:]}"
-    return json.loads(found.group(1))
-
-
-def test_a_dag_runs_spark_on_the_cluster_through_spark_connect_which_refuses_a_client_without_its_token(
-    e2e: LiveDeployment, api: docker.APIClient, airflow: Airflow
-):
-    dag_id, table = f"e2e_spark_connect_{uuid.uuid4().hex[:8]}", f"connect_{uuid.uuid4().hex[:8]}"
-    with dag_file(api, e2e, dag_id, SPARK_CONNECT_DAG.format(dag_id=dag_id, table=table)):
-        airflow.unpause_when_parsed(dag_id, timeout=120)
-        started = time.monotonic()
-        run_id = airflow.trigger(dag_id)
-        state = airflow.wait_for_run(dag_id, run_id, timeout=600)
-        record("spark_connect_dag_seconds", round(time.monotonic() - started, 1))
-        assert state == "success", airflow.task_log(dag_id, run_id, "on_the_cluster", 1)[-3000:]
-        found = logged_result(airflow, dag_id, run_id, "on_the_cluster")
-        refused = logged_result(airflow, dag_id, run_id, "without_the_token")["refused"]
-    assert found["total"] == sum(i * i for i in range(100)) and found["pandas_rows"] == 100
-    assert found["files"] and all(f.startswith(f"s3://{WAREHOUSE_BUCKET}/") for f in found["files"])
-    assert "UNAUTHENTICATED" in refused or "authentication token" in refused, refused
-    # The work ran in an executor on the worker, not in the server's own JVM.
-    connect = container_name(containers(e2e)["spark-connect"])
-    applications = json.loads(exec_in(api, connect, ["curl", "-fsS", "http://localhost:4040/api/v1/applications"])[1])
-    executors = json.loads(
-        exec_in(
-            api,
-            connect,
-            ["curl", "-fsS", f"http://localhost:4040/api/v1/applications/{applications[0]['id']}/allexecutors"],
-        )[1]
-    )
-    ran = [e for e in executors if e["id"] != "driver" and e["totalTasks"] > 0]
-    assert ran and all(e["hostPort"].startswith("spark-worker-") for e in ran), executors
 
 
 # ---- faults -------------------------------------------------------------------------------------

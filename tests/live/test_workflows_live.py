@@ -1,0 +1,215 @@
+"""The seed's workflows, through Airflow on the live e2e stack: a DAG's Spark work through Spark
+Connect, and the ML pipeline the platform ships (Spark features from Iceberg, a model trained and
+registered in MLflow, predictions written back and validated by Great Expectations through Trino).
+Each step's effect is checked in the system it touches, not only the task states. Runs after the
+data layers' checklists, before the storage faults.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from typing import Any
+
+import docker
+import pytest
+import requests
+
+from components.analytics.mlflow import MLFLOW_PORT
+from components.analytics_configs import ML_DAG_ID, ML_EXPERIMENT, ML_MODEL, ML_NAMESPACE, ML_TABLES
+from components.query import TRINO_PORT
+from components.storage import NESSIE_PORT, WAREHOUSE_BUCKET
+from tests.live.conftest import record
+from tests.live.deploy import LiveDeployment
+from tests.live.stack import container_name, containers, exec_in, published_url
+from tests.live.test_analytics_live import airflow_client, dag_file, s3_admin
+from tests.live.test_query_live import query
+from tests.live.uis import Airflow, MLflow
+
+
+@pytest.fixture(scope="module")
+def airflow(e2e: LiveDeployment) -> Airflow:
+    return airflow_client(e2e)
+
+
+@pytest.fixture(scope="module")
+def mlflow(e2e: LiveDeployment) -> MLflow:
+    return MLflow(published_url(e2e, "mlflow", MLFLOW_PORT))
+
+
+@pytest.fixture(scope="module")
+def trino(e2e: LiveDeployment) -> str:
+    return published_url(e2e, "trino", TRINO_PORT)
+
+
+SPARK_CONNECT_DAG = """
+import json
+import logging
+
+from airflow.sdk import dag, task
+
+log = logging.getLogger(__name__)
+
+
+@dag(dag_id="{dag_id}", schedule=None, tags=["e2e"])
+def spark_connect():
+    @task
+    def on_the_cluster():
+        from datalyptica_spark import session
+
+        with session() as spark:
+            spark.sql("CREATE NAMESPACE IF NOT EXISTS nessie.e2e")
+            squares = spark.range(100).selectExpr("id", "id * id AS squared")
+            squares.writeTo("nessie.e2e.{table}").createOrReplace()
+            table = spark.table("nessie.e2e.{table}")
+            files = spark.sql("SELECT file_path FROM nessie.e2e.{table}.files").collect()
+            found = {{
+                "total": table.selectExpr("sum(squared) AS total").collect()[0]["total"],
+                "files": [r["file_path"] for r in files],
+                "pandas_rows": len(table.toPandas()),
+            }}
+        log.info("E2E-RESULT %s", json.dumps(found))
+
+    @task
+    def without_the_token():
+        from pyspark.sql.connect.session import SparkSession
+        from datalyptica_spark import address
+
+        url, _ = address()
+        try:
+            SparkSession.builder.remote(url).create().sql("SELECT 1").collect()
+            refused = "accepted"
+        except Exception as error:
+            refused = str(error)[:300]
+        log.info("E2E-RESULT %s", json.dumps({{"refused": refused}}))
+
+    on_the_cluster()
+    without_the_token()
+
+
+spark_connect()
+"""
+
+
+def logged_result(airflow: Airflow, dag_id: str, run_id: str, task_id: str) -> dict[str, Any]:
+    instance = airflow.task_instance(dag_id, run_id, task_id)
+    log = airflow.task_log(dag_id, run_id, task_id, instance["try_number"])
+    found = re.search(r"E2E-RESULT (\{.*\})", log)
+    assert found, f"{task_id} logged no result:\n{log[-2000:]}"
+    return json.loads(found.group(1))
+
+
+def test_a_dag_runs_spark_on_the_cluster_through_spark_connect_which_refuses_a_client_without_its_token(
+    e2e: LiveDeployment, api: docker.APIClient, airflow: Airflow
+):
+    dag_id, table = f"e2e_spark_connect_{uuid.uuid4().hex[:8]}", f"connect_{uuid.uuid4().hex[:8]}"
+    with dag_file(api, e2e, dag_id, SPARK_CONNECT_DAG.format(dag_id=dag_id, table=table)):
+        airflow.unpause_when_parsed(dag_id, timeout=120)
+        started = time.monotonic()
+        run_id = airflow.trigger(dag_id)
+        state = airflow.wait_for_run(dag_id, run_id, timeout=600)
+        record("spark_connect_dag_seconds", round(time.monotonic() - started, 1))
+        assert state == "success", airflow.task_log(dag_id, run_id, "on_the_cluster", 1)[-3000:]
+        found = logged_result(airflow, dag_id, run_id, "on_the_cluster")
+        refused = logged_result(airflow, dag_id, run_id, "without_the_token")["refused"]
+    assert found["total"] == sum(i * i for i in range(100)) and found["pandas_rows"] == 100
+    assert found["files"] and all(f.startswith(f"s3://{WAREHOUSE_BUCKET}/") for f in found["files"])
+    assert "UNAUTHENTICATED" in refused or "authentication token" in refused, refused
+    # The work ran in an executor on the worker, not in the server's own JVM.
+    connect = container_name(containers(e2e)["spark-connect"])
+    applications = json.loads(exec_in(api, connect, ["curl", "-fsS", "http://localhost:4040/api/v1/applications"])[1])
+    executors = json.loads(
+        exec_in(
+            api,
+            connect,
+            ["curl", "-fsS", f"http://localhost:4040/api/v1/applications/{applications[0]['id']}/allexecutors"],
+        )[1]
+    )
+    ran = [e for e in executors if e["id"] != "driver" and e["totalTasks"] > 0]
+    assert ran and all(e["hostPort"].startswith("spark-worker-") for e in ran), executors
+
+
+def run_dag(airflow: Airflow, dag_id: str, conf: dict[str, Any] | None = None, timeout: float = 900) -> tuple[str, str]:
+    """A triggered run of a shipped DAG, to its end: its id and state."""
+    airflow.unpause_when_parsed(dag_id)
+    run_id = airflow.trigger(dag_id, conf)
+    return run_id, airflow.wait_for_run(dag_id, run_id, timeout=timeout)
+
+
+def task_log(airflow: Airflow, dag_id: str, run_id: str, task_id: str) -> str:
+    return airflow.task_log(dag_id, run_id, task_id, airflow.task_instance(dag_id, run_id, task_id)["try_number"])
+
+
+def in_the_airflow_worker(api: docker.APIClient, live: LiveDeployment, code: str) -> str:
+    """Python run as Airflow's user in the Celery worker's container (its image, its networks)."""
+    status, output = exec_in(api, container_name(containers(live)["airflow-worker-1"]), ["python", "-c", code])
+    assert status == 0, output[-2000:]
+    return output
+
+
+def test_the_ml_pipeline_trains_a_champion_from_iceberg_and_fails_validation_on_a_bad_row(
+    e2e: LiveDeployment, api: docker.APIClient, airflow: Airflow, mlflow: MLflow, trino: str
+):
+    ml = ML_DAG_ID
+    namespace, tables = ML_NAMESPACE, ML_TABLES
+    # A bad row first: the run fails at validation, saying which expectation and why.
+    started = time.monotonic()
+    bad_run, state = run_dag(airflow, ml, {"inject_bad_row": True})
+    record("ml_pipeline_failing_run_seconds", round(time.monotonic() - started, 1))
+    assert state == "failed"
+    states = {t: airflow.task_instance(ml, bad_run, t)["state"] for t in ("features", "train", "predict", "validate")}
+    assert states == {"features": "success", "train": "success", "predict": "success", "validate": "failed"}
+    said = task_log(airflow, ml, bad_run, "validate")
+    assert "expect_column_values_to_not_be_null predicted_kwh" in said and "expectation(s) unmet" in said, said[-3000:]
+
+    # A good run: every step's effect, where it lives.
+    started = time.monotonic()
+    good_run, state = run_dag(airflow, ml)
+    record("ml_pipeline_run_seconds", round(time.monotonic() - started, 1))
+    assert state == "success", task_log(airflow, ml, good_run, "validate")[-3000:]
+    iceberg = f"iceberg.{namespace}"
+    counts = {name: query(trino, f"SELECT count(*) FROM {iceberg}.{table}")[0][0] for name, table in tables.items()}
+    assert counts == {"readings": 2000, "features": 2000, "predictions": 400}  # two runs, nothing doubled
+    predictions = f"{iceberg}.{tables['predictions']}"
+    [[nulls, lowest, highest]] = query(
+        trino, f"SELECT count_if(predicted_kwh IS NULL), min(predicted_kwh), max(predicted_kwh) FROM {predictions}"
+    )
+    assert nulls == 0 and 0 < lowest < highest < 500
+    files = s3_admin(e2e).list_objects_v2(Bucket=WAREHOUSE_BUCKET, Prefix=f"{namespace}/")
+    assert any(
+        tables["predictions"] in item["Key"] and item["Key"].endswith(".parquet") for item in files.get("Contents", [])
+    )
+    # Nessie's main branch holds each table, its metadata in the warehouse bucket.
+    nessie = published_url(e2e, "nessie", NESSIE_PORT)
+    for table in tables.values():
+        content = requests.get(f"{nessie}/api/v2/trees/main/contents/{namespace}.{table}", timeout=30).json()
+        assert content["content"]["type"] == "ICEBERG_TABLE", content
+        assert content["content"]["metadataLocation"].startswith(f"s3://{WAREHOUSE_BUCKET}/"), content
+    gx = re.search(r"GX-RESULT (\{.*\})", task_log(airflow, ml, good_run, "validate"))
+    assert gx and json.loads(gx.group(1))["success"] is True
+
+    # MLflow: two runs in the experiment; the first version is the champion, the second (the same
+    # data, the same RMSE) did not beat it.
+    experiment = mlflow.call("GET", "experiments/get-by-name", params={"experiment_name": ML_EXPERIMENT})["experiment"]
+    runs = mlflow.call("POST", "runs/search", json={"experiment_ids": [experiment["experiment_id"]]})["runs"]
+    assert {r["info"]["run_name"] for r in runs} >= {bad_run, good_run}
+    metrics = {
+        m["key"]: m["value"] for m in next(r for r in runs if r["info"]["run_name"] == good_run)["data"]["metrics"]
+    }
+    assert metrics["rmse"] < 2.0 and metrics["r2"] > 0.95, metrics  # the noise is uniform in ±2.5
+    champion = mlflow.call("GET", "registered-models/alias", params={"name": ML_MODEL, "alias": "champion"})
+    versions = mlflow.call("POST", "model-versions/search", params={"filter": f"name='{ML_MODEL}'"})["model_versions"]
+    assert len(versions) >= 2 and champion["model_version"]["version"] == "1"
+    # The champion, loaded by its alias where DAGs run, predicts.
+    predicted = in_the_airflow_worker(
+        api,
+        e2e,
+        "import json, mlflow, pandas as pd; mlflow.set_tracking_uri('http://mlflow:5000');"
+        f" model = mlflow.pyfunc.load_model('models:/{ML_MODEL}@champion');"
+        " rows = pd.DataFrame({'temperature': [20.0, 30.0], 'occupancy': [10.0, 90.0], 'working_hours': [0.0, 1.0]});"
+        " print('PREDICTED', json.dumps([float(v) for v in model.predict(rows)]))",
+    )
+    low, high = json.loads(predicted.split("PREDICTED", 1)[1])
+    assert 40 < low < high < 150  # 20 + 1.5 t + 0.4 o (+ 12 in working hours)

@@ -22,7 +22,7 @@ Airflow's ConfigParser, URL parts percent-encoded), so any generated password is
 import json
 import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -112,6 +112,19 @@ class AdminUser:
     email: str
     first_name: str = "Platform"
     last_name: str = "Admin"
+
+
+@dataclass(frozen=True)
+class ServiceUser:
+    """A login one product gives another (Superset's for Airflow's DAGs), its password generated."""
+
+    username: str
+    password: str
+    role: str
+
+    @property
+    def email(self) -> str:
+        return f"{self.username}@datalyptica.local"
 
 
 @dataclass(frozen=True)
@@ -335,12 +348,14 @@ ML_NAMESPACE = "ml"  # the Iceberg namespace (Trino: the schema) of its tables
 ML_TABLES = {"readings": "energy_readings", "features": "energy_features", "predictions": "energy_predictions"}
 ML_MODEL = "datalyptica_energy_model"  # the registered model, alias `champion`
 ML_EXPERIMENT = "datalyptica_ml_pipeline"
+ML_CHART = "Energy use: predicted and actual"  # the Superset chart the pipeline publishes
 
 
-def render_airflow_ml_dag(*, trino_user: str, gx_python: str) -> str:
+def render_airflow_ml_dag(*, trino_user: str, gx_python: str, superset_database: str) -> str:
     """The ML pipeline DAG the platform ships (dags/<ML_DAG_ID>.py): Spark through Spark Connect,
     MLflow through `mlflow_default`, Great Expectations through Trino (`trino_default`) in the
-    image's own GX environment (`gx_python`)."""
+    image's own GX environment (`gx_python`), Superset's dataset and chart on its database
+    `superset_database` (Trino) through `superset_default`."""
     return render(
         "airflow/dags/ml_pipeline.py.j2",
         dag_id=ML_DAG_ID,
@@ -350,14 +365,21 @@ def render_airflow_ml_dag(*, trino_user: str, gx_python: str) -> str:
         experiment=ML_EXPERIMENT,
         trino_user=trino_user,
         gx_python=gx_python,
+        superset_database=superset_database,
+        chart=ML_CHART,
         py=repr,
     )
 
 
-def render_superset_init(admin: AdminUser, databases: Mapping[str, str]) -> str:
+def render_superset_init(
+    admin: AdminUser, databases: Mapping[str, str], service_users: Sequence[ServiceUser] = ()
+) -> str:
     """Superset's one-shot init: metadata schema, admin (password set even if it exists), roles and
-    permissions, then one database connection per name -> SQLAlchemy URI (updated if present)."""
-    return render("superset/init.sh.j2", admin=admin, databases=dict(databases), sh=shlex.quote)
+    permissions, the service users (likewise), then one database connection per name ->
+    SQLAlchemy URI (updated if present)."""
+    return render(
+        "superset/init.sh.j2", admin=admin, databases=dict(databases), service_users=service_users, sh=shlex.quote
+    )
 
 
 def render_airflow_init(admin: AdminUser) -> str:

@@ -386,8 +386,12 @@ def test_notebooks_get_the_services_of_enabled_layers_only(dev, alone):
 
 
 def test_airflow_connections_follow_the_enabled_layers(dev, alone):
-    always = {"mlflow_default", "aws_default", "postgres_default"}
+    always = {"mlflow_default", "aws_default", "postgres_default", "superset_default"}
     assert set(airflow_connections(dev)) == always | {"trino_default", "spark_default", "spark_connect_default"}
+    superset = airflow_connections(dev)["superset_default"]
+    assert (superset["host"], superset["port"], superset["login"]) == ("superset", 8088, "airflow")
+    superset_init = upload(dev.containers()["superset-init"], "/app/datalyptica/init.sh")
+    assert "--role=Alpha --username=airflow" in superset_init and superset["password"] in superset_init
     assert set(airflow_connections(alone)) == always
     assert airflow_connections(dev)["spark_default"] == {
         "conn_type": "spark",
@@ -544,14 +548,17 @@ def test_superset_loads_the_layers_config_and_accepts_its_init(dev, tmp_path):
         "@redis:6379/1"
     )
     parsed = load_with(SUPERSET_VENV, "parse_superset_cli.py", str(script), env=variables)
-    assert [p["command"] for p in parsed][:4] == [
+    assert [p["command"] for p in parsed][:6] == [
         ["db", "upgrade"],
         ["fab", "create-admin"],
         ["fab", "reset-password"],
         ["init"],
+        ["fab", "create-user"],  # Airflow's user, after `init` made the roles
+        ["fab", "reset-password"],
     ]
     assert parsed[1]["options"]["password"] == dev.outputs["superset_admin_password"]
-    assert {p["options"]["database_name"] for p in parsed[4:]} == {"Trino", "ClickHouse", "PostgreSQL"}
+    assert parsed[4]["options"]["password"] == airflow_connections(dev)["superset_default"]["password"]
+    assert {p["options"]["database_name"] for p in parsed[6:]} == {"Trino", "ClickHouse", "PostgreSQL"}
 
 
 def test_airflow_loads_the_layers_config_and_accepts_its_init(dev, tmp_path):
@@ -573,6 +580,7 @@ def test_airflow_loads_the_layers_config_and_accepts_its_init(dev, tmp_path):
         "trino_default",
         "spark_default",
         "spark_connect_default",
+        "superset_default",
     }
     spark_connect = loaded["connections"]["spark_connect_default"]
     assert (spark_connect["host"], spark_connect["port"], spark_connect["login"]) == ("spark-connect", 15002, "airflow")
@@ -601,8 +609,9 @@ def test_airflow_parses_the_dags_the_platform_ships(dev, tmp_path):
     assert ml["tasks"] == {
         "features": {"retries": 1, "downstream": ["train"]},
         "train": {"retries": 1, "downstream": ["predict"]},
-        "predict": {"retries": 1, "downstream": ["validate"]},
-        "validate": {"retries": 0, "downstream": []},  # a failed validation fails the run at once
+        "predict": {"retries": 1, "downstream": ["publish", "validate"]},
+        "validate": {"retries": 0, "downstream": ["publish"]},  # a failed validation fails the run at once
+        "publish": {"retries": 1, "downstream": []},
     }
 
 

@@ -25,6 +25,7 @@ from components.analytics_configs import (
     OidcClient,
     PostgresDatabase,
     RedisServer,
+    ServiceUser,
     SupersetConfig,
     notebook_environment,
     render_airflow_config,
@@ -413,7 +414,8 @@ def test_airflow_init_commands_are_ones_airflow_accepts(tmp_path):
 def test_superset_init_commands_are_ones_superset_accepts(tmp_path):
     admin = AdminUser("admin", hostile_password(), "admin@example.org")
     uri = f"clickhousedb://default:{quote(hostile_password(), safe='')}@clickhouse:8123/default"
-    script = write_secret_file(tmp_path / "init.sh", render_superset_init(admin, {"ClickHouse": uri}))
+    airflow = ServiceUser("airflow", hostile_password(), "Alpha")
+    script = write_secret_file(tmp_path / "init.sh", render_superset_init(admin, {"ClickHouse": uri}, [airflow]))
     config_file = write_secret_file(
         tmp_path / "superset_config.py",
         render_superset_config(SupersetConfig(secret_key=secrets.token_urlsafe(42), database=database("superset"))),
@@ -430,11 +432,19 @@ def test_superset_init_commands_are_ones_superset_accepts(tmp_path):
         ["fab", "create-admin"],
         ["fab", "reset-password"],
         ["init"],
+        ["fab", "create-user"],
+        ["fab", "reset-password"],
         ["set-database-uri"],
     ]
     assert parsed[1]["options"]["password"] == admin.password
     assert parsed[2]["options"] == {"username": "admin", "password": admin.password}
-    assert parsed[4]["options"] == {"database_name": "ClickHouse", "uri": uri, "skip_create": False}
+    assert {key: parsed[4]["options"][key] for key in ("role", "username", "password")} == {
+        "role": "Alpha",
+        "username": "airflow",
+        "password": airflow.password,
+    }
+    assert parsed[5]["options"] == {"username": "airflow", "password": airflow.password}
+    assert parsed[6]["options"] == {"database_name": "ClickHouse", "uri": uri, "skip_create": False}
 
 
 def test_superset_init_registers_no_database_it_is_not_given():

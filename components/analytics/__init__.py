@@ -86,6 +86,7 @@ class AnalyticsLayer(Layer):
         self.jupyterhub_admin_password = secrets.password("jupyterhub-admin-password", parent=self)
         self.jupyterhub = jupyterhub.hub(self)
         self.superset_admin_password = secrets.password("superset-admin-password", parent=self)
+        self.superset_airflow_password = secrets.password("superset-airflow-password", parent=self)
         self.superset_init, self.superset = superset.services(self)
         self.airflow_admin_password = secrets.password("airflow-admin-password", parent=self)
         self.airflow_init, self.airflow = airflow.services(self)

@@ -10,6 +10,7 @@ import pulumi_docker as docker
 
 from components import analytics_configs as configs
 from components import secrets
+from components.analytics.superset import SUPERSET_AIRFLOW_USER, SUPERSET_PORT, SUPERSET_TRINO_DATABASE
 from components.endpoints import Endpoint
 from components.service import File, HealthCheck, InitJob, Lifecycle, Port, Server, Service, ServiceArgs, Timing
 from components.settings import ServiceSettings
@@ -71,11 +72,20 @@ def connections(layer: "AnalyticsLayer") -> tuple[pulumi.Output[str], tuple[pulu
     if uses.spark:
         fixed["spark_default"] = {"conn_type": "spark", "host": f"spark://{uses.spark.host}", "port": uses.spark.port}
     spark_connect_token = uses.spark_connect.token if uses.spark_connect else ""
-    rendered = pulumi.Output.all(bucket.access_key, bucket.secret_key, shared.password, spark_connect_token).apply(
+    rendered = pulumi.Output.all(
+        bucket.access_key, bucket.secret_key, shared.password, spark_connect_token, layer.superset_airflow_password
+    ).apply(
         lambda keys: configs.render_airflow_connections(
             {
                 **fixed,
                 **spark_connect_connection(uses, keys[3]),
+                "superset_default": {
+                    "conn_type": "http",
+                    "host": layer.superset.host,
+                    "port": SUPERSET_PORT,
+                    "login": SUPERSET_AIRFLOW_USER,
+                    "password": keys[4],
+                },
                 "aws_default": {
                     "conn_type": "aws",
                     "login": keys[0],
@@ -243,7 +253,9 @@ def workflow_dags(layer: "AnalyticsLayer") -> list[File]:
     uses = layer.uses
     if not (uses.spark_connect and uses.trino):
         return []
-    ml_dag = configs.render_airflow_ml_dag(trino_user=AIRFLOW_TRINO_USER, gx_python=AIRFLOW_GX_PYTHON)
+    ml_dag = configs.render_airflow_ml_dag(
+        trino_user=AIRFLOW_TRINO_USER, gx_python=AIRFLOW_GX_PYTHON, superset_database=SUPERSET_TRINO_DATABASE
+    )
     return [File(AIRFLOW_ML_DAG, ml_dag, owner=AIRFLOW_UID)]
 
 

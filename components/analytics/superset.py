@@ -17,6 +17,11 @@ SUPERSET_UID = "1000"  # checked at build time by images/superset/Dockerfile
 SUPERSET_CONFIG = "/app/pythonpath/superset_config.py"
 SUPERSET_INIT = "/app/datalyptica/init.sh"
 SUPERSET_TRINO_USER = "superset"  # Trino has no authentication here: the name labels Superset's queries
+# Airflow's DAGs publish their datasets and charts as this user: Alpha makes and edits its own
+# content on every data source, and administers nothing.
+SUPERSET_AIRFLOW_USER = "airflow"
+SUPERSET_TRINO_DATABASE = "Trino"  # the name of its connection to Trino
+SUPERSET_AIRFLOW_ROLE = "Alpha"
 
 
 def databases(layer: "AnalyticsLayer") -> pulumi.Output[dict[str, str]]:
@@ -24,7 +29,7 @@ def databases(layer: "AnalyticsLayer") -> pulumi.Output[dict[str, str]]:
     uses, shared = layer.uses, layer.shared_data
     uris: dict[str, pulumi.Input[str]] = {}
     if uses.trino:
-        uris["Trino"] = uses.trino.sqlalchemy_url(SUPERSET_TRINO_USER)
+        uris[SUPERSET_TRINO_DATABASE] = uses.trino.sqlalchemy_url(SUPERSET_TRINO_USER)
     if uses.clickhouse:
         uris["ClickHouse"] = uses.clickhouse.sqlalchemy_uri()
     uris["PostgreSQL"] = shared.url("postgresql+psycopg2")
@@ -44,8 +49,12 @@ def services(layer: "AnalyticsLayer") -> tuple[Service, Service]:
             configs.SupersetConfig(secret_key=v[0], database=v[1], redis=v[2], oidc=v[3])
         )
     )
-    init_script = pulumi.Output.all(layer.superset_admin_password, databases(layer)).apply(
-        lambda v: configs.render_superset_init(layer.admin(v[0]), v[1])
+    init_script = pulumi.Output.all(
+        layer.superset_admin_password, databases(layer), layer.superset_airflow_password
+    ).apply(
+        lambda v: configs.render_superset_init(
+            layer.admin(v[0]), v[1], [configs.ServiceUser(SUPERSET_AIRFLOW_USER, v[2], SUPERSET_AIRFLOW_ROLE)]
+        )
     )
     config_file = File(SUPERSET_CONFIG, config, secret=True, owner=SUPERSET_UID)
     uses = [database, *layer.uses.endpoints()]

@@ -18,15 +18,16 @@ import pytest
 import requests
 
 from components.analytics.mlflow import MLFLOW_PORT
-from components.analytics_configs import ML_DAG_ID, ML_EXPERIMENT, ML_MODEL, ML_NAMESPACE, ML_TABLES
+from components.analytics.superset import SUPERSET_PORT
+from components.analytics_configs import ML_CHART, ML_DAG_ID, ML_EXPERIMENT, ML_MODEL, ML_NAMESPACE, ML_TABLES
 from components.query import TRINO_PORT
 from components.storage import NESSIE_PORT, WAREHOUSE_BUCKET
 from tests.live.conftest import record
 from tests.live.deploy import LiveDeployment
 from tests.live.stack import container_name, containers, exec_in, published_url
-from tests.live.test_analytics_live import airflow_client, dag_file, s3_admin
+from tests.live.test_analytics_live import ADMIN, airflow_client, dag_file, s3_admin
 from tests.live.test_query_live import query
-from tests.live.uis import Airflow, MLflow
+from tests.live.uis import Airflow, MLflow, Superset
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +38,13 @@ def airflow(e2e: LiveDeployment) -> Airflow:
 @pytest.fixture(scope="module")
 def mlflow(e2e: LiveDeployment) -> MLflow:
     return MLflow(published_url(e2e, "mlflow", MLFLOW_PORT))
+
+
+@pytest.fixture(scope="module")
+def superset(e2e: LiveDeployment) -> Superset:
+    client = Superset(published_url(e2e, "superset", SUPERSET_PORT))
+    client.login(ADMIN, e2e.outputs["superset_admin_password"])
+    return client
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +158,7 @@ def in_the_airflow_worker(api: docker.APIClient, live: LiveDeployment, code: str
 
 
 def test_the_ml_pipeline_trains_a_champion_from_iceberg_and_fails_validation_on_a_bad_row(
-    e2e: LiveDeployment, api: docker.APIClient, airflow: Airflow, mlflow: MLflow, trino: str
+    e2e: LiveDeployment, api: docker.APIClient, airflow: Airflow, mlflow: MLflow, superset: Superset, trino: str
 ):
     ml = ML_DAG_ID
     namespace, tables = ML_NAMESPACE, ML_TABLES
@@ -159,8 +167,15 @@ def test_the_ml_pipeline_trains_a_champion_from_iceberg_and_fails_validation_on_
     bad_run, state = run_dag(airflow, ml, {"inject_bad_row": True})
     record("ml_pipeline_failing_run_seconds", round(time.monotonic() - started, 1))
     assert state == "failed"
-    states = {t: airflow.task_instance(ml, bad_run, t)["state"] for t in ("features", "train", "predict", "validate")}
-    assert states == {"features": "success", "train": "success", "predict": "success", "validate": "failed"}
+    tasks = ("features", "train", "predict", "validate", "publish")
+    states = {t: airflow.task_instance(ml, bad_run, t)["state"] for t in tasks}
+    assert states == {
+        "features": "success",
+        "train": "success",
+        "predict": "success",
+        "validate": "failed",
+        "publish": "upstream_failed",
+    }
     said = task_log(airflow, ml, bad_run, "validate")
     assert "expect_column_values_to_not_be_null predicted_kwh" in said and "expectation(s) unmet" in said, said[-3000:]
 
@@ -213,3 +228,11 @@ def test_the_ml_pipeline_trains_a_champion_from_iceberg_and_fails_validation_on_
     )
     low, high = json.loads(predicted.split("PREDICTED", 1)[1])
     assert 40 < low < high < 150  # 20 + 1.5 t + 0.4 o (+ 12 in working hours)
+
+    # Superset: the published chart's rows are Trino's rows of the predictions.
+    [chart] = superset.call("GET", "chart/", params={"q": f"(filters:!((col:slice_name,opr:eq,value:'{ML_CHART}')))"})[
+        "result"
+    ]
+    charted = superset.call("GET", f"chart/{chart['id']}/data/", params={"force": "true"})["result"][0]["data"]
+    in_trino = query(trino, f"SELECT id, predicted_kwh FROM {predictions} ORDER BY id")
+    assert [[row["id"], row["predicted_kwh"]] for row in charted] == in_trino and len(in_trino) == 400

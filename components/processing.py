@@ -53,16 +53,17 @@ def flink_s3_plugin(image: str) -> str:
     return f"flink-s3-fs-presto-{match.group(1)}.jar"
 
 
-def _spark_env(name: str) -> dict[str, str]:
+def _spark_env(name: str, daemon_memory_mb: int = SPARK_DAEMON_MEMORY_MB) -> dict[str, str]:
     """A driver started in the container (spark-submit) advertises the container's name, as the
     daemons do with --host: by default it would advertise what that name resolves to inside the
     container, 0.0.0.0 (ServiceArgs.listens_by_own_name)."""
-    return {"SPARK_DAEMON_MEMORY": f"{SPARK_DAEMON_MEMORY_MB}m", "SPARK_LOCAL_HOSTNAME": name}
+    return {"SPARK_DAEMON_MEMORY": f"{daemon_memory_mb}m", "SPARK_LOCAL_HOSTNAME": name}
 
 
 def driver_memory_mb(spec: ServiceSettings) -> int:
-    """A driver's heap in its container: half the limit (gRPC's and Arrow's buffers live off it)."""
-    return max(256, spec.memory_mb // 2)
+    """A driver's heap in its container: 5/8 of the limit (gRPC's and Arrow's buffers live off it),
+    and at least the 640m Spark needs (it refuses a heap under 450 MiB: INVALID_DRIVER_MEMORY)."""
+    return max(640, spec.memory_mb * 5 // 8)
 
 
 def process_memory_mb(spec: ServiceSettings) -> int:
@@ -225,7 +226,9 @@ class ProcessingLayer(Layer):
                 ),
                 networks=self._lake,
                 command=[SPARK_SUBMIT, "--class", SPARK_CONNECT_SERVER, "--name", "Spark Connect"],
-                env=_spark_env("spark-connect"),
+                # spark-submit sizes the Connect server's JVM as a daemon's, by SPARK_DAEMON_MEMORY
+                # (spark.driver.memory is not read for it: 256m was refused, found live).
+                env=_spark_env("spark-connect", driver_memory_mb(self.spec("spark-connect"))),
                 files=[conf],
                 listens_by_own_name=True,  # executors connect back to this driver
                 depends_on=depends_on,

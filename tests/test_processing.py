@@ -249,7 +249,8 @@ def test_spark_connect_is_a_driver_on_the_cluster_whose_token_only_it_and_airflo
     assert re.fullmatch(r"[0-9a-f]{64}", token)
     assert conf["spark.master"] == "spark://spark-master:7077"
     assert conf["spark.connect.grpc.binding.port"] == "15002"
-    assert conf["spark.driver.memory"] == "512m"  # half of dev's 1g
+    assert conf["spark.driver.memory"] == "640m"  # 5/8 of dev's 1g
+    assert env(connect)["SPARK_DAEMON_MEMORY"] == "640m"  # what spark-submit sizes this JVM by
     assert conf["spark.dynamicAllocation.enabled"] == "true" and conf["spark.dynamicAllocation.minExecutors"] == "0"
     assert conf["spark.dynamicAllocation.maxExecutors"] == "1"
     assert prod.containers()["spark-connect"].inputs["memory"] == 2048

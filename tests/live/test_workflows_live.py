@@ -207,15 +207,19 @@ def test_the_ml_pipeline_trains_a_champion_from_iceberg_and_fails_validation_on_
 
     # MLflow: two runs in the experiment; the first version is the champion, the second (the same
     # data, the same RMSE) did not beat it.
-    experiment = mlflow.call("GET", "experiments/get-by-name", params={"experiment_name": ML_EXPERIMENT})["experiment"]
-    runs = mlflow.call("POST", "runs/search", json={"experiment_ids": [experiment["experiment_id"]]})["runs"]
+    experiment = mlflow.call("GET", "mlflow/experiments/get-by-name", params={"experiment_name": ML_EXPERIMENT})[
+        "experiment"
+    ]
+    runs = mlflow.call("POST", "mlflow/runs/search", json={"experiment_ids": [experiment["experiment_id"]]})["runs"]
     assert {r["info"]["run_name"] for r in runs} >= {bad_run, good_run}
     metrics = {
         m["key"]: m["value"] for m in next(r for r in runs if r["info"]["run_name"] == good_run)["data"]["metrics"]
     }
     assert metrics["rmse"] < 2.0 and metrics["r2"] > 0.95, metrics  # the noise is uniform in ±2.5
-    champion = mlflow.call("GET", "registered-models/alias", params={"name": ML_MODEL, "alias": "champion"})
-    versions = mlflow.call("POST", "model-versions/search", params={"filter": f"name='{ML_MODEL}'"})["model_versions"]
+    champion = mlflow.call("GET", "mlflow/registered-models/alias", params={"name": ML_MODEL, "alias": "champion"})
+    versions = mlflow.call("GET", "mlflow/model-versions/search", params={"filter": f"name='{ML_MODEL}'"})[
+        "model_versions"
+    ]
     assert len(versions) >= 2 and champion["model_version"]["version"] == "1"
     # The champion, loaded by its alias where DAGs run, predicts.
     predicted = in_the_airflow_worker(

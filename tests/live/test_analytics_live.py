@@ -305,11 +305,16 @@ def test_mlflow_lists_the_run_logged_from_the_notebook(mlflow: MLflow, notebook:
 # ---- Superset -----------------------------------------------------------------------------------
 
 
+def superset_client(live: LiveDeployment) -> Superset:
+    """Superset's API, logged in as the stack's admin."""
+    client = Superset(published_url(live, "superset", SUPERSET_PORT))
+    client.login(ADMIN, live.outputs["superset_admin_password"])
+    return client
+
+
 @pytest.fixture(scope="module")
 def superset(e2e: LiveDeployment) -> Superset:
-    client = Superset(published_url(e2e, "superset", SUPERSET_PORT))
-    client.login(ADMIN, e2e.outputs["superset_admin_password"])
-    return client
+    return superset_client(e2e)
 
 
 @pytest.fixture(scope="module")

@@ -18,14 +18,13 @@ import pytest
 import requests
 
 from components.analytics.mlflow import MLFLOW_PORT
-from components.analytics.superset import SUPERSET_PORT
 from components.analytics_configs import ML_CHART, ML_DAG_ID, ML_EXPERIMENT, ML_MODEL, ML_NAMESPACE, ML_TABLES
 from components.query import TRINO_PORT
 from components.storage import NESSIE_PORT, WAREHOUSE_BUCKET
 from tests.live.conftest import record
 from tests.live.deploy import LiveDeployment
 from tests.live.stack import container_name, containers, exec_in, published_url
-from tests.live.test_analytics_live import ADMIN, airflow_client, dag_file, s3_admin
+from tests.live.test_analytics_live import airflow_client, dag_file, s3_admin, superset_client
 from tests.live.test_query_live import query
 from tests.live.uis import Airflow, MLflow, Superset
 
@@ -42,9 +41,7 @@ def mlflow(e2e: LiveDeployment) -> MLflow:
 
 @pytest.fixture(scope="module")
 def superset(e2e: LiveDeployment) -> Superset:
-    client = Superset(published_url(e2e, "superset", SUPERSET_PORT))
-    client.login(ADMIN, e2e.outputs["superset_admin_password"])
-    return client
+    return superset_client(e2e)
 
 
 @pytest.fixture(scope="module")

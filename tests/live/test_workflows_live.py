@@ -98,11 +98,22 @@ spark_connect()
 """
 
 
-def logged_result(airflow: Airflow, dag_id: str, run_id: str, task_id: str) -> dict[str, Any]:
-    instance = airflow.task_instance(dag_id, run_id, task_id)
-    log = airflow.task_log(dag_id, run_id, task_id, instance["try_number"])
-    found = re.search(r"E2E-RESULT (\{.*\})", log)
-    assert found, f"{task_id} logged no result:\n{log[-2000:]}"
+def run_dag(airflow: Airflow, dag_id: str, conf: dict[str, Any] | None = None, timeout: float = 900) -> tuple[str, str]:
+    """A triggered run of a shipped DAG, to its end: its id and state."""
+    airflow.unpause_when_parsed(dag_id)
+    run_id = airflow.trigger(dag_id, conf)
+    return run_id, airflow.wait_for_run(dag_id, run_id, timeout=timeout)
+
+
+def task_log(airflow: Airflow, dag_id: str, run_id: str, task_id: str) -> str:
+    return airflow.task_log(dag_id, run_id, task_id, airflow.task_instance(dag_id, run_id, task_id)["try_number"])
+
+
+def logged_result(airflow: Airflow, dag_id: str, run_id: str, task_id: str, marker: str = "E2E-RESULT") -> Any:
+    """The JSON a task logged after `marker`."""
+    log = task_log(airflow, dag_id, run_id, task_id)
+    found = re.search(marker + r" (\{.*\})", log)
+    assert found, f"{task_id} logged no {marker}:\n{log[-2000:]}"
     return json.loads(found.group(1))
 
 
@@ -111,12 +122,10 @@ def test_a_dag_runs_spark_on_the_cluster_through_spark_connect_which_refuses_a_c
 ):
     dag_id, table = f"e2e_spark_connect_{uuid.uuid4().hex[:8]}", f"connect_{uuid.uuid4().hex[:8]}"
     with dag_file(api, e2e, dag_id, SPARK_CONNECT_DAG.format(dag_id=dag_id, table=table)):
-        airflow.unpause_when_parsed(dag_id, timeout=120)
         started = time.monotonic()
-        run_id = airflow.trigger(dag_id)
-        state = airflow.wait_for_run(dag_id, run_id, timeout=600)
+        run_id, state = run_dag(airflow, dag_id, timeout=600)
         record("spark_connect_dag_seconds", round(time.monotonic() - started, 1))
-        assert state == "success", airflow.task_log(dag_id, run_id, "on_the_cluster", 1)[-3000:]
+        assert state == "success", task_log(airflow, dag_id, run_id, "on_the_cluster")[-3000:]
         found = logged_result(airflow, dag_id, run_id, "on_the_cluster")
         refused = logged_result(airflow, dag_id, run_id, "without_the_token")["refused"]
     assert found["total"] == sum(i * i for i in range(100)) and found["pandas_rows"] == 100
@@ -134,17 +143,6 @@ def test_a_dag_runs_spark_on_the_cluster_through_spark_connect_which_refuses_a_c
     )
     ran = [e for e in executors if e["id"] != "driver" and e["totalTasks"] > 0]
     assert ran and all(e["hostPort"].startswith("spark-worker-") for e in ran), executors
-
-
-def run_dag(airflow: Airflow, dag_id: str, conf: dict[str, Any] | None = None, timeout: float = 900) -> tuple[str, str]:
-    """A triggered run of a shipped DAG, to its end: its id and state."""
-    airflow.unpause_when_parsed(dag_id)
-    run_id = airflow.trigger(dag_id, conf)
-    return run_id, airflow.wait_for_run(dag_id, run_id, timeout=timeout)
-
-
-def task_log(airflow: Airflow, dag_id: str, run_id: str, task_id: str) -> str:
-    return airflow.task_log(dag_id, run_id, task_id, airflow.task_instance(dag_id, run_id, task_id)["try_number"])
 
 
 def in_the_airflow_worker(api: docker.APIClient, live: LiveDeployment, code: str) -> str:
@@ -199,8 +197,7 @@ def test_the_ml_pipeline_trains_a_champion_from_iceberg_and_fails_validation_on_
         content = requests.get(f"{nessie}/api/v2/trees/main/contents/{namespace}.{table}", timeout=30).json()
         assert content["content"]["type"] == "ICEBERG_TABLE", content
         assert content["content"]["metadataLocation"].startswith(f"s3://{WAREHOUSE_BUCKET}/"), content
-    gx = re.search(r"GX-RESULT (\{.*\})", task_log(airflow, ml, good_run, "validate"))
-    assert gx and json.loads(gx.group(1))["success"] is True
+    assert logged_result(airflow, ml, good_run, "validate", marker="GX-RESULT")["success"] is True
 
     # MLflow: two runs in the experiment; the first version is the champion, the second (the same
     # data, the same RMSE) did not beat it.

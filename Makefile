@@ -1,7 +1,8 @@
 # The README's test command is `make test`: it builds what the tests need and runs them. Each
 # step does only what is missing, so a second run goes straight to the tests.
 #
-#   make test           the venv from uv.lock, the checkers (.ci/install.d/*.sh, actionlint), pytest
+#   make test           the venv from uv.lock, the checkers (.ci/install.d/*.sh, actionlint), pytest: the
+#                       tests that need no engine and no stand-in while those build, then the rest
 #   make fast           the venv, then the tests that need no checker, no daemon and no Pulumi engine built:
 #                       all but tests/integration, tests/live and tests/engine (pre-commit runs this before a push)
 #   make lint           ruff check + ruff format --check over the tree
@@ -36,10 +37,30 @@ export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: test fast venv tools checkers standins engine actionlint lint typecheck check lock config-schema plan
+.PHONY: test fast venv tools checkers standins standins-only engine actionlint lint typecheck check lock config-schema plan
 
-test: venv tools
-	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+# What needs the engine or the stand-ins runs last; every other test runs while those build (the
+# Go compiles and the stand-ins' downloads leave CPU to spare: from nothing they take about 17
+# minutes after the checkers). Their output is kept in build/engine.log and build/standins.log and
+# shown once they are done.
+AFTER_TOOLS := tests/engine tests/live tests/test_engine_schemas.py
+
+test: venv actionlint
+	@mkdir -p build
+	echo "== the engine builds in the background: build/engine.log"
+	$(MAKE) --no-print-directory engine > build/engine.log 2>&1 & engine=$$!
+	trap 'kill $$engine $${standins:-} 2>/dev/null || true' EXIT  # no build left behind by a failed step
+	$(MAKE) --no-print-directory checkers
+	echo "== the stand-ins build in the background: build/standins.log"
+	$(MAKE) --no-print-directory standins-only > build/standins.log 2>&1 & standins=$$!
+	status=0
+	$(VENV)/bin/python -m pytest $(addprefix --ignore=,$(AFTER_TOOLS)) $(PYTEST_ARGS) || status=$$?
+	for tool in engine standins; do
+	  if ! wait "$${!tool}"; then echo "== $$tool FAILED:"; cat "build/$$tool.log"; exit 1; fi
+	  echo "== $$tool (build/$$tool.log):"; cat "build/$$tool.log"
+	done
+	$(VENV)/bin/python -m pytest $(AFTER_TOOLS) $(PYTEST_ARGS) || status=$$?
+	exit $$status
 
 # tests/live starts a Docker Engine of its own wherever one can start and deploys on it; tests/engine
 # runs the Pulumi CLI built from Go modules, and a throwaway PostgreSQL: `make test` runs both, `make fast` never.
@@ -79,7 +100,9 @@ checkers: venv
 
 # The live tests' stand-in images (tests/live/standins/), built ahead on the tests' own Docker
 # Engine once the checkers (Docker among them) are in; cached by their inputs, so nothing warm.
-standins: checkers
+standins: checkers standins-only
+
+standins-only: venv
 	@$(VENV)/bin/python -m tests.live.standins --ahead
 
 # The Pulumi CLI and the docker and random providers the live tests deploy with, built from Go

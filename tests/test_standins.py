@@ -253,3 +253,13 @@ def test_by_hash_tags_are_valid_docker_tags_and_differ_by_hash():
     assert first != second
     tag = first.rpartition(":")[2]
     assert len(tag) <= 128 and all(ch.isalnum() or ch in "_.-" for ch in tag)
+
+
+def test_of_the_stand_ins_ready_the_slowest_start_first(tree, monkeypatch):
+    standins = builder.discover(tree)
+    assert list(standins).index("alpha") < list(standins).index("middle")  # by name
+    monkeypatch.setattr(builder, "SLOWEST_FIRST", ("middle",))
+    build, events = fake_builds()
+    builder.build_in_order(standins, build, parallel=1)
+    started = [name for kind, name in events if kind == "start"]
+    assert started.index("middle") < started.index("alpha")  # both ready once the base is built

@@ -371,6 +371,39 @@ def render_airflow_ml_dag(*, trino_user: str, gx_python: str, superset_database:
     )
 
 
+BI_DAG_ID = "datalyptica_bi_dashboard"  # also its file's name under the dags folder, and its Kafka consumer group
+BI_TOPIC = "datalyptica.bi.orders"  # the sample producer's topic
+BI_RAW_TABLE = "bi_raw.order_events"  # Iceberg (Trino: schema.table), one row per event
+BI_MART_TABLE = "bi_mart.mart_daily_orders"  # dbt's mart: orders and revenue per day and status
+BI_DBT_PROJECT = "datalyptica_bi_dashboard_dbt"  # the dbt project's folder, beside the DAG
+BI_DASHBOARD = "Orders"
+BI_DASHBOARD_SLUG = "datalyptica-orders"
+BI_CHARTS = ("Orders: revenue per day", "Orders: by status", "Orders: total")
+BI_SAMPLE_ORDERS = 300
+
+
+def render_airflow_bi_dag(*, trino_user: str, dbt: str, superset_database: str) -> str:
+    """The BI dashboard DAG the platform ships (dags/<BI_DAG_ID>.py): Kafka through `kafka_default`,
+    Trino through `trino_default`, dbt (the executable `dbt`) on the project in dags/<BI_DBT_PROJECT>,
+    Superset's dashboard on its database `superset_database` (Trino) through `superset_default`."""
+    return render(
+        "airflow/dags/bi_dashboard.py.j2",
+        dag_id=BI_DAG_ID,
+        topic=BI_TOPIC,
+        raw_table=BI_RAW_TABLE,
+        mart_table=BI_MART_TABLE,
+        dbt=dbt,
+        dbt_project=BI_DBT_PROJECT,
+        trino_user=trino_user,
+        superset_database=superset_database,
+        dashboard=BI_DASHBOARD,
+        dashboard_slug=BI_DASHBOARD_SLUG,
+        charts=BI_CHARTS,
+        orders=BI_SAMPLE_ORDERS,
+        py=repr,
+    )
+
+
 def render_superset_init(
     admin: AdminUser, databases: Mapping[str, str], service_users: Sequence[ServiceUser] = ()
 ) -> str:

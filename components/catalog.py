@@ -82,7 +82,7 @@ LAYER_USES: dict[str, tuple[str, ...]] = {
     "quality": (),
     "monitoring": tuple(layer for layer in LAYERS if layer != "monitoring"),  # scrapes and watches every layer
     "security": (),
-    "analytics": ("query", "olap", "processing", "security"),
+    "analytics": ("query", "olap", "processing", "streaming", "security"),  # streaming: the BI dashboard DAG
 }
 
 # Images we build from images/<name>/, tagged ghcr.io/datalyptica/datalyptica/<name>:<version>.

@@ -135,11 +135,13 @@ def _quality(built: Built) -> Layer:
 
 def _analytics(built: Built) -> Layer:
     query, olap, processing = built.get(QueryLayer), built.get(OlapLayer), built.get(ProcessingLayer)
+    streaming = built.get(StreamingLayer)
     uses = AnalyticsUses(
         trino=query.endpoint if query else None,
         clickhouse=olap.endpoint if olap else None,
         spark=processing.endpoint if processing else None,
         spark_connect=processing.connect_endpoint if processing else None,
+        kafka=streaming.endpoint if streaming else None,
         sso={ui: client for ui in SSO_UIS if (client := built.sso_client(ui))},
     )
     return AnalyticsLayer(built.platform, built.need(StorageLayer), uses)

@@ -10,8 +10,10 @@ import shlex
 
 import pulumi
 import pytest
+import yaml
 
 from components.analytics import AnalyticsLayer, AnalyticsUses
+from components.analytics.airflow import BI_DBT_PROJECT_SOURCE
 from components.endpoints import ClickHouseEndpoint, TrinoEndpoint
 from components.platform import Platform
 from components.service import require_success
@@ -21,6 +23,7 @@ from components.storage import StorageLayer
 from harness.offline import engine_config, run_function, run_program
 from test_analytics_configs import AIRFLOW_VENV, JUPYTERHUB_VENV, SUPERSET_VENV, load_with, write_secret_file
 from tests.secret_files import private_to
+from tests.tools import dbt_list, find_dbt
 
 CONTAINER = "docker:index/container:Container"
 AIRFLOW = {"airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer", "airflow-worker-1"}
@@ -581,7 +584,9 @@ def test_airflow_loads_the_layers_config_and_accepts_its_init(dev, tmp_path):
         "spark_default",
         "spark_connect_default",
         "superset_default",
+        "kafka_default",
     }
+    assert loaded["connections"]["kafka_default"]["extra"] == {"bootstrap.servers": "kafka-1:19092"}
     spark_connect = loaded["connections"]["spark_connect_default"]
     assert (spark_connect["host"], spark_connect["port"], spark_connect["login"]) == ("spark-connect", 15002, "airflow")
     assert loaded["connections"]["aws_default"]["extra"]["endpoint_url"] == "http://minio:9000"
@@ -595,7 +600,7 @@ def test_airflow_loads_the_layers_config_and_accepts_its_init(dev, tmp_path):
 def test_airflow_parses_the_dags_the_platform_ships(dev, tmp_path):
     dags = tmp_path / "dags"
     dags.mkdir()
-    for dag_id in ("datalyptica_sample_etl", "datalyptica_ml_pipeline"):
+    for dag_id in ("datalyptica_sample_etl", "datalyptica_ml_pipeline", "datalyptica_bi_dashboard"):
         (dags / f"{dag_id}.py").write_text(upload(dev.containers()["airflow-init"], f"/opt/airflow/dags/{dag_id}.py"))
     (tmp_path / "home").mkdir()
     parsed = load_with(AIRFLOW_VENV, "load_airflow_dag.py", str(dags), env={"AIRFLOW_HOME": str(tmp_path / "home")})
@@ -613,15 +618,54 @@ def test_airflow_parses_the_dags_the_platform_ships(dev, tmp_path):
         "validate": {"retries": 0, "downstream": ["publish"]},  # a failed validation fails the run at once
         "publish": {"retries": 1, "downstream": []},
     }
+    bi = parsed["dags"]["datalyptica_bi_dashboard"]
+    assert bi["schedule"] == "NullTimetable" and bi["params"] == {"orders": 300}
+    assert bi["tasks"] == {
+        "produce": {"retries": 1, "downstream": ["land"]},
+        "land": {"retries": 1, "downstream": ["transform"]},
+        "transform": {"retries": 1, "downstream": ["publish"]},
+        "publish": {"retries": 1, "downstream": []},
+    }
+
+
+def shipped_files(deploy, layers: list[str]) -> set[str]:
+    init = deploy(layers=layers, protectData=False).containers()["airflow-init"]
+    return {u["file"] for u in init.inputs["uploads"] if u["file"].startswith("/opt/airflow/dags/")}
 
 
 def test_the_ml_pipeline_ships_only_with_spark_and_trino(deploy):
     def shipped(layers: list[str]) -> bool:
-        init = deploy(layers=layers, protectData=False).containers()["airflow-init"]
-        return any(u["file"] == "/opt/airflow/dags/datalyptica_ml_pipeline.py" for u in init.inputs["uploads"])
+        return "/opt/airflow/dags/datalyptica_ml_pipeline.py" in shipped_files(deploy, layers)
 
     assert shipped(["storage", "processing", "query", "analytics"])
     assert not shipped(["storage", "query", "analytics"]) and not shipped(["storage", "processing", "analytics"])
+
+
+def test_the_bi_dashboard_ships_with_its_dbt_project_only_with_kafka_and_trino(deploy):
+    files = shipped_files(deploy, ["storage", "streaming", "query", "analytics"])
+    project = "/opt/airflow/dags/datalyptica_bi_dashboard_dbt"
+    assert {
+        "/opt/airflow/dags/datalyptica_bi_dashboard.py",
+        f"{project}/dbt_project.yml",
+        f"{project}/models/sources.yml",
+        f"{project}/models/staging/stg_order_events.sql",
+        f"{project}/models/marts/mart_daily_orders.sql",
+    } <= files
+    for without in (["storage", "query", "analytics"], ["storage", "streaming", "analytics"]):
+        assert not any("bi_dashboard" in path for path in shipped_files(deploy, without)), without
+
+
+def test_the_bi_dashboards_dbt_project_parses_into_staging_and_mart_schemas(tmp_path):
+    profile = {"type": "trino", "method": "none", "user": "airflow", "host": "trino", "port": 8080}
+    profile |= {"database": "iceberg", "schema": "bi", "threads": 2}  # as the DAG's transform writes it
+    outputs = {"datalyptica_bi_dashboard": {"target": "airflow", "outputs": {"airflow": profile}}}
+    (tmp_path / "profiles.yml").write_text(yaml.safe_dump(outputs))
+    nodes = dbt_list(find_dbt(), BI_DBT_PROJECT_SOURCE, tmp_path, tmp_path)
+    assert (nodes["stg_order_events"]["schema"], nodes["mart_daily_orders"]["schema"]) == ("bi_staging", "bi_mart")
+    assert nodes["order_events"]["resource_type"] == "source" and nodes["order_events"]["schema"] == "bi_raw"
+    assert {n["config"]["materialized"] for n in nodes.values() if n["resource_type"] == "model"} == {"table"}
+    tests = {n["name"] for n in nodes.values() if n["resource_type"] == "test"}
+    assert {"unique_stg_order_events_order_id", "source_unique_bi_raw_order_events_event_id"} <= tests
 
 
 def test_a_celery_worker_runs_as_many_tasks_at_once_as_its_memory_holds(deploy):

@@ -253,6 +253,9 @@ def test_spark_connect_is_a_driver_on_the_cluster_whose_token_only_it_and_airflo
     assert env(connect)["SPARK_DAEMON_MEMORY"] == "640m"  # what spark-submit sizes this JVM by
     assert conf["spark.dynamicAllocation.enabled"] == "true" and conf["spark.dynamicAllocation.minExecutors"] == "0"
     assert conf["spark.dynamicAllocation.maxExecutors"] == "1"
+    # Idle executors go back to the cluster even after a shuffle or a cache (kept forever by default).
+    assert conf["spark.dynamicAllocation.shuffleTracking.timeout"] == "60s"
+    assert conf["spark.dynamicAllocation.cachedExecutorIdleTimeout"] == "120s"
     assert prod.containers()["spark-connect"].inputs["memory"] == 2048
     prod_conf = parse_with_java(upload(prod.containers()["spark-connect"], SPARK_CONF)["content"])
     assert prod_conf["spark.dynamicAllocation.maxExecutors"] == "2"  # one executor per worker at most

@@ -13,9 +13,8 @@ import yaml
 
 from components import query
 from harness.offline import ROOT, engine_config, run_program
-from tests.required_tools import missing_tool
 from tests.secret_files import private_to
-from tests.tools import DBT_VENV, parse_properties, venv_tool
+from tests.tools import dbt_list, find_dbt, parse_properties
 
 CATALOG_DIR = "/etc/trino/catalog"
 
@@ -260,41 +259,8 @@ def rendered_profile_dir(tmp_path) -> Path:
     return tmp_path
 
 
-def find_dbt() -> str:
-    dbt = venv_tool(DBT_VENV, "dbt")
-    if dbt is None:
-        missing_tool("dbt (dbt-trino) not installed (run .ci/install.d/30-query.sh)")
-    return dbt
-
-
 def test_dbt_parses_the_project_with_the_rendered_profile(rendered_profile_dir, tmp_path):
-    dbt = find_dbt()
-    result = subprocess.run(
-        [
-            dbt,
-            "ls",
-            "--project-dir",
-            str(ROOT / "dbt"),
-            "--profiles-dir",
-            str(rendered_profile_dir),
-            "--target-path",
-            str(tmp_path / "target"),
-            "--log-path",
-            str(tmp_path / "logs"),
-            "--output",
-            "json",
-            "--output-keys",
-            "name resource_type database schema config",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        cwd=tmp_path,
-        env={"PATH": str(Path(dbt).parent), "HOME": str(tmp_path), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    listed = (json.loads(line) for line in result.stdout.splitlines() if line.startswith("{"))
-    nodes = {n["name"]: n for n in listed}
+    nodes = dbt_list(find_dbt(), ROOT / "dbt", rendered_profile_dir, tmp_path)
     assert nodes["stg_orders"]["resource_type"] == "model" and nodes["stg_orders"]["config"]["materialized"] == "table"
     assert nodes["stg_orders"]["database"] == "iceberg" and nodes["stg_orders"]["schema"] == "analytics_staging"
     assert nodes["raw_orders"]["resource_type"] == "seed"

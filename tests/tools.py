@@ -1,6 +1,8 @@
 """Small helpers tests share: where the checkers live, Java properties as Trino reads them, settings refusals."""
 
+import json
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -8,6 +10,7 @@ import pulumi
 import pytest
 
 from components.settings import SettingsError, load_settings
+from tests.required_tools import missing_tool
 
 DBT_VENV = Path("/opt/dbt-venv")  # .ci/install.d/30-query.sh
 GX_VENV = Path("/opt/gx-venv")  # .ci/install.d/35-quality.sh
@@ -16,6 +19,31 @@ GX_VENV = Path("/opt/gx-venv")  # .ci/install.d/35-quality.sh
 def venv_tool(venv: Path, name: str) -> str | None:
     tool = venv / "bin" / name
     return str(tool) if tool.is_file() else shutil.which(name)
+
+
+def find_dbt() -> str:
+    dbt = venv_tool(DBT_VENV, "dbt")
+    if dbt is None:
+        missing_tool("dbt (dbt-trino) not installed (run .ci/install.d/30-query.sh)")
+    return dbt
+
+
+def dbt_list(dbt: str, project: Path, profiles_dir: Path, scratch: Path) -> dict[str, dict[str, Any]]:
+    """`dbt ls` of a project with a profile: each node by name (its type, database, schema, config),
+    dbt's own output kept in `scratch`."""
+    output = ["--target-path", str(scratch / "target"), "--log-path", str(scratch / "logs")]
+    listing = ["--output", "json", "--output-keys", "name resource_type database schema config"]
+    result = subprocess.run(
+        [dbt, "ls", "--project-dir", str(project), "--profiles-dir", str(profiles_dir), *output, *listing],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=scratch,
+        env={"PATH": str(Path(dbt).parent), "HOME": str(scratch), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    listed = (json.loads(line) for line in result.stdout.splitlines() if line.startswith("{"))
+    return {node["name"]: node for node in listed}
 
 
 def parse_properties(text: str) -> dict[str, str]:

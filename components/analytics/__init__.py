@@ -22,6 +22,7 @@ from components.endpoints import (
     ClickHouseEndpoint,
     DatabaseAccess,
     Endpoint,
+    KafkaEndpoint,
     SparkConnectEndpoint,
     SparkEndpoint,
     TrinoEndpoint,
@@ -49,6 +50,7 @@ class AnalyticsUses:
     clickhouse: ClickHouseEndpoint | None = None
     spark: SparkEndpoint | None = None
     spark_connect: SparkConnectEndpoint | None = None  # Airflow's tasks run Spark through it
+    kafka: KafkaEndpoint | None = None  # Airflow's tasks produce and consume
     sso: Mapping[str, OidcClient] = field(default_factory=dict)
 
     def endpoints(self) -> list[Endpoint]:

@@ -3,6 +3,7 @@ the API server, scheduler, DAG processor, triggerer and the Celery workers, all 
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pulumi
@@ -29,7 +30,11 @@ AIRFLOW_INIT = f"{AIRFLOW_HOME}/datalyptica/init.sh"
 AIRFLOW_DAGS_FOLDER = f"{AIRFLOW_HOME}/dags"  # a volume every Airflow container shares
 AIRFLOW_SAMPLE_DAG = f"{AIRFLOW_DAGS_FOLDER}/{configs.SAMPLE_DAG_ID}.py"
 AIRFLOW_ML_DAG = f"{AIRFLOW_DAGS_FOLDER}/{configs.ML_DAG_ID}.py"
+AIRFLOW_BI_DAG = f"{AIRFLOW_DAGS_FOLDER}/{configs.BI_DAG_ID}.py"
+AIRFLOW_BI_DBT_PROJECT = f"{AIRFLOW_DAGS_FOLDER}/{configs.BI_DBT_PROJECT}"
+BI_DBT_PROJECT_SOURCE = Path(__file__).resolve().parents[2] / "configs" / "airflow" / "bi_dashboard_dbt"
 AIRFLOW_GX_PYTHON = "/home/airflow/gx-venv/bin/python"  # Great Expectations' own environment (images/airflow)
+AIRFLOW_DBT = "/home/airflow/dbt-venv/bin/dbt"  # dbt's own environment (images/airflow)
 AIRFLOW_TRINO_USER = "airflow"  # Trino has no authentication here: the name labels Airflow's queries
 AIRFLOW_SPARK_USER = "airflow"  # Spark Connect's user id for Airflow's sessions (the token authenticates)
 SPARK_CONNECT_CONNECTION = "spark_connect_default"
@@ -52,7 +57,7 @@ def airflow_worker_concurrency(memory_mb: int) -> int:
 
 def connections(layer: "AnalyticsLayer") -> tuple[pulumi.Output[str], tuple[pulumi.Resource, ...]]:
     """Connections Airflow's DAGs use (MLflow, S3 and the shared analytics database always,
-    Trino and Spark with their layers), and the resources they need: Airflow's own bucket user
+    Trino, Spark and Kafka with their layers), and the resources they need: Airflow's own bucket user
     on the lake, and the shared database's role."""
     uses = layer.uses
     storage = layer.storage.endpoints
@@ -69,6 +74,8 @@ def connections(layer: "AnalyticsLayer") -> tuple[pulumi.Output[str], tuple[pulu
             "login": AIRFLOW_TRINO_USER,
             "schema": uses.trino.iceberg_catalog,
         }
+    if uses.kafka:
+        fixed["kafka_default"] = {"conn_type": "kafka", "extra": {"bootstrap.servers": uses.kafka.bootstrap_servers}}
     if uses.spark:
         fixed["spark_default"] = {"conn_type": "spark", "host": f"spark://{uses.spark.host}", "port": uses.spark.port}
     spark_connect_token = uses.spark_connect.token if uses.spark_connect else ""
@@ -218,8 +225,8 @@ def services(layer: "AnalyticsLayer") -> tuple[Service, list[Service]]:
         f"{AIRFLOW_HOME}/{folder}": layer.platform.volume(f"airflow-{folder}", parent=layer)
         for folder in ("dags", "logs", "plugins")
     }
-    spark_connect = [layer.uses.spark_connect] if layer.uses.spark_connect else []
-    airflow = Airflow(layer, files, shared_volumes, [database, *layer.uses.endpoints(), *spark_connect])
+    only_airflow = [endpoint for endpoint in (layer.uses.spark_connect, layer.uses.kafka) if endpoint is not None]
+    airflow = Airflow(layer, files, shared_volumes, [database, *layer.uses.endpoints(), *only_airflow])
     init = init_job(airflow, depends_on=[*connection_resources, *layer.redis.resources])
     return init, servers(airflow, init)
 
@@ -249,14 +256,22 @@ def init_job(airflow: Airflow, *, depends_on: Sequence[pulumi.Resource]) -> Serv
 
 def workflow_dags(layer: "AnalyticsLayer") -> list[File]:
     """The seed's workflows, each shipped when the layers it runs through are deployed: the ML
-    pipeline needs Spark (through Spark Connect) and Trino."""
+    pipeline needs Spark (through Spark Connect) and Trino, the BI dashboard Kafka and Trino (its
+    dbt project ships beside it)."""
     uses = layer.uses
-    if not (uses.spark_connect and uses.trino):
-        return []
-    ml_dag = configs.render_airflow_ml_dag(
-        trino_user=AIRFLOW_TRINO_USER, gx_python=AIRFLOW_GX_PYTHON, superset_database=SUPERSET_TRINO_DATABASE
-    )
-    return [File(AIRFLOW_ML_DAG, ml_dag, owner=AIRFLOW_UID)]
+    shipped: list[File] = []
+    if uses.spark_connect and uses.trino:
+        ml_dag = configs.render_airflow_ml_dag(
+            trino_user=AIRFLOW_TRINO_USER, gx_python=AIRFLOW_GX_PYTHON, superset_database=SUPERSET_TRINO_DATABASE
+        )
+        shipped.append(File(AIRFLOW_ML_DAG, ml_dag, owner=AIRFLOW_UID))
+    if uses.kafka and uses.trino:
+        bi_dag = configs.render_airflow_bi_dag(
+            trino_user=AIRFLOW_TRINO_USER, dbt=AIRFLOW_DBT, superset_database=SUPERSET_TRINO_DATABASE
+        )
+        shipped.append(File(AIRFLOW_BI_DAG, bi_dag, owner=AIRFLOW_UID))
+        shipped.extend(File.tree(BI_DBT_PROJECT_SOURCE, AIRFLOW_BI_DBT_PROJECT))
+    return shipped
 
 
 def servers(airflow: Airflow, init: Service) -> list[Service]:

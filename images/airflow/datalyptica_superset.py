@@ -5,6 +5,9 @@
     superset = Superset()                                   # the connection superset_default
     dataset = superset.dataset("Trino", "ml", "energy_predictions")
     chart = superset.chart("Energy predictions", dataset, "table", params, query_context)
+    dashboard = superset.dashboard("Orders", "orders")      # then charts with dashboards=[dashboard]
+    superset.lay_out(dashboard, "Orders", [chart])          # the charts in a row, in that order
+    superset.chart_data(chart)                              # computed once: later requests hit the cache
 
 Each is looked up by its name first and created only when missing, so a DAG that runs again
 changes nothing. The connection's login is the platform's Superset user for Airflow.
@@ -90,13 +93,57 @@ class Superset:
             "datasource_id": dataset,
             "datasource_type": "table",
             "params": json.dumps({"datasource": f"{dataset}__table", "viz_type": viz_type, **params}),
-            "query_context": json.dumps({"datasource": {"id": dataset, "type": "table"}, **query_context}),
+            "query_context": json.dumps(
+                {
+                    "datasource": {"id": dataset, "type": "table"},
+                    "force": False,
+                    "result_format": "json",
+                    "result_type": "full",
+                    **query_context,
+                }
+            ),
             "dashboards": list(dashboards),
         }
         for found in self._find("chart", slice_name=name):
             self.call("PUT", f"chart/{found['id']}", json=fields)
             return int(found["id"])
         return int(self.call("POST", "chart/", json=fields)["id"])
+
+    def lay_out(self, dashboard: int, title: str, charts: Sequence[int], per_row: int = 3) -> None:
+        """The dashboard's layout: its charts in rows of `per_row`, in the order given (a dashboard
+        whose charts are not in its layout shows none of them)."""
+        layout: dict[str, Any] = {
+            "DASHBOARD_VERSION_KEY": "v2",
+            "ROOT_ID": {"type": "ROOT", "id": "ROOT_ID", "children": ["GRID_ID"]},
+            "GRID_ID": {"type": "GRID", "id": "GRID_ID", "children": [], "parents": ["ROOT_ID"]},
+            "HEADER_ID": {"type": "HEADER", "id": "HEADER_ID", "meta": {"text": title}},
+        }
+        width = 12 // per_row
+        for start in range(0, len(charts), per_row):
+            row = f"ROW-{start // per_row + 1}"
+            layout["GRID_ID"]["children"].append(row)
+            layout[row] = {
+                "type": "ROW",
+                "id": row,
+                "children": [],
+                "parents": ["ROOT_ID", "GRID_ID"],
+                "meta": {"background": "BACKGROUND_TRANSPARENT"},
+            }
+            for chart in charts[start : start + per_row]:
+                cell = f"CHART-{chart}"
+                layout[row]["children"].append(cell)
+                layout[cell] = {
+                    "type": "CHART",
+                    "id": cell,
+                    "children": [],
+                    "parents": ["ROOT_ID", "GRID_ID", row],
+                    "meta": {"chartId": chart, "width": width, "height": 50},
+                }
+        self.call("PUT", f"dashboard/{dashboard}", json={"position_json": json.dumps(layout)})
+
+    def chart_data(self, chart: int) -> Any:
+        """A chart's data as its saved query computes it, from Superset's cache when it holds it."""
+        return self.call("GET", f"chart/{chart}/data/")
 
 
 def _rison(value: object) -> str:

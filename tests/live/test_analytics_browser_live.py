@@ -59,7 +59,8 @@ def test_a_browser_opens_mlflow_and_sees_its_experiments(e2e: LiveDeployment, br
     keep_screenshot(browser, "mlflow")
 
 
-def test_a_browser_logs_in_to_superset(e2e: LiveDeployment, browser: WebDriver):
+def log_in_to_superset(browser: WebDriver, e2e: LiveDeployment) -> None:
+    """As the admin, through Superset's login page, to its welcome page."""
     url = published_url(e2e, "superset", SUPERSET_PORT)
     browser.get(f"{url}/login/")
     # The login page queues UI events and sends them every 2 s, and at unload. Sent at unload, the
@@ -71,6 +72,10 @@ def test_a_browser_logs_in_to_superset(e2e: LiveDeployment, browser: WebDriver):
         browser, {"#username": "admin", "#password": e2e.outputs["superset_admin_password"]}, "button[type=submit]"
     )
     wait_for(lambda: "/superset/welcome" in browser.current_url, timeout=60, what="Superset's welcome page")
+
+
+def test_a_browser_logs_in_to_superset(e2e: LiveDeployment, browser: WebDriver):
+    log_in_to_superset(browser, e2e)
     wait_for_text(browser, "body", "Dashboards")
     keep_screenshot(browser, "superset")
 

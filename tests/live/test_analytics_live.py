@@ -81,8 +81,13 @@ def s3_admin(live: LiveDeployment):
 
 @pytest.fixture(scope="module")
 def hub(e2e: LiveDeployment) -> JupyterHub:
-    hub = JupyterHub(published_url(e2e, "jupyterhub", JUPYTERHUB_PORT))
-    response = hub.login(ADMIN, e2e.outputs["jupyterhub_admin_password"])
+    return hub_client(e2e)
+
+
+def hub_client(live: LiveDeployment) -> JupyterHub:
+    """JupyterHub's API as its generated admin."""
+    hub = JupyterHub(published_url(live, "jupyterhub", JUPYTERHUB_PORT))
+    response = hub.login(ADMIN, live.outputs["jupyterhub_admin_password"])
     assert "/hub/login" not in response.url, "the generated admin password did not log in"
     hub.create_token(ADMIN)
     return hub

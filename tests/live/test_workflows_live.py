@@ -1,8 +1,10 @@
 """The seed's workflows, through Airflow on the live e2e stack: a DAG's Spark work through Spark
-Connect, and the ML pipeline the platform ships (Spark features from Iceberg, a model trained and
-registered in MLflow, predictions written back and validated by Great Expectations through Trino).
-Each step's effect is checked in the system it touches, not only the task states. Runs after the
-data layers' checklists, before the storage faults.
+Connect; the ML pipeline the platform ships (Spark features from Iceberg, a model trained and
+registered in MLflow, predictions written back and validated by Great Expectations through Trino);
+the sample notebook that does the same steps by hand; and the BI dashboard (Kafka events merged
+into Iceberg, dbt's staging and mart models in Trino, Superset's dashboard warmed in Redis and
+opened in headless Chromium). Each step's effect is checked in the system it touches, not only the
+task states. Runs after the data layers' checklists, before the storage faults.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 import re
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import docker
@@ -18,13 +21,30 @@ import pytest
 import requests
 
 from components.analytics.mlflow import MLFLOW_PORT
-from components.analytics_configs import ML_CHART, ML_DAG_ID, ML_EXPERIMENT, ML_MODEL, ML_NAMESPACE, ML_TABLES
+from components.analytics.redis import REDIS_CONFIG
+from components.analytics_configs import (
+    BI_CHARTS,
+    BI_DAG_ID,
+    BI_DASHBOARD,
+    BI_DASHBOARD_SLUG,
+    BI_MART_TABLE,
+    BI_RAW_TABLE,
+    ML_CHART,
+    ML_DAG_ID,
+    ML_EXPERIMENT,
+    ML_MODEL,
+    ML_NAMESPACE,
+    ML_TABLES,
+    SUPERSET_DATA_CACHE_DB,
+)
 from components.query import TRINO_PORT
 from components.storage import NESSIE_PORT, WAREHOUSE_BUCKET
+from tests.live.browser import chromium, wait_for_text
 from tests.live.conftest import record
 from tests.live.deploy import LiveDeployment
-from tests.live.stack import container_name, containers, exec_in, published_url
-from tests.live.test_analytics_live import airflow_client, dag_file, s3_admin, superset_client
+from tests.live.stack import container_name, containers, exec_in, published_url, remove_notebook_volume
+from tests.live.test_analytics_browser_live import keep_screenshot, log_in_to_superset
+from tests.live.test_analytics_live import ADMIN, airflow_client, dag_file, hub_client, s3_admin, superset_client
 from tests.live.test_query_live import query
 from tests.live.uis import Airflow, MLflow, Superset
 
@@ -234,3 +254,121 @@ def test_the_ml_pipeline_trains_a_champion_from_iceberg_and_fails_validation_on_
     charted = superset.call("GET", f"chart/{chart['id']}/data/", params={"force": "true"})["result"][0]["data"]
     in_trino = query(trino, f"SELECT id, predicted_kwh FROM {predictions} ORDER BY id")
     assert [[row["id"], row["predicted_kwh"]] for row in charted] == in_trino and len(in_trino) == 400
+
+
+SAMPLE_NOTEBOOK = "/home/jovyan/work/samples/ml_pipeline_by_hand.ipynb"
+
+
+def test_a_new_users_home_holds_the_sample_notebook_which_does_the_ml_steps_by_hand(
+    e2e: LiveDeployment, api: docker.APIClient, e2e_settings, mlflow: MLflow
+):
+    """Runs after the ML pipeline, whose tables and champion the notebook reads. The admin's volume
+    is new (the analytics module removed it), as a new user's is."""
+    hub = hub_client(e2e)
+    hub.spawn(ADMIN)
+    name = f"{e2e_settings.prefix}-jupyter-{ADMIN}"
+    try:
+        status, listing = exec_in(api, name, ["ls", "-l", "/home/jovyan/work/samples"])
+        assert status == 0 and "ml_pipeline_by_hand.ipynb" in listing and " jovyan " in listing, listing
+        started = time.monotonic()
+        run = ["jupyter", "nbconvert", "--to", "notebook", "--execute", "--ExecutePreprocessor.timeout=600"]
+        status, said = exec_in(api, name, [*run, "--output", "/tmp/by_hand.ipynb", SAMPLE_NOTEBOOK])
+        record("sample_notebook_seconds", round(time.monotonic() - started, 1))
+        assert status == 0, said[-3000:]
+        executed = json.loads(exec_in(api, name, ["cat", "/tmp/by_hand.ipynb"])[1])
+    finally:
+        hub.stop(ADMIN)
+        remove_notebook_volume(api, e2e_settings.prefix, ADMIN)
+    printed = "".join(
+        "".join(output.get("text", "")) for cell in executed["cells"] for output in cell.get("outputs", [])
+    )
+    found = re.search(r"SAMPLE-RESULT (\{.*\})", printed)
+    assert found, printed[-3000:]
+    result = json.loads(found.group(1))
+    assert result["rows"] == 2000 and result["spark_groups"] == 4  # train/test x working hours or not
+    assert result["rmse"] < 2.0 and result["r2"] > 0.95 and result["largest_gap"] < 1e-6, result
+    logged = mlflow.call("GET", "mlflow/runs/get", params={"run_id": result["run_id"]})["run"]
+    assert {m["key"] for m in logged["data"]["metrics"]} >= {"rmse", "r2"}, logged
+
+
+def failed_tasks(airflow: Airflow, dag_id: str, run_id: str) -> str:
+    """The logs' ends of a run's failed tasks, to say why it failed."""
+    tasks = airflow.call("GET", f"dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
+    return "\n".join(
+        f"{t['task_id']}:\n{task_log(airflow, dag_id, run_id, t['task_id'])[-3000:]}"
+        for t in tasks
+        if t["state"] == "failed"
+    )
+
+
+def returned(airflow: Airflow, dag_id: str, run_id: str, task_id: str) -> Any:
+    """What a task returned (its XCom `return_value`)."""
+    entry = airflow.call("GET", f"dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/return_value")
+    value = entry["value"]
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def as_day(value: Any) -> str:
+    """A date as Trino prints it, from Superset's JSON (milliseconds since the epoch) or Trino's."""
+    if isinstance(value, (int, float)):
+        return datetime.fromtimestamp(value / 1000, tz=UTC).date().isoformat()
+    return str(value)[:10]
+
+
+def test_the_bi_dashboard_lands_kafka_events_once_builds_the_mart_with_dbt_and_serves_it_from_redis(
+    e2e: LiveDeployment, api: docker.APIClient, airflow: Airflow, superset: Superset, trino: str
+):
+    bi = BI_DAG_ID
+    started = time.monotonic()
+    first, state = run_dag(airflow, bi)
+    record("bi_dashboard_run_seconds", round(time.monotonic() - started, 1))
+    assert state == "success", failed_tasks(airflow, bi, first)
+    produced = returned(airflow, bi, first, "produce")
+    assert produced == {"events": 780, "orders": 300}  # 300 orders, 1 to 4 events each (13 in every 5)
+    raw, mart = f"iceberg.{BI_RAW_TABLE}", f"iceberg.{BI_MART_TABLE}"
+    assert query(trino, f"SELECT count(*), count(DISTINCT event_id) FROM {raw}") == [[780, 780]]
+    assert returned(airflow, bi, first, "land") == {"read": 780, "merged": 780, "rows": 780}
+
+    # Again: the producer sends the same events; the table and the mart stay as they were.
+    second, state = run_dag(airflow, bi)
+    assert state == "success", failed_tasks(airflow, bi, second)
+    assert returned(airflow, bi, second, "land") == {"read": 780, "merged": 780, "rows": 780}
+    assert query(trino, f"SELECT count(*) FROM {raw}") == [[780]]
+    built = task_log(airflow, bi, second, "transform")
+    assert "PASS=" in built and "ERROR=0" in built, built[-3000:]
+    [[orders, statuses]] = query(trino, f"SELECT sum(orders), count(DISTINCT status) FROM {mart}")
+    assert (orders, statuses) == (300, 4)
+    # The mart is dbt's staging model aggregated: each order as its latest event leaves it.
+    returned_orders = query(trino, f"SELECT sum(orders) FROM {mart} WHERE status = 'returned'")
+    assert returned_orders == [[60]]  # every fifth order ends returned
+    nessie = published_url(e2e, "nessie", NESSIE_PORT)
+    for table in (BI_RAW_TABLE, BI_MART_TABLE):
+        content = requests.get(f"{nessie}/api/v2/trees/main/contents/{table}", timeout=30).json()
+        assert content["content"]["metadataLocation"].startswith(f"s3://{WAREHOUSE_BUCKET}/"), content
+
+    # Superset: the dashboard and its charts; the revenue chart's rows are Trino's; the DAG warmed
+    # the cache, so the chart's data comes from Redis at once, the same rows.
+    dashboard = superset.call("GET", f"dashboard/{BI_DASHBOARD_SLUG}")["result"]
+    charts = superset.call("GET", f"dashboard/{BI_DASHBOARD_SLUG}/charts")["result"]
+    assert {c["slice_name"] for c in charts} == set(BI_CHARTS), charts
+    [revenue_chart] = [c["id"] for c in charts if c["slice_name"] == BI_CHARTS[0]]
+    cached = superset.call("GET", f"chart/{revenue_chart}/data/")["result"][0]
+    assert cached["is_cached"] is True, {k: v for k, v in cached.items() if k != "data"}
+    in_trino = query(trino, f"SELECT order_day, sum(revenue), sum(orders) FROM {mart} GROUP BY 1 ORDER BY 1")
+    charted = [[as_day(r["order_day"]), round(float(r["revenue"]), 2), r["orders"]] for r in cached["data"]]
+    assert charted == [[day, round(float(revenue), 2), n] for day, revenue, n in in_trino], (charted, in_trino)
+    password = f"REDISCLI_AUTH=\"$(sed -n 's/^requirepass //p' {REDIS_CONFIG})\""
+    scan = f"{password} redis-cli -n {SUPERSET_DATA_CACHE_DB} --scan --pattern 'superset_data_*'"
+    data_keys = exec_in(api, container_name(containers(e2e)["redis"]), ["sh", "-c", scan])[1]
+    assert data_keys.split(), "Superset's data cache in Redis is empty"
+
+    # A person opens the dashboard: every chart drawn, the total among them.
+    with chromium() as browser:
+        log_in_to_superset(browser, e2e)
+        browser.get(f"{superset.url}/superset/dashboard/{BI_DASHBOARD_SLUG}/")
+        for name in BI_CHARTS:
+            wait_for_text(browser, "body", name)
+        wait_for_text(browser, "body", "300")
+        time.sleep(2)  # the charts' last frames
+        keep_screenshot(browser, "superset-dashboard-orders")
+    assert dashboard["dashboard_title"] == BI_DASHBOARD

@@ -282,5 +282,15 @@ class Airflow:
         )
         content = body.get("content")
         if isinstance(content, list):
-            return "\n".join(e.get("event", "") if isinstance(e, dict) else str(e) for e in content)
+            return "\n".join(_log_line(e) for e in content)
         return str(content)
+
+
+def _log_line(event: Any) -> str:
+    """A task log's JSON event as text, with the exception it carries (type: value, innermost last)."""
+    if not isinstance(event, dict):
+        return str(event)
+    errors = event.get("error_detail") or []
+    return "\n".join(
+        [event.get("event", ""), *(f"{e.get('exc_type')}: {e.get('exc_value')}" for e in errors if isinstance(e, dict))]
+    )

@@ -390,7 +390,8 @@ def test_notebooks_get_the_services_of_enabled_layers_only(dev, alone):
 
 def test_airflow_connections_follow_the_enabled_layers(dev, alone):
     always = {"mlflow_default", "aws_default", "postgres_default", "superset_default"}
-    assert set(airflow_connections(dev)) == always | {"trino_default", "spark_default", "spark_connect_default"}
+    with_layers = {"trino_default", "spark_default", "spark_connect_default", "kafka_default"}
+    assert set(airflow_connections(dev)) == always | with_layers
     superset = airflow_connections(dev)["superset_default"]
     assert (superset["host"], superset["port"], superset["login"]) == ("superset", 8088, "airflow")
     superset_init = upload(dev.containers()["superset-init"], "/app/datalyptica/init.sh")

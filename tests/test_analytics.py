@@ -14,6 +14,7 @@ import yaml
 
 from components.analytics import AnalyticsLayer, AnalyticsUses
 from components.analytics.airflow import BI_DBT_PROJECT_SOURCE
+from components.analytics_configs import BI_MART_TABLE, BI_RAW_TABLE
 from components.endpoints import ClickHouseEndpoint, TrinoEndpoint
 from components.platform import Platform
 from components.service import require_success
@@ -662,8 +663,12 @@ def test_the_bi_dashboards_dbt_project_parses_into_staging_and_mart_schemas(tmp_
     outputs = {"datalyptica_bi_dashboard": {"target": "airflow", "outputs": {"airflow": profile}}}
     (tmp_path / "profiles.yml").write_text(yaml.safe_dump(outputs))
     nodes = dbt_list(find_dbt(), BI_DBT_PROJECT_SOURCE, tmp_path, tmp_path)
-    assert (nodes["stg_order_events"]["schema"], nodes["mart_daily_orders"]["schema"]) == ("bi_staging", "bi_mart")
-    assert nodes["order_events"]["resource_type"] == "source" and nodes["order_events"]["schema"] == "bi_raw"
+    # The tables the DAG lands in and Superset charts are the ones dbt reads and builds.
+    raw_schema, raw_table = BI_RAW_TABLE.split(".")
+    mart_schema, mart_table = BI_MART_TABLE.split(".")
+    assert nodes[raw_table]["resource_type"] == "source" and nodes[raw_table]["schema"] == raw_schema
+    assert nodes[mart_table]["resource_type"] == "model" and nodes[mart_table]["schema"] == mart_schema
+    assert nodes["stg_order_events"]["schema"] == "bi_staging"
     assert {n["config"]["materialized"] for n in nodes.values() if n["resource_type"] == "model"} == {"table"}
     tests = {n["name"] for n in nodes.values() if n["resource_type"] == "test"}
     assert {"unique_stg_order_events_order_id", "source_unique_bi_raw_order_events_event_id"} <= tests

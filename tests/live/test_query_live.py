@@ -4,7 +4,7 @@ whose files land in the warehouse bucket, the `postgresql` catalog reads Trino's
 a wrong catalog is answered with Trino's error, not a hang. The `dbt` job, started as a user starts
 it, builds the project's seed and model into Iceberg tables through Trino and runs their data
 tests, and rebuilds them on a second start; the `great-expectations` job then passes the model and
-fails it once a bad row is in it.
+fails it once a bad row is in it. Last, Trino restarted answers again, with nothing redeployed.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from components.query import DBT_PROJECT_SOURCE, DBT_SCHEMA, ICEBERG_CATALOG, TR
 from components.storage import WAREHOUSE_BUCKET
 from tests.live.conftest import record
 from tests.live.deploy import LiveDeployment
-from tests.live.stack import connect_database, container_name, containers, published_url
+from tests.live.stack import connect_database, container_name, containers, published_url, wait_healthy
 from tests.live.test_analytics_live import s3_admin
 
 QUERY_SECONDS = 120
@@ -153,3 +153,18 @@ def test_great_expectations_passes_dbts_model_and_fails_a_bad_row(
     finally:
         status, log, _ = run_job(api, e2e, "dbt")  # the model rebuilt from the seed
         assert status == 0, log
+
+
+def test_trino_restarted_queries_iceberg_and_postgresql_again_without_a_redeploy(
+    e2e: LiveDeployment, api: docker.APIClient, trino: str
+):
+    """The query layer's fault: Trino's container restarted (its JVM and every catalog with it);
+    once healthy it reads what it wrote before, through Nessie and through PostgreSQL."""
+    schema = f"e2e_{uuid.uuid4().hex[:8]}"
+    query(trino, f"CREATE SCHEMA iceberg.{schema}")
+    query(trino, f"CREATE TABLE iceberg.{schema}.kept AS SELECT 42 AS answer")
+    name = container_name(containers(e2e)["trino"])
+    api.restart(name, timeout=30)
+    record("trino_restart_healthy_seconds", round(wait_healthy(api, name), 1))
+    assert query(trino, f"SELECT answer FROM iceberg.{schema}.kept") == [[42]]
+    assert query(trino, "SELECT count(*) > 0 FROM postgresql.information_schema.tables") == [[True]]

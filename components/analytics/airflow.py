@@ -3,7 +3,6 @@ the API server, scheduler, DAG processor, triggerer and the Celery workers, all 
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pulumi
@@ -15,6 +14,7 @@ from components.analytics.superset import SUPERSET_AIRFLOW_USER, SUPERSET_PORT, 
 from components.endpoints import Endpoint
 from components.service import File, HealthCheck, InitJob, Lifecycle, Port, Server, Service, ServiceArgs, Timing
 from components.settings import ServiceSettings
+from components.templates import CONFIGS_DIR
 
 if TYPE_CHECKING:
     from components.analytics import AnalyticsLayer, AnalyticsUses
@@ -32,7 +32,7 @@ AIRFLOW_SAMPLE_DAG = f"{AIRFLOW_DAGS_FOLDER}/{configs.SAMPLE_DAG_ID}.py"
 AIRFLOW_ML_DAG = f"{AIRFLOW_DAGS_FOLDER}/{configs.ML_DAG_ID}.py"
 AIRFLOW_BI_DAG = f"{AIRFLOW_DAGS_FOLDER}/{configs.BI_DAG_ID}.py"
 AIRFLOW_BI_DBT_PROJECT = f"{AIRFLOW_DAGS_FOLDER}/{configs.BI_DBT_PROJECT}"
-BI_DBT_PROJECT_SOURCE = Path(__file__).resolve().parents[2] / "configs" / "airflow" / "bi_dashboard_dbt"
+BI_DBT_PROJECT_SOURCE = CONFIGS_DIR / "airflow" / "bi_dashboard_dbt"
 AIRFLOW_GX_PYTHON = "/home/airflow/gx-venv/bin/python"  # Great Expectations' own environment (images/airflow)
 AIRFLOW_DBT = "/home/airflow/dbt-venv/bin/dbt"  # dbt's own environment (images/airflow)
 AIRFLOW_TRINO_USER = "airflow"  # Trino has no authentication here: the name labels Airflow's queries

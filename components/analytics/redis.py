@@ -12,10 +12,12 @@ if TYPE_CHECKING:
 REDIS_PORT = 6379
 REDIS_UID = "999"  # redis:7.2-bookworm's redis user
 REDIS_CONFIG = "/usr/local/etc/redis/redis.conf"
+# redis-cli logged in with the password in the config, for shell commands inside the container.
+REDIS_CLI = f"REDISCLI_AUTH=\"$(sed -n 's/^requirepass //p' {REDIS_CONFIG})\" redis-cli"
 
 
 def server(layer: "AnalyticsLayer") -> RedisEndpoint:
-    auth_then_ping = f"REDISCLI_AUTH=\"$(sed -n 's/^requirepass //p' {REDIS_CONFIG})\" redis-cli ping | grep -q PONG"
+    auth_then_ping = f"{REDIS_CLI} ping | grep -q PONG"
     service = layer.service(
         "redis",
         ServiceArgs(

@@ -168,10 +168,15 @@ def wait_healthy(api: docker.APIClient, container: str, timeout: float = HEALTHY
     return time.monotonic() - started
 
 
+def notebook_container(prefix: str, username: str) -> str:
+    """The name DockerSpawner gives a user's notebook server (jupyterhub_config.py.j2)."""
+    return f"{prefix}-jupyter-{username}"
+
+
 def remove_notebook_volume(api: docker.APIClient, prefix: str, username: str) -> None:
     """After a user's server stopped: DockerSpawner removes its container (`remove = True`) and
     leaves the user's volume, which no Pulumi resource owns; a test's user leaves nothing."""
-    container = f"{prefix}-jupyter-{username}"
+    container = notebook_container(prefix, username)
     wait_for(
         lambda: not api.containers(all=True, filters={"name": f"^/{container}$"}),
         timeout=60,

@@ -45,6 +45,7 @@ from tests.live.stack import (
     database_access,
     exec_in,
     memory_of,
+    notebook_container,
     published_url,
     remove_notebook_volume,
     s3_client,
@@ -99,7 +100,7 @@ def notebook(e2e: LiveDeployment, hub: JupyterHub, api: docker.APIClient, e2e_se
     hub.spawn(ADMIN)
     kernel = hub.kernel(ADMIN)
     try:
-        name = f"{e2e_settings.prefix}-jupyter-{ADMIN}"
+        name = notebook_container(e2e_settings.prefix, ADMIN)
         found = run_checklist_in(kernel)
         record("notebook_memory", memory_of(api, name))
         yield {"kernel": kernel, "container": api.inspect_container(name), **found}

@@ -21,7 +21,7 @@ import pytest
 import requests
 
 from components.analytics.mlflow import MLFLOW_PORT
-from components.analytics.redis import REDIS_CONFIG
+from components.analytics.redis import REDIS_CLI
 from components.analytics_configs import (
     BI_CHARTS,
     BI_DAG_ID,
@@ -42,7 +42,14 @@ from components.storage import NESSIE_PORT, WAREHOUSE_BUCKET
 from tests.live.browser import chromium, wait_for_text
 from tests.live.conftest import record
 from tests.live.deploy import LiveDeployment
-from tests.live.stack import container_name, containers, exec_in, published_url, remove_notebook_volume
+from tests.live.stack import (
+    container_name,
+    containers,
+    exec_in,
+    notebook_container,
+    published_url,
+    remove_notebook_volume,
+)
 from tests.live.test_analytics_browser_live import keep_screenshot, log_in_to_superset
 from tests.live.test_analytics_live import ADMIN, airflow_client, dag_file, hub_client, s3_admin, superset_client
 from tests.live.test_query_live import query
@@ -266,7 +273,7 @@ def test_a_new_users_home_holds_the_sample_notebook_which_does_the_ml_steps_by_h
     is new (the analytics module removed it), as a new user's is."""
     hub = hub_client(e2e)
     hub.spawn(ADMIN)
-    name = f"{e2e_settings.prefix}-jupyter-{ADMIN}"
+    name = notebook_container(e2e_settings.prefix, ADMIN)
     try:
         status, listing = exec_in(api, name, ["ls", "-l", "/home/jovyan/work/samples"])
         assert status == 0 and "ml_pipeline_by_hand.ipynb" in listing and " jovyan " in listing, listing
@@ -357,8 +364,7 @@ def test_the_bi_dashboard_lands_kafka_events_once_builds_the_mart_with_dbt_and_s
     in_trino = query(trino, f"SELECT order_day, sum(revenue), sum(orders) FROM {mart} GROUP BY 1 ORDER BY 1")
     charted = [[as_day(r["order_day"]), round(float(r["revenue"]), 2), r["orders"]] for r in cached["data"]]
     assert charted == [[day, round(float(revenue), 2), n] for day, revenue, n in in_trino], (charted, in_trino)
-    password = f"REDISCLI_AUTH=\"$(sed -n 's/^requirepass //p' {REDIS_CONFIG})\""
-    scan = f"{password} redis-cli -n {SUPERSET_DATA_CACHE_DB} --scan --pattern 'superset_data_*'"
+    scan = f"{REDIS_CLI} -n {SUPERSET_DATA_CACHE_DB} --scan --pattern 'superset_data_*'"
     data_keys = exec_in(api, container_name(containers(e2e)["redis"]), ["sh", "-c", scan])[1]
     assert data_keys.split(), "Superset's data cache in Redis is empty"
 

@@ -373,23 +373,32 @@ def render_airflow_ml_dag(*, trino_user: str, gx_python: str, superset_database:
 
 BI_DAG_ID = "datalyptica_bi_dashboard"  # also its file's name under the dags folder, and its Kafka consumer group
 BI_TOPIC = "datalyptica.bi.orders"  # the sample producer's topic
+BI_SHOP_TABLE = "shop_orders"  # the sample shop's table in the database Debezium captures (schema public)
 BI_RAW_TABLE = "bi_raw.order_events"  # Iceberg (Trino: schema.table), one row per event
 BI_MART_TABLE = "bi_mart.mart_daily_orders"  # dbt's mart: orders and revenue per day and status
 BI_DBT_PROJECT = "datalyptica_bi_dashboard_dbt"  # the dbt project's folder, beside the DAG
 BI_DASHBOARD = "Orders"
 BI_DASHBOARD_SLUG = "datalyptica-orders"
 BI_CHARTS = ("Orders: revenue per day", "Orders: by status", "Orders: total")
-BI_SAMPLE_ORDERS = 300
+BI_SAMPLE_ORDERS = 300  # produced to BI_TOPIC, order ids 1 ..
+BI_SHOP_ORDERS = 40  # written to BI_SHOP_TABLE, order ids BI_SHOP_FIRST_ORDER ..
+BI_SHOP_FIRST_ORDER = 100001
 
 
-def render_airflow_bi_dag(*, trino_user: str, dbt: str, superset_database: str) -> str:
+def render_airflow_bi_dag(*, trino_user: str, dbt: str, superset_database: str, shop_topic: str) -> str:
     """The BI dashboard DAG the platform ships (dags/<BI_DAG_ID>.py): Kafka through `kafka_default`,
-    Trino through `trino_default`, dbt (the executable `dbt`) on the project in dags/<BI_DBT_PROJECT>,
-    Superset's dashboard on its database `superset_database` (Trino) through `superset_default`."""
+    the shop's table in the captured database through `cdc_default` and its changes on
+    `shop_topic`, decoded through `schema_registry_default`, Trino through `trino_default`, dbt (the
+    executable `dbt`) on the project in dags/<BI_DBT_PROJECT>, Superset's dashboard on its database
+    `superset_database` (Trino) through `superset_default`."""
     return render(
         "airflow/dags/bi_dashboard.py.j2",
         dag_id=BI_DAG_ID,
         topic=BI_TOPIC,
+        shop_table=BI_SHOP_TABLE,
+        shop_topic=shop_topic,
+        shop_orders=BI_SHOP_ORDERS,
+        shop_first_order=BI_SHOP_FIRST_ORDER,
         raw_table=BI_RAW_TABLE,
         mart_table=BI_MART_TABLE,
         dbt=dbt,

@@ -169,6 +169,7 @@ SERVICES: dict[str, ServiceDefaults] = {
         "1536m",
         ports={"kafka-connect": 8083},
         stop_grace_seconds=60,
+        job_size=JobSize(0.25, "64m"),  # kafka-connect-register: one curl
     ),
     # processing
     "spark-master": ServiceDefaults(

@@ -209,15 +209,29 @@ class RedisEndpoint(Reached):
 
 
 @dataclass(frozen=True)
+class CdcSource:
+    """The database whose every change Debezium streams to Kafka, and where those changes land:
+    an application writes its tables with the database's owner login, and reads each table's
+    changes on `change_topic(table)`, in the registry's format."""
+
+    database: DatabaseAccess
+    topic_prefix: str
+
+    def change_topic(self, table: str, schema: str = "public") -> str:
+        return f"{self.topic_prefix}.{schema}.{table}"
+
+
+@dataclass(frozen=True)
 class KafkaEndpoint:
     """The Kafka cluster, its Schema Registry and Kafka Connect, as containers on `networks` reach them."""
 
     brokers: tuple[str, ...]  # host names of the brokers
     port: int  # every broker's port for clients inside Docker
-    schema_registry_url: str
+    schema_registry_url: str  # Confluent's API
     kafka_connect_url: str
     networks: tuple[docker.Network, ...]
     resources: tuple[pulumi.Resource, ...]  # the brokers' containers
+    cdc: CdcSource | None = None
 
     @property
     def bootstrap_servers(self) -> str:

@@ -14,10 +14,10 @@ import pulumi
 import pulumi_random as random
 
 from components import catalog, pgha
-from components.endpoints import KafkaEndpoint, ReplicationAccess
+from components.endpoints import CdcSource, KafkaEndpoint, ReplicationAccess
 from components.layer import Layer
 from components.platform import Platform
-from components.service import File, HealthCheck, Port, Server, Service, ServiceArgs
+from components.service import File, HealthCheck, InitJob, Port, Server, Service, ServiceArgs
 from components.storage import StorageLayer
 from components.templates import render, render_output
 
@@ -189,6 +189,7 @@ class StreamingLayer(Layer):
         cdc_database = storage.database(CDC_DATABASE, parent=self)
         self.cdc = storage.replication_role("debezium", database=cdc_database, publication=CDC_PUBLICATION, parent=self)
         self.kafka_connect = self._kafka_connect(depends_on=broker_containers)
+        self.cdc_registration = self._register_cdc_connector()
 
         self.endpoint = KafkaEndpoint(
             networks=(self.network,),
@@ -197,12 +198,15 @@ class StreamingLayer(Layer):
             schema_registry_url=self.registry.confluent_api_url,
             kafka_connect_url=f"http://kafka-connect:{KAFKA_CONNECT_PORT}",
             resources=tuple(broker_containers),
+            cdc=CdcSource(database=cdc_database, topic_prefix=cdc_topic_prefix(self.cdc)),
         )
         self.watched.append(self.endpoint)  # Kafka serves JMX only: an exporter gives its metrics
         external = [self._external_address(node_id) for node_id in self.cluster.node_ids]
         published = [address for address in external if address]
         self.extra_urls["kafka_bootstrap"] = ",".join(published) if len(published) == len(external) else None
-        # No credentials: the CDC login stays in Kafka Connect's file.
+        # The login of the captured database's owner, for the applications that write its tables;
+        # Debezium's own login stays in Kafka Connect's file.
+        self.credentials = {"cdc_user": cdc_database.username, "cdc_password": cdc_database.password}
         self.finish({"bootstrap_servers": self.cluster.bootstrap_servers, "cluster_id": self.cluster_id})
 
     def _external_address(self, node_id: int) -> str | None:
@@ -308,18 +312,49 @@ class StreamingLayer(Layer):
                     "HEAP_OPTS": heap(spec.memory_mb),
                     **self.registry.connect_env,
                 },
-                files=[
-                    File(CDC_SECRETS_PATH, cdc_secrets(self.cdc), secret=True, owner=CONNECT_UID),
-                    File(
-                        CDC_CONNECTOR_PATH,
-                        cdc_connector_config(self.cdc, self.cluster.replication_factor, self.registry.converters),
-                    ),
-                ],
+                files=[File(CDC_SECRETS_PATH, cdc_secrets(self.cdc), secret=True, owner=CONNECT_UID)],
                 ports=[Port("kafka-connect", KAFKA_CONNECT_PORT)],
                 metrics=None,  # the image's JMX exporter switch expects an agent jar the image does not ship
                 depends_on=depends_on,
             ),
         )
+
+    def _register_cdc_connector(self) -> Service:
+        """Puts the CDC connector's config through Connect's REST API once Connect is healthy (PUT
+        creates or updates it). A changed config replaces the job, which puts it again; the
+        connector's offsets and slot stay, so it resumes where it was."""
+        config = cdc_connector_config(self.cdc, self.cluster.replication_factor, self.registry.converters)
+        url = f"http://kafka-connect:{KAFKA_CONNECT_PORT}/connectors/{CDC_CONNECTOR}/config"
+        return self.service(
+            "kafka-connect-register",
+            ServiceArgs(
+                spec=self.spec("kafka-connect").init_job("kafka-connect-register"),
+                lifecycle=InitJob(),
+                networks=[self.network],
+                # Connect answers 409 while its workers rebalance: retried, as any refusal.
+                entrypoint=["curl"],
+                command=[
+                    *(
+                        "--fail",
+                        "--silent",
+                        "--show-error",
+                        "--retry",
+                        "12",
+                        "--retry-delay",
+                        "5",
+                        "--retry-all-errors",
+                    ),
+                    *("-X", "PUT", "-H", "Content-Type: application/json", "--data", f"@{CDC_CONNECTOR_PATH}", url),
+                ],
+                files=[File(CDC_CONNECTOR_PATH, config, owner=CONNECT_UID)],
+                depends_on=[self.kafka_connect.container],
+            ),
+        )
+
+
+def cdc_topic_prefix(cdc: ReplicationAccess) -> str:
+    """The connector's `topic.prefix`: a table's changes go to `<prefix>.<schema>.<table>`."""
+    return cdc.database
 
 
 def cdc_secrets(cdc: ReplicationAccess) -> pulumi.Output[str]:
@@ -337,5 +372,6 @@ def cdc_connector_config(cdc: ReplicationAccess, replication_factor: int, conver
         secrets_path=CDC_SECRETS_PATH,
         replication_factor=replication_factor,
         connector=CDC_CONNECTOR,
+        topic_prefix=cdc_topic_prefix(cdc),
         converters=converters,
     )

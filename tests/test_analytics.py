@@ -392,6 +392,7 @@ def test_notebooks_get_the_services_of_enabled_layers_only(dev, alone):
 def test_airflow_connections_follow_the_enabled_layers(dev, alone):
     always = {"mlflow_default", "aws_default", "postgres_default", "superset_default"}
     with_layers = {"trino_default", "spark_default", "spark_connect_default", "kafka_default"}
+    with_layers |= {"schema_registry_default", "cdc_default"}
     assert set(airflow_connections(dev)) == always | with_layers
     superset = airflow_connections(dev)["superset_default"]
     assert (superset["host"], superset["port"], superset["login"]) == ("superset", 8088, "airflow")
@@ -587,8 +588,13 @@ def test_airflow_loads_the_layers_config_and_accepts_its_init(dev, tmp_path):
         "spark_connect_default",
         "superset_default",
         "kafka_default",
+        "schema_registry_default",
+        "cdc_default",
     }
     assert loaded["connections"]["kafka_default"]["extra"] == {"bootstrap.servers": "kafka-1:19092"}
+    assert loaded["connections"]["schema_registry_default"]["extra"] == {"url": "http://schema-registry:8081"}
+    cdc = loaded["connections"]["cdc_default"]
+    assert (cdc["host"], cdc["port"], cdc["schema"], cdc["login"]) == ("haproxy", 5000, "cdc", "cdc")
     spark_connect = loaded["connections"]["spark_connect_default"]
     assert (spark_connect["host"], spark_connect["port"], spark_connect["login"]) == ("spark-connect", 15002, "airflow")
     assert loaded["connections"]["aws_default"]["extra"]["endpoint_url"] == "http://minio:9000"
@@ -621,9 +627,10 @@ def test_airflow_parses_the_dags_the_platform_ships(dev, tmp_path):
         "publish": {"retries": 1, "downstream": []},
     }
     bi = parsed["dags"]["datalyptica_bi_dashboard"]
-    assert bi["schedule"] == "NullTimetable" and bi["params"] == {"orders": 300}
+    assert bi["schedule"] == "NullTimetable" and bi["params"] == {"orders": 300, "shop_orders": 40}
     assert bi["tasks"] == {
         "produce": {"retries": 1, "downstream": ["land"]},
+        "shop": {"retries": 1, "downstream": ["land"]},
         "land": {"retries": 1, "downstream": ["transform"]},
         "transform": {"retries": 1, "downstream": ["publish"]},
         "publish": {"retries": 1, "downstream": []},

@@ -379,6 +379,7 @@ def test_airflow_serves_connections_from_its_secrets_file(tmp_path):
         "conn_type": "aws",
         "host": None,
         "port": None,
+        "schema": None,
         "login": access_key,
         "password": secret_key,
         "extra": {"endpoint_url": "http://minio:9000", "region_name": "us-east-1"},

@@ -268,7 +268,7 @@ def test_cdc_password_reaches_connect_as_a_private_file_parsed_by_java(dev):
 
 
 def test_cdc_connector_config_names_the_publication_and_reads_the_password_from_the_file(dev):
-    config = json.loads(upload(dev.containers()["kafka-connect"], CONNECTOR_FILE)["content"])
+    config = json.loads(upload(dev.containers()["kafka-connect-register"], CONNECTOR_FILE)["content"])
     assert config["connector.class"] == "io.debezium.connector.postgresql.PostgresConnector"
     assert config["plugin.name"] == "pgoutput"
     assert (config["database.hostname"], config["database.port"]) == ("haproxy", "5000")
@@ -280,6 +280,25 @@ def test_cdc_connector_config_names_the_publication_and_reads_the_password_from_
     assert all(isinstance(value, str) for value in config.values())  # Connect's REST API takes strings
 
 
+def test_a_job_registers_the_cdc_connector_once_connect_is_healthy_and_again_when_its_config_changes(dev, deploy):
+    job = dev.containers()["kafka-connect-register"]
+    command = job.inputs["command"]
+    assert job.inputs["entrypoints"] == ["curl"] and job.inputs["restart"] == "no" and job.inputs["mustRun"] is False
+    assert command[-5:] == [
+        "-H",
+        "Content-Type: application/json",
+        "--data",
+        f"@{CONNECTOR_FILE}",
+        "http://kafka-connect:8083/connectors/datalyptica-cdc/config",
+    ]
+    assert command[command.index("-X") + 1] == "PUT" and "--fail" in command and "--retry-all-errors" in command
+    assert dev.containers()["kafka-connect"].urn in job.dependencies
+    assert "uploads" not in job.secret_inputs()  # the connector's config names its secrets' file only
+    # Another registry changes the config: the job's upload changes, so the job is replaced and runs again.
+    apicurio = deploy(schemaRegistry="apicurio", protectData=False).containers()["kafka-connect-register"]
+    assert upload(apicurio, CONNECTOR_FILE)["content"] != upload(job, CONNECTOR_FILE)["content"]
+
+
 def test_streaming_with_only_storage_registers_nothing_of_other_layers(deploy):
     streaming_alone = deploy(layers=["storage", "streaming"], protectData=False)
     assert {"kafka-1", "schema-registry", "kafka-connect"} <= set(streaming_alone.containers())
@@ -289,11 +308,16 @@ def test_streaming_with_only_storage_registers_nothing_of_other_layers(deploy):
     assert "kafka_connect_url" in streaming_alone.outputs
 
 
-def test_streaming_layer_exposes_no_credentials_as_outputs(dev):
-    assert not {name for name in dev.outputs if "cdc" in name or "kafka" in name} - {
+def test_streaming_layer_exposes_only_the_cdc_databases_owner_login_as_secret_outputs(dev):
+    assert {name for name in dev.outputs if "cdc" in name or "kafka" in name} == {
         "kafka_bootstrap_url",
         "kafka_connect_url",
+        "cdc_user",
+        "cdc_password",
     }
+    assert {"cdc_user", "cdc_password"} <= set(dev.secret_outputs)
+    owner = dev.named("cdc-db-role", "postgresql:index/role:Role")
+    assert (dev.outputs["cdc_user"], dev.outputs["cdc_password"]) == (owner.inputs["name"], owner.inputs["password"])
 
 
 def test_debeziums_slot_is_a_patroni_permanent_slot_only_with_streaming(dev, deploy):
@@ -303,14 +327,14 @@ def test_debeziums_slot_is_a_patroni_permanent_slot_only_with_streaming(dev, dep
         return yaml.safe_load(config)["bootstrap"]["dcs"].get("slots")
 
     assert slots(dev) == {"datalyptica_cdc": {"type": "logical", "database": "cdc", "plugin": "pgoutput"}}
-    connector = json.loads(upload(dev.containers()["kafka-connect"], CONNECTOR_FILE)["content"])
+    connector = json.loads(upload(dev.containers()["kafka-connect-register"], CONNECTOR_FILE)["content"])
     assert (connector["slot.name"], connector["plugin.name"]) == ("datalyptica_cdc", "pgoutput")
     assert slots(deploy(layers=["storage"], protectData=False)) is None
 
 
 def test_schema_registry_is_confluents_unless_the_stack_chooses_apicurio(dev, deploy):
     assert "schema-registry" in dev.containers() and "apicurio-registry" not in dev.containers()
-    config = json.loads(upload(dev.containers()["kafka-connect"], CONNECTOR_FILE)["content"])
+    config = json.loads(upload(dev.containers()["kafka-connect-register"], CONNECTOR_FILE)["content"])
     assert "value.converter" not in config  # the worker's JSON converter: Confluent's Avro one is not in the image
     apicurio = deploy(layers=["storage", "streaming"], protectData=False, schemaRegistry="apicurio")
     containers = apicurio.containers()
@@ -326,7 +350,7 @@ def test_apicurio_keeps_its_schemas_in_kafka_and_the_cdc_connector_writes_avro_t
     assert registry["APICURIO_KAFKASQL_BOOTSTRAP_SERVERS"] == "kafka-1:19092"
     assert {c.urn for c in brokers(apicurio).values()} <= set(containers["apicurio-registry"].dependencies)
     assert env(containers["kafka-connect"])["ENABLE_APICURIO_CONVERTERS"] == "true"
-    config = json.loads(upload(containers["kafka-connect"], CONNECTOR_FILE)["content"])
+    config = json.loads(upload(containers["kafka-connect-register"], CONNECTOR_FILE)["content"])
     for side in ("key", "value"):
         assert config[f"{side}.converter"] == "io.apicurio.registry.utils.converter.AvroConverter"
         assert config[f"{side}.converter.apicurio.registry.url"] == "http://apicurio-registry:8080/apis/registry/v3"

@@ -11,7 +11,7 @@ import pulumi_docker as docker
 from components import analytics_configs as configs
 from components import secrets
 from components.analytics.superset import SUPERSET_AIRFLOW_USER, SUPERSET_PORT, SUPERSET_TRINO_DATABASE
-from components.endpoints import Endpoint
+from components.endpoints import CdcSource, Endpoint
 from components.service import File, HealthCheck, InitJob, Lifecycle, Port, Server, Service, ServiceArgs, Timing
 from components.settings import ServiceSettings
 from components.templates import CONFIGS_DIR
@@ -38,6 +38,8 @@ AIRFLOW_DBT = "/home/airflow/dbt-venv/bin/dbt"  # dbt's own environment (images/
 AIRFLOW_TRINO_USER = "airflow"  # Trino has no authentication here: the name labels Airflow's queries
 AIRFLOW_SPARK_USER = "airflow"  # Spark Connect's user id for Airflow's sessions (the token authenticates)
 SPARK_CONNECT_CONNECTION = "spark_connect_default"
+CDC_CONNECTION = "cdc_default"
+SCHEMA_REGISTRY_CONNECTION = "schema_registry_default"
 # A Celery worker of Airflow measured 521 MiB idle and 166 MiB more per running task (the sample
 # DAG, on the stand-in): it runs as many tasks at once as its memory holds with that much each,
 # where Airflow's default of 16 would be killed for memory below about 3.5 GiB.
@@ -76,16 +78,25 @@ def connections(layer: "AnalyticsLayer") -> tuple[pulumi.Output[str], tuple[pulu
         }
     if uses.kafka:
         fixed["kafka_default"] = {"conn_type": "kafka", "extra": {"bootstrap.servers": uses.kafka.bootstrap_servers}}
+        # Its own connection: an unknown key in kafka_default's extra would fail the Kafka provider's client.
+        fixed[SCHEMA_REGISTRY_CONNECTION] = {"conn_type": "http", "extra": {"url": uses.kafka.schema_registry_url}}
     if uses.spark:
         fixed["spark_default"] = {"conn_type": "spark", "host": f"spark://{uses.spark.host}", "port": uses.spark.port}
     spark_connect_token = uses.spark_connect.token if uses.spark_connect else ""
+    cdc = uses.kafka.cdc if uses.kafka else None
     rendered = pulumi.Output.all(
-        bucket.access_key, bucket.secret_key, shared.password, spark_connect_token, layer.superset_airflow_password
+        bucket.access_key,
+        bucket.secret_key,
+        shared.password,
+        spark_connect_token,
+        layer.superset_airflow_password,
+        cdc.database.password if cdc else "",
     ).apply(
         lambda keys: configs.render_airflow_connections(
             {
                 **fixed,
                 **spark_connect_connection(uses, keys[3]),
+                **cdc_connection(cdc, keys[5]),
                 "superset_default": {
                     "conn_type": "http",
                     "host": layer.superset.host,
@@ -115,7 +126,25 @@ def connections(layer: "AnalyticsLayer") -> tuple[pulumi.Output[str], tuple[pulu
             }
         )
     )
-    return rendered, (*bucket.resources, *shared.resources)
+    return rendered, (*bucket.resources, *shared.resources, *(cdc.database.resources if cdc else ()))
+
+
+def cdc_connection(cdc: CdcSource | None, password: str) -> dict[str, dict[str, object]]:
+    """`cdc_default`: the owner of the database Debezium captures, as an application writing its
+    tables logs in (the BI dashboard's sample shop)."""
+    if not cdc:
+        return {}
+    database = cdc.database
+    return {
+        CDC_CONNECTION: {
+            "conn_type": "postgres",
+            "host": database.host,
+            "port": database.port,
+            "login": database.username,
+            "password": password,
+            "schema": database.database,
+        }
+    }
 
 
 def spark_connect_connection(uses: "AnalyticsUses", token: str) -> dict[str, dict[str, object]]:
@@ -256,8 +285,8 @@ def init_job(airflow: Airflow, *, depends_on: Sequence[pulumi.Resource]) -> Serv
 
 def workflow_dags(layer: "AnalyticsLayer") -> list[File]:
     """The seed's workflows, each shipped when the layers it runs through are deployed: the ML
-    pipeline needs Spark (through Spark Connect) and Trino, the BI dashboard Kafka and Trino (its
-    dbt project ships beside it)."""
+    pipeline needs Spark (through Spark Connect) and Trino, the BI dashboard Kafka with its CDC
+    database and Trino (its dbt project ships beside it)."""
     uses = layer.uses
     shipped: list[File] = []
     if uses.spark_connect and uses.trino:
@@ -265,9 +294,12 @@ def workflow_dags(layer: "AnalyticsLayer") -> list[File]:
             trino_user=AIRFLOW_TRINO_USER, gx_python=AIRFLOW_GX_PYTHON, superset_database=SUPERSET_TRINO_DATABASE
         )
         shipped.append(File(AIRFLOW_ML_DAG, ml_dag, owner=AIRFLOW_UID))
-    if uses.kafka and uses.trino:
+    if uses.kafka and uses.kafka.cdc and uses.trino:
         bi_dag = configs.render_airflow_bi_dag(
-            trino_user=AIRFLOW_TRINO_USER, dbt=AIRFLOW_DBT, superset_database=SUPERSET_TRINO_DATABASE
+            trino_user=AIRFLOW_TRINO_USER,
+            dbt=AIRFLOW_DBT,
+            superset_database=SUPERSET_TRINO_DATABASE,
+            shop_topic=uses.kafka.cdc.change_topic(configs.BI_SHOP_TABLE),
         )
         shipped.append(File(AIRFLOW_BI_DAG, bi_dag, owner=AIRFLOW_UID))
         shipped.extend(File.tree(BI_DBT_PROJECT_SOURCE, AIRFLOW_BI_DBT_PROJECT))

@@ -29,6 +29,7 @@ if secrets_backend:
             "conn_type": found.conn_type,
             "host": found.host,
             "port": found.port,
+            "schema": found.schema,
             "login": found.login,
             "password": found.password,
             "extra": found.extra_dejson,

@@ -3,9 +3,12 @@ ports, clients of its endpoints, and waits on its health."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import tarfile
+import threading
 import time
+from collections.abc import Iterable, Iterator
 
 import boto3
 import docker
@@ -89,6 +92,42 @@ def memory_of(api: docker.APIClient, container: str) -> dict[str, int]:
         "mib_peak": int(peak.strip()) >> 20,
         "mib_limit": stats["limit"] >> 20,
     }
+
+
+def memory_inside_limits(api: docker.APIClient, live: LiveDeployment, services: Iterable[str]) -> dict[str, dict]:
+    """Each service's memory (`memory_of`), asserted neither killed for memory nor at its limit."""
+    figures = {}
+    for service in services:
+        name = container_name(containers(live)[service])
+        figures[service] = memory_of(api, name)
+        assert not api.inspect_container(name)["State"]["OOMKilled"], f"{service} was killed for memory"
+        assert figures[service]["mib_peak"] < figures[service]["mib_limit"], f"{service} reached its memory limit"
+    return figures
+
+
+@contextlib.contextmanager
+def memory_while_running(api: docker.APIClient, container: str) -> Iterator[dict[str, int]]:
+    """A job's memory while the block runs it: the peak (cgroup v1 max_usage, page cache included)
+    and the limit, from Docker's stats sampled until the block ends; its cgroup, and with it the
+    peak `memory_of` reads, is gone once it exits."""
+    seen = {"mib_peak": 0, "mib_limit": 0}
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            with contextlib.suppress(docker.errors.APIError):
+                stats = api.stats(container, stream=False)["memory_stats"]
+                seen["mib_peak"] = max(seen["mib_peak"], stats.get("max_usage", 0) >> 20)
+                seen["mib_limit"] = (stats.get("limit", 0) >> 20) or seen["mib_limit"]
+            done.wait(0.5)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        yield seen
+    finally:
+        done.set()
+        sampler.join(timeout=30)
 
 
 def container_name(container: Registered) -> str:

@@ -44,6 +44,7 @@ from tests.live.stack import (
     crash,
     database_access,
     exec_in,
+    memory_inside_limits,
     memory_of,
     notebook_container,
     published_url,
@@ -606,10 +607,4 @@ ANALYTICS = ("redis", "jupyterhub", "mlflow", "superset", "airflow-apiserver", "
 def test_each_analytics_service_stayed_inside_its_memory_limit(e2e: LiveDeployment, api: docker.APIClient):
     """Memory after the whole checklist and its faults, against each limit: none was killed for
     memory, and the figures are kept (the notebook's were taken before its server stopped)."""
-    figures = {}
-    for service in ANALYTICS:
-        name = container_name(containers(e2e)[service])
-        figures[service] = memory_of(api, name)
-        assert not api.inspect_container(name)["State"]["OOMKilled"], f"{service} was killed for memory"
-        assert figures[service]["mib_peak"] < figures[service]["mib_limit"], f"{service} reached its memory limit"
-    record("analytics_memory", figures)
+    record("analytics_memory", memory_inside_limits(api, e2e, ANALYTICS))

@@ -27,7 +27,16 @@ from components.storage import LANDING_BUCKET, WAREHOUSE_BUCKET
 from tests.integration.pgcluster import wait_for
 from tests.live.conftest import record
 from tests.live.deploy import LiveDeployment
-from tests.live.stack import container_name, containers, copy_into, crash, exec_in, published_url, wait_healthy
+from tests.live.stack import (
+    container_name,
+    containers,
+    copy_into,
+    crash,
+    exec_in,
+    memory_inside_limits,
+    published_url,
+    wait_healthy,
+)
 from tests.live.test_analytics_live import s3_admin
 from tests.live.test_query_live import query, trino  # noqa: F401 (trino: the fixture)
 
@@ -270,3 +279,12 @@ def test_a_flink_job_whose_taskmanager_is_killed_resumes_from_its_latest_checkpo
         interval=2,
     )
     wait_healthy(api, taskmanager)
+
+
+PROCESSING = ("spark-master", "spark-worker-1", "spark-connect", "flink-jobmanager", "flink-taskmanager-1")
+
+
+def test_each_processing_service_stayed_inside_its_memory_limit(e2e: LiveDeployment, api: docker.APIClient):
+    """Memory after the module's jobs and faults, against each limit (a killed worker's and
+    TaskManager's peak since their restart)."""
+    record("processing_memory", memory_inside_limits(api, e2e, PROCESSING))

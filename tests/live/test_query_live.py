@@ -22,7 +22,15 @@ from components.query import DBT_PROJECT_SOURCE, DBT_SCHEMA, ICEBERG_CATALOG, TR
 from components.storage import WAREHOUSE_BUCKET
 from tests.live.conftest import record
 from tests.live.deploy import LiveDeployment
-from tests.live.stack import connect_database, container_name, containers, published_url, wait_healthy
+from tests.live.stack import (
+    connect_database,
+    container_name,
+    containers,
+    memory_inside_limits,
+    memory_while_running,
+    published_url,
+    wait_healthy,
+)
 from tests.live.test_analytics_live import s3_admin
 
 QUERY_SECONDS = 120
@@ -85,12 +93,19 @@ def test_a_wrong_catalog_is_answered_with_trinos_error(trino: str):
         query(trino, "SELECT * FROM nowhere.public.anything")
 
 
+JOB_MEMORY: dict[str, dict[str, int]] = {}  # each job's largest peak of the module's runs, and its limit
+
+
 def run_job(api: docker.APIClient, e2e: LiveDeployment, service: str) -> tuple[int, str, float]:
-    """Start the service's created job container as `docker start -a` would; its exit code, log and seconds."""
+    """Start the service's created job container as `docker start -a` would; its exit code, log and
+    seconds (its memory peak kept in JOB_MEMORY)."""
     name = container_name(containers(e2e)[service])
     started = time.monotonic()
     api.start(name)
-    status = api.wait(name, timeout=JOB_SECONDS)["StatusCode"]
+    with memory_while_running(api, name) as memory:
+        status = api.wait(name, timeout=JOB_SECONDS)["StatusCode"]
+    if memory["mib_peak"] >= JOB_MEMORY.get(service, {}).get("mib_peak", 0):
+        JOB_MEMORY[service] = dict(memory)
     return status, api.logs(name, tail=60).decode(errors="replace"), time.monotonic() - started
 
 
@@ -168,3 +183,12 @@ def test_trino_restarted_queries_iceberg_and_postgresql_again_without_a_redeploy
     record("trino_restart_healthy_seconds", round(wait_healthy(api, name), 1))
     assert query(trino, f"SELECT answer FROM iceberg.{schema}.kept") == [[42]]
     assert query(trino, "SELECT count(*) > 0 FROM postgresql.information_schema.tables") == [[True]]
+
+
+def test_trino_and_the_query_jobs_stayed_inside_their_memory_limits(e2e: LiveDeployment, api: docker.APIClient):
+    """Memory after the module's queries, jobs and Trino's restart (Trino's peak since that
+    restart), against each limit; the dbt and Great Expectations jobs' peaks while they ran."""
+    assert {"dbt", "great-expectations"} <= set(JOB_MEMORY), "the jobs ran in this module before this test"
+    for job, memory in JOB_MEMORY.items():
+        assert 0 < memory["mib_peak"] < memory["mib_limit"], f"{job} reached its memory limit: {memory}"
+    record("query_memory", {**memory_inside_limits(api, e2e, ["trino"]), **JOB_MEMORY})

@@ -1,10 +1,11 @@
 """The seed's workflows, through Airflow on the live e2e stack: a DAG's Spark work through Spark
 Connect; the ML pipeline the platform ships (Spark features from Iceberg, a model trained and
 registered in MLflow, predictions written back and validated by Great Expectations through Trino);
-the sample notebook that does the same steps by hand; and the BI dashboard (Kafka events merged
-into Iceberg, dbt's staging and mart models in Trino, Superset's dashboard warmed in Redis and
-opened in headless Chromium). Each step's effect is checked in the system it touches, not only the
-task states. Runs after the data layers' checklists, before the storage faults.
+the sample notebook that does the same steps by hand; and the BI dashboard (the sample producer's
+Kafka events and Debezium's changes of the shop's table, through the registry, merged into
+Iceberg, dbt's staging and mart models in Trino, Superset's dashboard warmed in Redis and opened in
+headless Chromium). Each step's effect is checked in the system it touches, not only the task
+states. Runs after the data layers' checklists, before the storage faults.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from components.analytics_configs import (
     BI_DASHBOARD_SLUG,
     BI_MART_TABLE,
     BI_RAW_TABLE,
+    BI_SHOP_TABLE,
     ML_CHART,
     ML_DAG_ID,
     ML_EXPERIMENT,
@@ -39,13 +41,16 @@ from components.analytics_configs import (
 )
 from components.query import TRINO_PORT
 from components.storage import NESSIE_PORT, WAREHOUSE_BUCKET
+from components.streaming import APICURIO_PORT, CDC_DATABASE
 from tests.live.browser import chromium, wait_for_text
 from tests.live.conftest import record
 from tests.live.deploy import LiveDeployment
 from tests.live.stack import (
+    connect_database,
     container_name,
     containers,
     exec_in,
+    memory_inside_limits,
     notebook_container,
     published_url,
     remove_notebook_volume,
@@ -322,7 +327,7 @@ def as_day(value: Any) -> str:
     return str(value)[:10]
 
 
-def test_the_bi_dashboard_lands_kafka_events_once_builds_the_mart_with_dbt_and_serves_it_from_redis(
+def test_the_bi_dashboard_lands_kafka_and_cdc_events_once_builds_the_mart_with_dbt_and_serves_it_from_redis(
     e2e: LiveDeployment, api: docker.APIClient, airflow: Airflow, superset: Superset, trino: str
 ):
     bi = BI_DAG_ID
@@ -332,22 +337,40 @@ def test_the_bi_dashboard_lands_kafka_events_once_builds_the_mart_with_dbt_and_s
     assert state == "success", failed_tasks(airflow, bi, first)
     produced = returned(airflow, bi, first, "produce")
     assert produced == {"events": 780, "orders": 300}  # 300 orders, 1 to 4 events each (13 in every 5)
+    # The shop wrote its 40 orders into the captured database, each status change a transaction:
+    # Debezium turned them into 104 Avro records through the registry, all landed.
+    shop = returned(airflow, bi, first, "shop")
+    assert shop["orders"] == 40 and len(shop["changes"]) == 104 == len(set(shop["changes"])), shop
+    with connect_database(e2e, CDC_DATABASE) as connection:
+        [[shop_rows]] = connection.execute(f"SELECT count(*) FROM {BI_SHOP_TABLE}").fetchall()
+    assert shop_rows == 40
     raw, mart = f"iceberg.{BI_RAW_TABLE}", f"iceberg.{BI_MART_TABLE}"
-    assert query(trino, f"SELECT count(*), count(DISTINCT event_id) FROM {raw}") == [[780, 780]]
-    assert returned(airflow, bi, first, "land") == {"read": 780, "merged": 780, "rows": 780}
+    by_source = f"SELECT source, count(*), count(DISTINCT event_id) FROM {raw} GROUP BY 1 ORDER BY 1"
+    assert query(trino, by_source) == [["cdc", 104, 104], ["sample", 780, 780]]
+    in_raw = {row[0] for row in query(trino, f"SELECT event_id FROM {raw} WHERE source = 'cdc'")}
+    assert in_raw == set(shop["changes"])
+    landed = returned(airflow, bi, first, "land")
+    assert landed["read"]["sample"] == 780 and landed["read"]["cdc"] >= 104, landed  # Connect: at least once
+    assert (landed["merged"], landed["rows"]) == (884, 884), landed
+    registry = published_url(e2e, "apicurio-registry", APICURIO_PORT)
+    subjects = requests.get(f"{registry}/apis/ccompat/v7/subjects", timeout=10)
+    assert f"{CDC_DATABASE}.public.{BI_SHOP_TABLE}-value" in subjects.json(), subjects.text
 
-    # Again: the producer sends the same events; the table and the mart stay as they were.
+    # Again: the producer sends the same events, the shop has nothing new to write; the table and
+    # the mart stay as they were.
     second, state = run_dag(airflow, bi)
     assert state == "success", failed_tasks(airflow, bi, second)
-    assert returned(airflow, bi, second, "land") == {"read": 780, "merged": 780, "rows": 780}
-    assert query(trino, f"SELECT count(*) FROM {raw}") == [[780]]
+    assert returned(airflow, bi, second, "shop") == {"orders": 40, "changes": []}
+    again = returned(airflow, bi, second, "land")
+    assert again == {"read": {"sample": 780, "cdc": 0}, "merged": 780, "rows": 884}, again
+    assert query(trino, f"SELECT count(*) FROM {raw}") == [[884]]
     built = task_log(airflow, bi, second, "transform")
     assert "PASS=" in built and "ERROR=0" in built, built[-3000:]
     [[orders, statuses]] = query(trino, f"SELECT sum(orders), count(DISTINCT status) FROM {mart}")
-    assert (orders, statuses) == (300, 4)
+    assert (orders, statuses) == (340, 4)
     # The mart is dbt's staging model aggregated: each order as its latest event leaves it.
     returned_orders = query(trino, f"SELECT sum(orders) FROM {mart} WHERE status = 'returned'")
-    assert returned_orders == [[60]]  # every fifth order ends returned
+    assert returned_orders == [[68]]  # every fifth order ends returned: 60 sampled, 8 of the shop's
     nessie = published_url(e2e, "nessie", NESSIE_PORT)
     for table in (BI_RAW_TABLE, BI_MART_TABLE):
         content = requests.get(f"{nessie}/api/v2/trees/main/contents/{table}", timeout=30).json()
@@ -374,7 +397,17 @@ def test_the_bi_dashboard_lands_kafka_events_once_builds_the_mart_with_dbt_and_s
         browser.get(f"{superset.url}/superset/dashboard/{BI_DASHBOARD_SLUG}/")
         for name in BI_CHARTS:
             wait_for_text(browser, "body", name)
-        wait_for_text(browser, "body", "300")
+        wait_for_text(browser, "body", "340")
         time.sleep(2)  # the charts' last frames
         keep_screenshot(browser, "superset-dashboard-orders")
     assert dashboard["dashboard_title"] == BI_DASHBOARD
+
+
+# What the workflows' steps ran on: Spark Connect (the ML pipeline's features, the DAG's Spark
+# work), the Spark worker under it, Trino (every query, dbt's models, Great Expectations' checks),
+# Kafka Connect (the shop's changes) and the Celery worker that ran every task.
+WORKFLOWS = ("spark-connect", "spark-worker-1", "trino", "kafka-connect", "airflow-worker-1")
+
+
+def test_what_the_workflows_ran_on_stayed_inside_its_memory_limits(e2e: LiveDeployment, api: docker.APIClient):
+    record("workflows_memory", memory_inside_limits(api, e2e, WORKFLOWS))

@@ -10,7 +10,9 @@ same providers (`Probe`).
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -32,7 +34,7 @@ PROBE_PROJECT = Path(__file__).resolve().parent / "probe"
 @dataclass
 class ContainerTiming:
     """When Docker created a container and when it was first ready (healthy, or exited for a job),
-    in seconds since the epoch, read from the daemon."""
+    in seconds since the epoch, from the daemon's events."""
 
     name: str
     created: float
@@ -94,9 +96,10 @@ def deploy(daemon: TestDaemon, stack: str = "e2e", *, config: dict[str, Any] | N
     space = workspace(stack, daemon, config=config)
     global LAST_WORKSPACE
     LAST_WORKSPACE = space
-    run = space.up()
+    with container_events(docker.APIClient(base_url=daemon.host, version="auto")) as events:
+        run = space.up()
     live = LiveDeployment(space, space.deployment(), run)
-    live.timings = container_timings(docker.APIClient(base_url=daemon.host, version="auto"), live.deployment)
+    live.timings = container_timings(events, live.deployment)
     return live
 
 
@@ -111,32 +114,53 @@ def replace(live: LiveDeployment, registered: Registered) -> Run:
     return run
 
 
-def _epoch(timestamp: str) -> float:
-    """Docker's RFC 3339 timestamps (nanoseconds, Z) as seconds since the epoch."""
-    whole, _, fraction = timestamp.rstrip("Z").partition(".")
-    seconds = datetime.fromisoformat(whole + "+00:00").timestamp()
-    return seconds + (float("0." + fraction[:9]) if fraction else 0.0)
+CONTAINER_EVENTS = ["create", "die", "health_status"]
 
 
-def container_timings(api: docker.APIClient, deployment: Deployment) -> dict[str, ContainerTiming]:
-    """Per container: created, and first ready (the end of its first passing health check, or when
-    a job exited); containers created but not started (on-demand jobs) are left out."""
-    timings = {}
-    for container in deployment.of_type("docker:index/container:Container"):
-        name = container.inputs["name"]
-        try:
-            state = api.inspect_container(name)
-        except docker.errors.NotFound:
+@contextmanager
+def container_events(api: docker.APIClient) -> Iterator[list[dict[str, Any]]]:
+    """Docker's container events (created, died, health status) while the block runs, read as they
+    come. Read afterwards they would be lost: a container's health log keeps its last 5 checks
+    only, so one healthy early in a long deploy had forgotten its first pass by the end, and the
+    daemon replays only a short buffer of past events."""
+    stream = api.events(since=datetime.now(), filters={"type": "container", "event": CONTAINER_EVENTS}, decode=True)
+    events: list[dict[str, Any]] = []
+
+    def read() -> None:
+        with contextlib.suppress(Exception):  # the stream is closed under the reader at the end
+            events.extend(stream)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        yield events
+    finally:
+        stream.close()
+        reader.join(timeout=10)
+
+
+def container_timings(events: list[dict[str, Any]], deployment: Deployment) -> dict[str, ContainerTiming]:
+    """Per container of `deployment`: its latest creation, and the first time after it that it was
+    ready: healthy for a server, exited for a job (a server that died was not ready). Containers
+    created but not started (on-demand jobs) are left out."""
+    containers = deployment.of_type("docker:index/container:Container")
+    servers = {c.inputs["name"] for c in containers if c.inputs.get("healthcheck")}
+    names = {c.inputs["name"] for c in containers}
+    created: dict[str, float] = {}
+    timings: dict[str, ContainerTiming] = {}
+    for event in sorted(events, key=lambda e: e["timeNano"]):
+        attributes = event["Actor"]["Attributes"]
+        name, action, at = attributes.get("name"), event["Action"], event["timeNano"] / 1e9
+        if name not in names:
             continue
-        created = _epoch(state["Created"])
-        health = (state["State"].get("Health") or {}).get("Log") or []
-        passed = [_epoch(check["End"]) for check in health if check.get("ExitCode") == 0]
-        if passed:
-            timings[name] = ContainerTiming(name, created, min(passed))
-        elif not state["State"]["Running"] and state["State"]["FinishedAt"] > state["State"]["StartedAt"]:
-            timings[name] = ContainerTiming(
-                name, created, _epoch(state["State"]["FinishedAt"]), state["State"]["ExitCode"]
-            )
+        if action == "create":
+            created[name] = at
+            timings.pop(name, None)
+        elif name in created and name not in timings:
+            if action == "health_status: healthy":
+                timings[name] = ContainerTiming(name, created[name], at)
+            elif action == "die" and name not in servers:
+                timings[name] = ContainerTiming(name, created[name], at, int(attributes.get("exitCode", -1)))
     return timings
 
 

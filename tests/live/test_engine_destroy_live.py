@@ -17,7 +17,7 @@ import docker
 from components.objectstore import SEAWEEDFS_S3_PORT
 from harness.offline import Deployment
 from tests.live.conftest import record
-from tests.live.deploy import LiveDeployment, container_timings
+from tests.live.deploy import LiveDeployment, container_events, container_timings
 from tests.live.pgcluster import DockerPgCluster
 from tests.live.stack import container_name, containers, published_url, s3_client, wait_all_healthy
 
@@ -87,10 +87,11 @@ def test_destroy_stops_at_protected_data_and_a_new_up_finds_it(e2e: LiveDeployme
     assert "e2e-superset" not in left and "e2e-airflow-apiserver" not in left and "e2e-patroni-1" in left
     assert volumes <= {v["Name"] for v in api.volumes().get("Volumes") or []}
 
-    again = e2e.workspace.up()
+    with container_events(api) as events:
+        again = e2e.workspace.up()
     record("engine_up_on_kept_data_seconds", round(again.seconds, 1))
     e2e.reload()
-    e2e.timings = container_timings(api, e2e.deployment)
+    e2e.timings = container_timings(events, e2e.deployment)
     wait_all_healthy(api, e2e)
     assert e2e.outputs["postgres_superuser_password"] == superuser_password
     pg = DockerPgCluster.of(e2e, api)

@@ -11,7 +11,7 @@ import pulumi_docker as docker
 from components import analytics_configs as configs
 from components import secrets
 from components.analytics.superset import SUPERSET_AIRFLOW_USER, SUPERSET_PORT, SUPERSET_TRINO_DATABASE
-from components.endpoints import CdcSource, Endpoint
+from components.endpoints import DatabaseAccess, Endpoint
 from components.service import File, HealthCheck, InitJob, Lifecycle, Port, Server, Service, ServiceArgs, Timing
 from components.settings import ServiceSettings
 from components.templates import CONFIGS_DIR
@@ -96,7 +96,7 @@ def connections(layer: "AnalyticsLayer") -> tuple[pulumi.Output[str], tuple[pulu
             {
                 **fixed,
                 **spark_connect_connection(uses, keys[3]),
-                **cdc_connection(cdc, keys[5]),
+                **({CDC_CONNECTION: postgres_connection(cdc.database, keys[5])} if cdc else {}),
                 "superset_default": {
                     "conn_type": "http",
                     "host": layer.superset.host,
@@ -115,35 +115,23 @@ def connections(layer: "AnalyticsLayer") -> tuple[pulumi.Output[str], tuple[pulu
                         "config_kwargs": {"s3": {"addressing_style": "path"}},
                     },
                 },
-                "postgres_default": {
-                    "conn_type": "postgres",
-                    "host": shared.host,
-                    "port": shared.port,
-                    "login": shared.username,
-                    "password": keys[2],
-                    "schema": shared.database,
-                },
+                "postgres_default": postgres_connection(shared, keys[2]),
             }
         )
     )
     return rendered, (*bucket.resources, *shared.resources, *(cdc.database.resources if cdc else ()))
 
 
-def cdc_connection(cdc: CdcSource | None, password: str) -> dict[str, dict[str, object]]:
-    """`cdc_default`: the owner of the database Debezium captures, as an application writing its
-    tables logs in (the BI dashboard's sample shop)."""
-    if not cdc:
-        return {}
-    database = cdc.database
+def postgres_connection(database: DatabaseAccess, password: str) -> dict[str, object]:
+    """A database as its owner logs in: `postgres_default` (the shared analytics database) and
+    `cdc_default` (the database Debezium captures, where the BI dashboard's sample shop writes)."""
     return {
-        CDC_CONNECTION: {
-            "conn_type": "postgres",
-            "host": database.host,
-            "port": database.port,
-            "login": database.username,
-            "password": password,
-            "schema": database.database,
-        }
+        "conn_type": "postgres",
+        "host": database.host,
+        "port": database.port,
+        "login": database.username,
+        "password": password,
+        "schema": database.database,
     }
 
 

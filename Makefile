@@ -50,12 +50,9 @@ test: venv actionlint
 	echo "== the engine builds in the background: build/engine.log"
 	$(MAKE) --no-print-directory engine > build/engine.log 2>&1 & engine=$$!
 	trap 'kill $$engine $${standins:-} 2>/dev/null || true' EXIT  # no build left behind by a failed step
-	# The stand-ins need only Docker: they start once it is in, beside the other checkers' installs
-	# (from nothing the stand-ins are the critical path, SeaweedFS's Go compile the longest).
-	$(MAKE) --no-print-directory checkers CHECKERS=$(DOCKER_CHECKER)
+	$(MAKE) --no-print-directory checkers
 	echo "== the stand-ins build in the background: build/standins.log"
 	$(MAKE) --no-print-directory standins-only > build/standins.log 2>&1 & standins=$$!
-	$(MAKE) --no-print-directory checkers CHECKERS="$(filter-out $(DOCKER_CHECKER),$(CHECKERS))"
 	status=0 selected=0
 	# Each run's status: 5 (options such as -k left it nothing to run) fails only if both had nothing.
 	tests() { local rc=0; $(VENV)/bin/python -m pytest "$$@" $(PYTEST_ARGS) || rc=$$?
@@ -96,11 +93,8 @@ tools: actionlint
 # Each layer's checkers (PostgreSQL, Patroni, HAProxy, promtool, JupyterHub, ...) install here, each
 # script in its own shell with the helpers of .ci/lib.sh; every script checks first and installs only
 # what is missing.
-CHECKERS := $(sort $(wildcard .ci/install.d/*.sh))
-DOCKER_CHECKER := .ci/install.d/10-docker.sh
-
 checkers: venv
-	@for script in $(CHECKERS); do
+	@for script in .ci/install.d/*.sh; do
 	  [ -e "$$script" ] || continue
 	  echo "== $$script"
 	  start=$$SECONDS

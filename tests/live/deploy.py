@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -130,13 +130,21 @@ def container_events(api: docker.APIClient) -> Iterator[list[dict[str, Any]]]:
         with contextlib.suppress(Exception):  # the stream is closed under the reader at the end
             events.extend(stream)
 
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    try:
+    with running_beside(read, stop=stream.close, timeout=10):
         yield events
+
+
+@contextmanager
+def running_beside(work: Callable[[], None], *, stop: Callable[[], None], timeout: float) -> Iterator[None]:
+    """`work` in a thread of its own while the block runs; at its end `stop()` tells the work to
+    finish, and the thread is given `timeout` seconds to."""
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    try:
+        yield
     finally:
-        stream.close()
-        reader.join(timeout=10)
+        stop()
+        thread.join(timeout=timeout)
 
 
 def container_timings(events: list[dict[str, Any]], deployment: Deployment) -> dict[str, ContainerTiming]:

@@ -18,7 +18,7 @@ from botocore.config import Config
 from components.storage import POSTGRES_PRIMARY_PORT
 from harness.offline import Registered
 from tests.integration.pgcluster import LOCALHOST, wait_for
-from tests.live.deploy import LiveDeployment
+from tests.live.deploy import LiveDeployment, running_beside
 from tests.live.dockerd import TestDaemon
 
 HEALTHY_AGAIN_SECONDS = 240
@@ -121,13 +121,8 @@ def memory_while_running(api: docker.APIClient, container: str) -> Iterator[dict
                 seen["mib_limit"] = (stats.get("limit", 0) >> 20) or seen["mib_limit"]
             done.wait(0.5)
 
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    try:
+    with running_beside(sample, stop=done.set, timeout=30):
         yield seen
-    finally:
-        done.set()
-        sampler.join(timeout=30)
 
 
 def container_name(container: Registered) -> str:

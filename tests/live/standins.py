@@ -53,11 +53,11 @@ LOG_TAIL_LINES = 40
 # Most stand-ins wait on downloads (Debian, PyPI, Maven Central, Go modules) more than on the 2
 # cores, so three build at once, each as soon as what it is FROM is built.
 PARALLEL_BUILDS = 3
-# The stand-ins that compile (SeaweedFS and etcd from Go modules, HAProxy from source) or install
-# most, slowest first as measured from nothing on 2 cores (2026-12-07: 508, 516, 329, 270 s), and
-# java21, which most of the JVM stand-ins are FROM: each starts as soon as it can, so the builds
-# that mostly download fill the other slots instead of keeping them waiting at the end.
-SLOWEST_FIRST = ("seaweedfs", "haproxy", "java21", "etcd", "pyspark-notebook", "jupyterhub")
+# The stand-ins that compile (SeaweedFS and etcd from Go modules) or install most, slowest first as
+# measured from nothing on 2 cores (2026-12-07: 1,110, 334, 255 and 98 s), and trixie and java21,
+# which most of the JVM stand-ins are FROM: each starts as soon as it can, so the builds that mostly
+# download fill the other slots instead of keeping them waiting at the end.
+SLOWEST_FIRST = ("seaweedfs", "etcd", "trixie", "java21", "pyspark-notebook", "jupyterhub")
 
 
 class StandinError(RuntimeError):

@@ -207,8 +207,9 @@ class AirflowConfig:
     connections_file: str | None = None
     # A task whose worker stops heartbeating (killed, out of memory) is failed, and so retried,
     # after this long. Airflow's 300 s suits workers on other machines; on one Docker host a
-    # worker that missed 24 heartbeats (one per 5 s) is gone.
-    task_heartbeat_timeout_seconds: int = 120
+    # worker that missed 12 heartbeats (one per 5 s, sent by the task's supervisor process, not
+    # the task's own code, so a busy task still sends them) is gone.
+    task_heartbeat_timeout_seconds: int = 60
     worker_concurrency: int = 16  # tasks a Celery worker runs at once (Airflow's default)
     # How often the DAG processor looks for new files in the dags folder. Airflow's 300 s left a
     # team's new DAG out of the UI for up to five minutes; a listing of the folder costs little.

@@ -598,7 +598,7 @@ def test_airflow_loads_the_layers_config_and_accepts_its_init(dev, tmp_path):
     spark_connect = loaded["connections"]["spark_connect_default"]
     assert (spark_connect["host"], spark_connect["port"], spark_connect["login"]) == ("spark-connect", 15002, "airflow")
     assert loaded["connections"]["aws_default"]["extra"]["endpoint_url"] == "http://minio:9000"
-    assert loaded["task_heartbeat_timeout"] == 120
+    assert loaded["task_heartbeat_timeout"] == 60
     assert loaded["worker_concurrency"] == 5  # dev's worker has 1536m
     parsed = load_with(AIRFLOW_VENV, "parse_airflow_cli.py", str(script), env=variables)
     assert [p["command"] for p in parsed] == [["db", "migrate"], ["users", "create"], ["users", "reset-password"]]

@@ -5,6 +5,7 @@ as JSON) and registers each resource with its options; a recording monitor keeps
 the secret markers of every input. Tests assert on what it records; `scripts.plan` prints it.
 """
 
+import asyncio
 import base64
 import contextlib
 import hashlib
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import pulumi
 import yaml
 from google.protobuf import json_format
-from pulumi.runtime import mocks, rpc
+from pulumi.runtime import mocks, reset_options, rpc
 from pulumi.runtime.stack import Stack, run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
@@ -296,6 +297,25 @@ def _engine_config_env(config: dict[str, str]) -> Iterator[None]:
 def main_program() -> None:
     """The Pulumi program itself, as the language host runs it."""
     runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+
+
+@contextlib.contextmanager
+def pulumi_runtime() -> Iterator[None]:
+    """A fresh event loop, and Pulumi's process-global runtime settings reset afterwards: what
+    each run of the program under mocks needs (tests/conftest.py gives every test one)."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        yield
+    finally:
+        reset_options()
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.close()
+        asyncio.set_event_loop(None)
 
 
 def run_program(

@@ -1,4 +1,3 @@
-import asyncio
 import functools
 import logging
 import sys
@@ -6,7 +5,7 @@ import sys
 import pytest
 from pulumi.runtime import reset_options
 
-from harness.offline import ROOT, Deployment, engine_config, run_program, stack_config
+from harness.offline import ROOT, Deployment, engine_config, pulumi_runtime, run_program, stack_config
 
 sys.path.insert(0, str(ROOT))
 
@@ -36,17 +35,8 @@ logging.getLogger("asyncio").addFilter(_ExpectedJobFailures())
 @pytest.fixture(autouse=True)
 def _isolated_pulumi_runtime():
     """Fresh event loop and no mocks left over: Pulumi's runtime settings are process-global."""
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    yield
-    reset_options()
-    pending = asyncio.all_tasks(loop)
-    for task in pending:
-        task.cancel()
-    if pending:
-        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-    loop.close()
-    asyncio.set_event_loop(None)
+    with pulumi_runtime():
+        yield
 
 
 @functools.cache

@@ -238,7 +238,13 @@ SERVICES: dict[str, ServiceDefaults] = {
     "kafka-exporter": ServiceDefaults("monitoring", "danielqsj/kafka-exporter:v1.9.0", 0.1, "128m"),
     # security
     "keycloak": ServiceDefaults(
-        "security", "quay.io/keycloak/keycloak:26.7.2", 1, "1536m", ports={"keycloak": 8280}, stop_grace_seconds=30
+        "security",
+        "quay.io/keycloak/keycloak:26.7.2",
+        1,
+        "1536m",
+        ports={"keycloak": 8280},
+        stop_grace_seconds=30,
+        job_size=JobSize(0.5, "256m"),  # keycloak-realm: kcadm.sh, a JVM per call
     ),
     # analytics (host ports from the seed's port table)
     "redis": ServiceDefaults(

@@ -105,7 +105,7 @@ def _lake(built: Built) -> None:
     security = built.get(SecurityLayer)
     built.need(StorageLayer).open_lake(
         sso=built.sso_client("minio-console"),
-        identity_provider=[security.keycloak.container] if security else (),
+        identity_provider=[security.realm.container] if security else (),
     )
 
 

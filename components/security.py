@@ -1,7 +1,10 @@
 """SecurityLayer: Keycloak, with the `datalyptica` realm and one OIDC client per UI.
 
 The clients (ids, generated secrets, redirect URIs, networks) come from `SsoClients`, built
-before the UIs; this layer imports them into the realm when Keycloak first starts.
+before the UIs. A one-shot job (`keycloak-realm`, the image's kcadm.sh) makes the realm what the
+program defines once Keycloak is healthy, and again whenever that definition changes: Keycloak's
+own `--import-realm` skips a realm that exists, so a UI added later, a moved host or a rotated
+client secret never reached it.
 """
 
 import json
@@ -13,7 +16,7 @@ from components import secrets
 from components.analytics_configs import ADMINS_GROUP, GROUPS_CLAIM, USERS_GROUP
 from components.layer import Layer
 from components.platform import Platform
-from components.service import File, HealthCheck, Metrics, Port, Server, ServiceArgs
+from components.service import File, HealthCheck, InitJob, Metrics, Port, Server, Service, ServiceArgs
 from components.sso import (
     ADMIN_ROLE,
     FIRST_ADMIN_USER,
@@ -24,40 +27,62 @@ from components.sso import (
     SsoClients,
 )
 from components.storage import StorageLayer
-from components.templates import render_output
+from components.templates import CONFIGS_DIR, render_output
 
 KEYCLOAK_MANAGEMENT_PORT = 9000  # health and metrics
 KEYCLOAK_UID = "1000"  # the keycloak user of quay.io/keycloak/keycloak
 CONFIG_PATH = "/opt/keycloak/conf/keycloak.conf"
-REALM_IMPORT_PATH = f"/opt/keycloak/data/import/{REALM}-realm.json"
+REALM_JOB = "keycloak-realm"
+REALM_JOB_DIR = "/opt/keycloak/data/realm-job"
 
 
-def realm_document(
-    clients: Sequence[OidcClient], client_names: dict[str, str], client_secrets: list[str], first_admin_password: str
-) -> str:
-    """The realm as `kc.sh start --import-realm` reads it: confidential clients, code flow only;
-    the admins' and users' groups, and a first admin in the admins' group."""
-    return json.dumps(
+def realm_settings() -> str:
+    """The realm's own settings, as `kcadm.sh create realms` and `update realms/<realm>` take them."""
+    return _json(
         {
             "realm": REALM,
             "enabled": True,
             "sslRequired": "external",  # plain HTTP from private addresses only (the platform has no TLS yet)
             "registrationAllowed": False,
             "bruteForceProtected": True,
+        }
+    )
+
+
+def realm_resources() -> str:
+    """What the realm job creates when missing and then leaves to people (a partial import that
+    skips what exists): the admin role, the admins' and users' groups, and the first admin."""
+    return _json(
+        {
             "roles": {"realm": [{"name": ADMIN_ROLE, "description": "Administers the Datalyptica UIs"}]},
             "groups": [
                 {"name": ADMINS_GROUP, "path": f"/{ADMINS_GROUP}", "realmRoles": [ADMIN_ROLE]},
                 {"name": USERS_GROUP, "path": f"/{USERS_GROUP}"},
             ],
-            "users": [_first_admin(first_admin_password)],
+            "users": [_first_admin()],
+        }
+    )
+
+
+def realm_clients(clients: Sequence[OidcClient], client_names: dict[str, str], client_secrets: list[str]) -> str:
+    """The clients, overwritten by every run of the realm job: confidential, code flow only."""
+    return _json(
+        {
             "clients": [
                 _client(client, client_names[client.client_id], secret)
                 for client, secret in zip(clients, client_secrets, strict=True)
-            ],
-        },
-        indent=2,
-        sort_keys=True,
+            ]
+        }
     )
+
+
+def first_admin_credential(password: str) -> str:
+    """The first admin's password, as Keycloak's reset-password endpoint takes it."""
+    return _json({"type": "password", "value": password, "temporary": False})
+
+
+def _json(document: dict) -> str:
+    return json.dumps(document, indent=2, sort_keys=True)
 
 
 IN_EVERY_TOKEN = {"id.token.claim": "true", "access.token.claim": "true", "userinfo.token.claim": "true"}
@@ -101,9 +126,10 @@ def _client(client: OidcClient, name: str, secret: str) -> dict:
     }
 
 
-def _first_admin(password: str) -> dict:
-    """The first member of the admins' group. Keycloak's user profile requires an email and a first
-    and last name: a user without them is sent to a form to fill them in at the first login."""
+def _first_admin() -> dict:
+    """The first member of the admins' group (its password is set apart, from the stack's secret).
+    Keycloak's user profile requires an email and a first and last name: a user without them is
+    sent to a form to fill them in at the first login."""
     return {
         "username": FIRST_ADMIN_USER,
         "enabled": True,
@@ -111,7 +137,6 @@ def _first_admin(password: str) -> dict:
         "emailVerified": True,
         "firstName": "Platform",
         "lastName": "Admin",
-        "credentials": [{"type": "password", "value": password, "temporary": False}],
         "groups": [f"/{ADMINS_GROUP}"],
     }
 
@@ -138,14 +163,6 @@ class SecurityLayer(Layer):
             admin_password=self.admin_password,
         )
         oidc_clients = clients.clients()
-        realm = pulumi.Output.all(self.first_admin_password, *[client.client_secret for client in oidc_clients]).apply(
-            lambda values: realm_document(
-                oidc_clients,
-                {cid: login.name for cid, login in clients.logins.items()},
-                list(values[1:]),
-                first_admin_password=values[0],
-            )
-        )
         self.keycloak = self.service(
             KEYCLOAK_HOST,
             ServiceArgs(
@@ -155,7 +172,7 @@ class SecurityLayer(Layer):
                 ),
                 networks=[storage.network, *[client.network for client in oidc_clients if client.network]],
                 uses=[database],
-                command=["start", "--import-realm"],
+                command=["start"],
                 env={
                     "KC_HOSTNAME": clients.keycloak_url,
                     # Token, userinfo and JWKS endpoints as the caller reached Keycloak: containers
@@ -166,15 +183,12 @@ class SecurityLayer(Layer):
                     "KC_HEALTH_ENABLED": "true",
                     "KC_METRICS_ENABLED": "true",
                 },
-                files=[
-                    File(CONFIG_PATH, config, secret=True, owner=KEYCLOAK_UID),
-                    # Holds the client secrets. Imported only while the realm does not exist yet.
-                    File(REALM_IMPORT_PATH, realm, secret=True, owner=KEYCLOAK_UID),
-                ],
+                files=[File(CONFIG_PATH, config, secret=True, owner=KEYCLOAK_UID)],
                 ports=[Port("keycloak", KEYCLOAK_HTTP_PORT)],
                 metrics=Metrics(KEYCLOAK_MANAGEMENT_PORT, "/metrics"),
             ),
         )
+        self.realm = self._realm_job(storage, clients, oidc_clients)
         self.extra_urls = {
             "keycloak_admin_console": platform.url("keycloak", path="/admin/"),
             "keycloak_issuer": clients.issuer_url,
@@ -186,3 +200,50 @@ class SecurityLayer(Layer):
             "platform_admin_password": self.first_admin_password,
         }
         self.finish()
+
+    def _realm_job(self, storage: StorageLayer, clients: SsoClients, oidc_clients: Sequence[OidcClient]) -> Service:
+        """The job that makes the realm what this program defines (configs/keycloak/reconcile-realm.sh)
+        once Keycloak is healthy. A changed client, redirect URI, secret or realm setting changes
+        one of its files, so `pulumi preview` shows the job replaced and `up` runs it again."""
+        client_secrets = pulumi.Output.all(*[client.client_secret for client in oidc_clients])
+        names = {cid: login.name for cid, login in clients.logins.items()}
+
+        def file(name: str, content: pulumi.Input[str], *, secret: bool = False, executable: bool = False) -> File:
+            return File(f"{REALM_JOB_DIR}/{name}", content, secret=secret, owner=KEYCLOAK_UID, executable=executable)
+
+        return self.service(
+            REALM_JOB,
+            ServiceArgs(
+                spec=self.spec("keycloak").init_job(REALM_JOB),
+                lifecycle=InitJob(),
+                networks=[storage.network],
+                entrypoint=["/bin/bash"],
+                command=[
+                    f"{REALM_JOB_DIR}/reconcile-realm.sh",
+                    f"http://{KEYCLOAK_HOST}:{KEYCLOAK_HTTP_PORT}",
+                    REALM,
+                    FIRST_ADMIN_USER,
+                    ADMINS_GROUP,
+                ],
+                files=[
+                    file(
+                        "reconcile-realm.sh", (CONFIGS_DIR / "keycloak/reconcile-realm.sh").read_text(), executable=True
+                    ),
+                    file("admin-user", self.admin_user, secret=True),
+                    file("admin-password", self.admin_password, secret=True),
+                    file("realm.json", realm_settings()),
+                    file("resources.json", realm_resources()),
+                    file(
+                        "clients.json",
+                        client_secrets.apply(lambda values: realm_clients(oidc_clients, names, list(values))),
+                        secret=True,
+                    ),
+                    file(
+                        "first-admin-credential.json",
+                        self.first_admin_password.apply(first_admin_credential),
+                        secret=True,
+                    ),
+                ],
+                depends_on=[self.keycloak.container],
+            ),
+        )

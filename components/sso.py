@@ -6,9 +6,9 @@ own local admin login).
 
 `SsoClients` is built early in __main__, before any UI: it generates each client's secret and
 the network on which that UI reaches Keycloak, so the UIs are configured without waiting for
-Keycloak, and the security layer later imports the very same clients into the realm. A UI that
-reads the discovery document when it starts (MinIO) is created after the security layer and
-waits for Keycloak's container, which __main__ hands it (StorageLayer.open_lake).
+Keycloak, and the security layer's realm job later puts the very same clients into the realm.
+A UI that reads the discovery document when it starts (MinIO) is created after the security
+layer and waits for the realm job, which components/graph.py hands it (StorageLayer.open_lake).
 """
 
 from collections.abc import Sequence

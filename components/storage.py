@@ -7,7 +7,7 @@ buckets (components/objectstore.py); each comes as an endpoint (components/endpo
 
 It is built in two explicit steps, because single sign-on sits between them: the constructor
 builds PostgreSQL HA (where Keycloak keeps its realm), and `open_lake` the object store and
-Nessie, once Keycloak runs (MinIO reads its OpenID discovery document when it starts).
+Nessie, once the realm exists (MinIO reads its OpenID discovery document when it starts).
 """
 
 from collections.abc import Sequence
@@ -88,7 +88,7 @@ class StorageLayer(Layer):
 
         `sso`: the MinIO console's client, without which the console keeps only the root login
         (SeaweedFS has no console and takes none); `identity_provider`: what MinIO waits for
-        before it starts with `sso` (Keycloak's container)."""
+        before it starts with `sso` (the realm job: the realm exists once it is done)."""
         self.object_store: ObjectStore = object_store(
             self, networks=[self.network], sso=sso, identity_provider=identity_provider
         )

@@ -22,9 +22,20 @@ def env(container) -> dict[str, str]:
     return dict(item.split("=", 1) for item in container.inputs.get("envs", []))
 
 
+JOB_DIR = "/opt/keycloak/data/realm-job"
+
+
+def job_file(deployment, name: str) -> dict:
+    return json.loads(upload(deployment.containers()["keycloak-realm"], f"{JOB_DIR}/{name}")["content"])
+
+
 def realm(deployment) -> dict:
-    keycloak = deployment.containers()["keycloak"]
-    return json.loads(upload(keycloak, "/opt/keycloak/data/import/datalyptica-realm.json")["content"])
+    """The realm as the realm job makes it: its settings, its resources and its clients."""
+    return {
+        **job_file(deployment, "realm.json"),
+        **job_file(deployment, "resources.json"),
+        **job_file(deployment, "clients.json"),
+    }
 
 
 def clients(deployment) -> dict[str, dict]:
@@ -87,9 +98,9 @@ def test_security_without_a_published_keycloak_port_is_refused():
         run_program(engine_config({"layers": ["storage", "security"], "ports": {"keycloak": None}}))
 
 
-def test_keycloak_runs_start_with_its_realm_health_and_browser_hostname(dev):
+def test_keycloak_runs_start_with_its_health_and_browser_hostname(dev):
     keycloak = dev.containers()["keycloak"]
-    assert keycloak.inputs["command"] == ["start", "--import-realm"]
+    assert keycloak.inputs["command"] == ["start"]  # the realm job, not --import-realm, makes the realm
     variables = env(keycloak)
     assert variables["KC_HOSTNAME"] == "http://localhost:8280"
     assert variables["KC_HTTP_ENABLED"] == "true" and variables["KC_HEALTH_ENABLED"] == "true"
@@ -102,8 +113,7 @@ def test_keycloak_runs_start_with_its_realm_health_and_browser_hostname(dev):
 
 def test_keycloak_secrets_are_files_for_its_user_not_environment(dev):
     keycloak = dev.containers()["keycloak"]
-    for path in ("/opt/keycloak/conf/keycloak.conf", "/opt/keycloak/data/import/datalyptica-realm.json"):
-        assert private_to(keycloak, path, "1000"), path
+    assert private_to(keycloak, "/opt/keycloak/conf/keycloak.conf", "1000")
     assert "uploads" in keycloak.secret_inputs() and "envs" not in keycloak.secret_inputs()
     config = upload(keycloak, "/opt/keycloak/conf/keycloak.conf")["content"]
     lines = dict(line.split("=", 1) for line in config.splitlines() if line and not line.startswith("#"))
@@ -144,7 +154,8 @@ def test_the_realm_has_the_admins_and_users_groups_and_a_first_admin_with_the_ex
     [admin] = document["users"]
     assert admin["username"] == dev.outputs["platform_admin_user"] == "admin"
     assert admin["groups"] == ["/platform-admins"]
-    [credential] = admin["credentials"]
+    assert "credentials" not in admin  # set apart, so a password people changed is set back by every run
+    credential = job_file(dev, "first-admin-credential.json")
     assert credential == {"type": "password", "value": dev.outputs["platform_admin_password"], "temporary": False}
     assert credential["value"] in dev.generated_secrets
     # Keycloak's user profile requires these; without them the first login stops at a form.
@@ -187,7 +198,7 @@ def test_minio_console_logs_in_through_keycloak_and_starts_after_it(dev):
     assert "MINIO_IDENTITY_OPENID_CLIENT_ID=minio-console" in config
     assert "MINIO_IDENTITY_OPENID_REDIRECT_URI=http://localhost:9001/oauth_callback" in config
     assert "MINIO_IDENTITY_OPENID_ROLE_POLICY=readwrite" in config
-    assert dev.containers()["keycloak"].urn in minio.dependencies
+    assert dev.containers()["keycloak-realm"].urn in minio.dependencies  # the realm exists once it is done
 
 
 def test_each_ui_reaches_keycloak_on_its_own_network(dev):
@@ -220,3 +231,38 @@ def test_prod_keycloak_has_prod_sizes_and_no_plain_secrets(prod):
     keycloak = prod.containers()["keycloak"]
     assert keycloak.inputs["memory"] == 2048 and keycloak.inputs["cpus"] == "2.0"
     assert prod.plaintext_leaks() == []
+
+
+def test_the_realm_job_runs_kcadm_in_keycloaks_image_after_keycloak_is_healthy(dev):
+    containers = dev.containers()
+    job, keycloak = containers["keycloak-realm"], containers["keycloak"]
+    assert job.inputs["image"] == keycloak.inputs["image"]
+    assert keycloak.urn in job.dependencies
+    assert job.inputs["entrypoints"] == ["/bin/bash"]
+    assert job.inputs["command"] == [
+        f"{JOB_DIR}/reconcile-realm.sh",
+        "http://keycloak:8080",
+        "datalyptica",
+        "admin",
+        "platform-admins",
+    ]
+    assert job.inputs["memory"] == 256 and job.inputs["mustRun"] is False
+
+
+def test_the_realm_jobs_secrets_are_files_only_its_user_reads(dev):
+    job = dev.containers()["keycloak-realm"]
+    for name in ("admin-user", "admin-password", "clients.json", "first-admin-credential.json"):
+        assert private_to(job, f"{JOB_DIR}/{name}", "1000"), name
+    assert upload(job, f"{JOB_DIR}/admin-password")["content"] in dev.generated_secrets
+    argv = " ".join(job.inputs["command"])
+    for secret in dev.generated_secrets:
+        assert secret not in argv
+    assert not job.inputs.get("envs")
+
+
+def test_a_moved_host_changes_the_realm_jobs_clients_and_so_runs_it_again(deploy):
+    before = job_file(deploy(protectData=False), "clients.json")
+    after = job_file(deploy(endpointHost="data.example.internal", protectData=False), "clients.json")
+    redirects = {c["clientId"]: c["redirectUris"] for c in after["clients"]}
+    assert redirects != {c["clientId"]: c["redirectUris"] for c in before["clients"]}
+    assert redirects["airflow"] == ["http://data.example.internal:8090/auth/oauth-authorized/keycloak"]

@@ -37,6 +37,7 @@ MODULE_ORDER = (
     "test_standin_contracts",
     "test_analytics_standins",
     "test_nessie_standin",
+    "test_keycloak_standin",
     "test_engine_live",
     "test_analytics_browser_live",
     "test_analytics_live",

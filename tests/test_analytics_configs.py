@@ -134,7 +134,9 @@ def test_jupyterhub_loads_dockerspawner_with_local_accounts(tmp_path):
     assert loaded["jupyterhub_version"] == image_version("jupyterhub", "JUPYTERHUB_VERSION")
     assert loaded["unrecognized"] == []
     assert loaded["spawner_class"] == "dockerspawner.dockerspawner.DockerSpawner"
-    assert loaded["authenticator_class"] == "nativeauthenticator.nativeauthenticator.NativeAuthenticator"
+    assert loaded["authenticator_class"] == "builtins.LocalAccounts"  # NativeAuthenticator's, with a 403 login
+    # A refused login answers 403 as JupyterHub's own form does (live: test_analytics_live.py).
+    assert loaded["login_handler"] == ["builtins.RefusingLoginHandler", "nativeauthenticator.handlers.LoginHandler"]
     assert loaded["admin_users"] == ["platform-admin"]
     assert loaded["network_name"] == "datalyptica-notebooks"
     assert loaded["use_internal_ip"] is True
@@ -172,6 +174,7 @@ def test_jupyterhub_logs_in_with_keycloak_when_given_a_client(tmp_path):
 
     assert loaded["unrecognized"] == []
     assert loaded["authenticator_class"] == "oauthenticator.generic.GenericOAuthenticator"
+    assert loaded["login_handler"] is None  # Keycloak's page, not a form of the hub's
     assert loaded["oauth_callback_url"] == "https://notebooks.example.org/hub/oauth_callback"
     assert loaded["token_url"] == client.endpoint("token")
     assert loaded["admin_users"] == ["platform-admin"]
@@ -192,7 +195,7 @@ def test_jupyterhub_creates_the_admin_with_its_generated_password_and_caps_noteb
 
     loaded = load_jupyterhub(tmp_path, cfg, password)
     assert loaded["unrecognized"] == []
-    assert loaded["authenticator_class"].endswith("AdminSeededNativeAuthenticator")
+    assert loaded["authenticator_class"].endswith("AdminSeededLocalAccounts")
     assert loaded["admin_login"] == "platform-admin"
     assert loaded["active_server_limit"] == 5
     assert password not in render_jupyterhub_config(cfg)

@@ -56,6 +56,9 @@ async def login_by_groups(groups: list[str]) -> dict:
     return {"admin": bool(model["admin"]), "allowed": await authenticator.check_allowed("ada", model)}
 
 
+# The handler of /hub/login's form, where the authenticator brings its own (NativeAuthenticator).
+login_handler = dict(authenticator.get_handlers(app)).get(r"/login")
+
 group_logins = None
 if hasattr(authenticator, "auth_state_groups_key"):
     cases = {"admins": ["platform-admins"], "users": ["platform-users"], "neither": ["someone-else"], "none": []}
@@ -88,6 +91,7 @@ print(
             "active_server_limit": app.active_server_limit,
             "authenticate_prometheus": app.authenticate_prometheus,
             "admin_login": admin_login,
+            "login_handler": login_handler and [f"{c.__module__}.{c.__name__}" for c in login_handler.__mro__[:2]],
             "group_logins": group_logins,
             "unrecognized": [m for m in messages if "not recognized" in m],
         }

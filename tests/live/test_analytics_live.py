@@ -159,6 +159,7 @@ def test_jupyterhub_answers_and_its_generated_admin_logs_in(e2e: LiveDeployment,
     assert (me["name"], me["admin"]) == (ADMIN, True)
     wrong = JupyterHub(hub.url).login(ADMIN, "not-the-password")
     assert "/hub/login" in wrong.url
+    assert wrong.status_code == 403 and "Invalid username or password" in wrong.text  # as JupyterHub's own form
 
 
 def test_jupyterhub_admin_approves_a_second_user_who_then_logs_in(hub: JupyterHub):
@@ -180,6 +181,8 @@ def test_jupyterhub_admin_approves_a_second_user_who_then_logs_in(hub: JupyterHu
 
     try:
         assert not logs_in(), "a signed-up user logged in before the admin approved them"
+        waiting = JupyterHub(hub.url).login(name, password)
+        assert waiting.status_code == 403 and "has not been authorized" in waiting.text
         hub.authorize(name)
         assert logs_in()
     finally:

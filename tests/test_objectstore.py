@@ -119,7 +119,7 @@ def test_seaweedfs_stack_registers_no_minio_at_all(seaweed_dev):
     assert not [r for r in seaweed_dev.registered if r.type.startswith(("minio:", "pulumi:providers:minio"))]
     containers = seaweed_dev.containers()
     assert "minio" not in containers and "seaweedfs" in containers
-    realm = json.loads(upload(containers["keycloak"], "/opt/keycloak/data/import/datalyptica-realm.json")["content"])
+    realm = json.loads(upload(containers["keycloak-realm"], "/opt/keycloak/data/realm-job/clients.json")["content"])
     client_ids = {client["clientId"] for client in realm["clients"]}
     assert "minio-console" not in client_ids and "grafana" in client_ids
     assert not [n for n in seaweed_dev.of_type("docker:index/network:Network") if "minio" in n.inputs["name"]]

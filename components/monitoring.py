@@ -21,7 +21,7 @@ from components.layer import Layer
 from components.platform import Platform
 from components.service import BindMount, File, HealthCheck, Metrics, MetricsTarget, Port, Server, Service, ServiceArgs
 from components.sso import ADMIN_ROLE, OidcClient
-from components.templates import CONFIGS_DIR, render
+from components.templates import render, static_config
 
 PROMETHEUS_PORT = 9090
 ALERTMANAGER_PORT = 9093
@@ -88,11 +88,6 @@ def networks_to_reach(targets: Iterable[MetricsTarget]) -> list[docker.Network]:
         if target.networks and not any(id(network) in joined for network in target.networks):
             joined[id(target.networks[0])] = target.networks[0]
     return list(joined.values())
-
-
-def static_config(path: str) -> str:
-    """A file under configs/ that needs no rendering (it may hold Go templates of its own)."""
-    return (CONFIGS_DIR / path).read_text()
 
 
 def rule_files(watched: Iterable[Watched]) -> dict[str, str]:

@@ -22,7 +22,7 @@ from components.endpoints import BucketAccess
 from components.layer import Layer
 from components.service import File, HealthCheck, InitJob, Metrics, Port, Server, Service, ServiceArgs
 from components.sso import OidcClient
-from components.templates import CONFIGS_DIR, render_output
+from components.templates import render_output, static_config
 
 S3_REGION = "us-east-1"
 MINIO_API_PORT = 9000
@@ -417,7 +417,7 @@ class SeaweedStore(ObjectStore):
         files = [
             File(
                 f"{PROVISION_DIR}/provision.sh",
-                (CONFIGS_DIR / "seaweedfs/provision.sh").read_text(),
+                static_config("seaweedfs/provision.sh"),
                 owner=SEAWEEDFS_UID,
                 executable=True,
             ),

@@ -27,7 +27,7 @@ from components.sso import (
     SsoClients,
 )
 from components.storage import StorageLayer
-from components.templates import CONFIGS_DIR, render_output
+from components.templates import render_output, static_config
 
 KEYCLOAK_MANAGEMENT_PORT = 9000  # health and metrics
 KEYCLOAK_UID = "1000"  # the keycloak user of quay.io/keycloak/keycloak
@@ -226,9 +226,7 @@ class SecurityLayer(Layer):
                     ADMINS_GROUP,
                 ],
                 files=[
-                    file(
-                        "reconcile-realm.sh", (CONFIGS_DIR / "keycloak/reconcile-realm.sh").read_text(), executable=True
-                    ),
+                    file("reconcile-realm.sh", static_config("keycloak/reconcile-realm.sh"), executable=True),
                     file("admin-user", self.admin_user, secret=True),
                     file("admin-password", self.admin_password, secret=True),
                     file("realm.json", realm_settings()),

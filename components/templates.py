@@ -1,4 +1,4 @@
-"""Renders the files under configs/ with Jinja2.
+"""Renders the files under configs/ with Jinja2, and reads those that need no rendering.
 
 A template that names a value it was not given fails at once (StrictUndefined), so a
 missing setting can never reach a service as an empty string.
@@ -34,3 +34,8 @@ def render_output(template: str, **context: pulumi.Input[Any]) -> pulumi.Output[
     rendered file holding a password stays encrypted in state and masked in previews.
     """
     return pulumi.Output.all(**context).apply(lambda values: render(template, **values))
+
+
+def static_config(path: str) -> str:
+    """A file under configs/ that needs no rendering (a script, or a file with Go templates of its own)."""
+    return (CONFIGS_DIR / path).read_text()

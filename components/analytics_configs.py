@@ -11,7 +11,8 @@ as a container upload with mode 0400, never as environment variables (visible to
     webserver_config.py   render_airflow_webserver_config(AirflowConfig) -> AirflowConfig.webserver_config_path
     connections.json      render_airflow_connections({...})            -> AirflowConfig.connections_file
     sample DAG            render_airflow_sample_dag(landing_bucket)    -> dags/<SAMPLE_DAG_ID>.py
-    init scripts          render_superset_init(...), render_airflow_init(...): one-shot, idempotent
+    init accounts         render_fab_accounts(admin, service_users)    -> the init jobs' accounts.json
+    Superset's sources    render_superset_databases({name: uri})        -> superset-init's databases.json
     redis.conf            render_redis_config(password)
     .pgpass, AWS creds    render_pgpass(PostgresDatabase), render_aws_credentials(key, secret)
 
@@ -21,7 +22,6 @@ Airflow's ConfigParser, URL parts percent-encoded), so any generated password is
 
 import json
 import re
-import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote
@@ -414,21 +414,40 @@ def render_airflow_bi_dag(*, trino_user: str, dbt: str, superset_database: str, 
     )
 
 
-def render_superset_init(
-    admin: AdminUser, databases: Mapping[str, str], service_users: Sequence[ServiceUser] = ()
-) -> str:
-    """Superset's one-shot init: metadata schema, admin (password set even if it exists), roles and
-    permissions, the service users (likewise), then one database connection per name ->
-    SQLAlchemy URI (updated if present)."""
-    return render(
-        "superset/init.sh.j2", admin=admin, databases=dict(databases), service_users=service_users, sh=shlex.quote
-    )
+# The Flask-AppBuilder role of a UI's first administrator, in Superset and in Airflow alike.
+FAB_ADMIN_ROLE = "Admin"
 
 
-def render_airflow_init(admin: AdminUser) -> str:
-    """Airflow's one-shot init: migrate the metadata database, then the admin (password set even if
-    the user exists)."""
-    return render("airflow/init.sh.j2", admin=admin, sh=shlex.quote)
+def render_fab_accounts(admin: AdminUser, service_users: Sequence[ServiceUser] = ()) -> str:
+    """The accounts file configs/fab/accounts.py reads in the Superset and Airflow init jobs: the
+    first admin and the service users, each created, or given its password and role again."""
+    accounts = [
+        {
+            "username": admin.username,
+            "first_name": admin.first_name,
+            "last_name": admin.last_name,
+            "email": admin.email,
+            "role": FAB_ADMIN_ROLE,
+            "password": admin.password,
+        },
+        *(
+            {
+                "username": user.username,
+                "first_name": user.username,
+                "last_name": "Service",
+                "email": user.email,
+                "role": user.role,
+                "password": user.password,
+            }
+            for user in service_users
+        ),
+    ]
+    return json.dumps({"accounts": accounts}, indent=2) + "\n"
+
+
+def render_superset_databases(databases: Mapping[str, str]) -> str:
+    """The file configs/superset/databases.py reads: connection name -> SQLAlchemy URI."""
+    return json.dumps(dict(databases), indent=2) + "\n"
 
 
 def render_redis_config(password: str) -> str:

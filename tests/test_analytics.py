@@ -6,7 +6,6 @@ import ast
 import functools
 import json
 import re
-import shlex
 
 import pulumi
 import pytest
@@ -21,6 +20,7 @@ from components.service import require_success
 from components.settings import load_settings
 from components.sso import OidcClient
 from components.storage import StorageLayer
+from components.templates import static_config
 from harness.offline import engine_config, run_function, run_program
 from test_analytics_configs import AIRFLOW_VENV, JUPYTERHUB_VENV, SUPERSET_VENV, load_with, write_secret_file
 from tests.secret_files import private_to
@@ -43,9 +43,16 @@ CONFIG_FILES = {  # service -> (path, owner) of every file holding secrets
         )
     ],
     "mlflow": [("/etc/mlflow/pgpass", "10001"), ("/etc/mlflow/aws-credentials", "10001")],
-    "superset-init": [("/app/pythonpath/superset_config.py", "1000"), ("/app/datalyptica/init.sh", "1000")],
+    "superset-init": [
+        (path, "1000")
+        for path in (
+            "/app/pythonpath/superset_config.py",
+            "/app/datalyptica/accounts.json",
+            "/app/datalyptica/databases.json",
+        )
+    ],
     "superset": [("/app/pythonpath/superset_config.py", "1000")],
-    "airflow-init": [("/opt/airflow/datalyptica/init.sh", "50000")],
+    "airflow-init": [("/opt/airflow/datalyptica/accounts.json", "50000")],
     **{
         name: [
             (f"/opt/airflow/config/{f}", "50000") for f in ("airflow.cfg", "webserver_config.py", "connections.json")
@@ -78,14 +85,14 @@ def notebook_environment(deployment) -> dict:
 
 
 def superset_databases(deployment) -> dict[str, str]:
-    script = upload(deployment.containers()["superset-init"], "/app/datalyptica/init.sh")
-    found = {}
-    for line in script.splitlines():
-        argv = shlex.split(line, comments=True)
-        if argv[:2] == ["superset", "set-database-uri"]:
-            options = dict(arg.removeprefix("--").split("=", 1) for arg in argv[2:])
-            found[options["database_name"]] = options["uri"]
-    return found
+    return json.loads(upload(deployment.containers()["superset-init"], "/app/datalyptica/databases.json"))
+
+
+def fab_accounts(deployment, job: str) -> dict[str, dict[str, str]]:
+    """The accounts a Superset or Airflow init job makes (configs/fab/accounts.py), by username."""
+    directory = {"superset-init": "/app/datalyptica", "airflow-init": "/opt/airflow/datalyptica"}[job]
+    accounts = json.loads(upload(deployment.containers()[job], f"{directory}/accounts.json"))["accounts"]
+    return {account["username"]: account for account in accounts}
 
 
 def airflow_connections(deployment) -> dict:
@@ -346,11 +353,28 @@ def test_init_jobs_run_to_completion_before_the_servers_are_created(dev):
         assert containers["airflow-init"].urn in containers[name].dependencies, name
         assert label(containers[name], "datalyptica.after.airflow-init") == "0", name
     superset_init = upload(containers["superset-init"], "/app/datalyptica/init.sh")
+    accounts = 'python "$here/accounts.py"'
     assert (
-        superset_init.index("db upgrade") < superset_init.index("create-admin") < superset_init.index("superset init")
+        superset_init.index("\nsuperset db upgrade")
+        < superset_init.index("\nsuperset init")
+        < superset_init.index(accounts)
     )
     airflow_init = upload(containers["airflow-init"], "/opt/airflow/datalyptica/init.sh")
-    assert airflow_init.index("db migrate") < airflow_init.index("users create")
+    assert airflow_init.index("\nairflow db migrate") < airflow_init.index(accounts)
+
+
+def test_init_jobs_take_passwords_from_files_never_from_a_command_line(dev):
+    """`ps` shows every process's arguments to the whole host: the scripts the init jobs run are
+    the files under configs/ as they are, and the passwords reach them in 0400 JSON files."""
+    containers = dev.containers()
+    for job, directory in (("superset-init", "/app/datalyptica"), ("airflow-init", "/opt/airflow/datalyptica")):
+        app = job.removesuffix("-init")
+        assert upload(containers[job], f"{directory}/init.sh") == static_config(f"{app}/init.sh"), job
+        assert upload(containers[job], f"{directory}/accounts.py") == static_config("fab/accounts.py"), job
+        assert containers[job].inputs["command"] == ["bash", f"{directory}/init.sh"], job
+    assert fab_accounts(dev, "superset-init")["admin"]["password"] == dev.outputs["superset_admin_password"]
+    assert fab_accounts(dev, "airflow-init")["admin"]["password"] == dev.outputs["airflow_admin_password"]
+    assert {a["role"] for a in fab_accounts(dev, "airflow-init").values()} == {"Admin"}
 
 
 def test_a_failed_init_job_stops_the_deployment():
@@ -396,8 +420,8 @@ def test_airflow_connections_follow_the_enabled_layers(dev, alone):
     assert set(airflow_connections(dev)) == always | with_layers
     superset = airflow_connections(dev)["superset_default"]
     assert (superset["host"], superset["port"], superset["login"]) == ("superset", 8088, "airflow")
-    superset_init = upload(dev.containers()["superset-init"], "/app/datalyptica/init.sh")
-    assert "--role=Alpha --username=airflow" in superset_init and superset["password"] in superset_init
+    airflow_login = fab_accounts(dev, "superset-init")["airflow"]
+    assert (airflow_login["role"], airflow_login["password"]) == ("Alpha", superset["password"])
     assert set(airflow_connections(alone)) == always
     assert airflow_connections(dev)["spark_default"] == {
         "conn_type": "spark",
@@ -543,37 +567,23 @@ def test_jupyterhub_loads_the_layers_config_and_its_admin_logs_in(alone, tmp_pat
     assert loaded["environment"] == notebook_environment(alone)
 
 
-def test_superset_loads_the_layers_config_and_accepts_its_init(dev, tmp_path):
+def test_superset_loads_the_layers_config(dev, tmp_path):
     init = dev.containers()["superset-init"]
     config_file = write_secret_file(tmp_path / "superset_config.py", upload(init, "/app/pythonpath/superset_config.py"))
-    script = write_secret_file(tmp_path / "init.sh", upload(init, "/app/datalyptica/init.sh"))
     variables = {"SUPERSET_CONFIG_PATH": str(config_file), "SUPERSET_HOME": str(tmp_path)}
     loaded = load_with(SUPERSET_VENV, "load_superset_config.py", env=variables)
     assert (loaded["db"]["host"], loaded["db"]["database"]) == ("haproxy", "superset")
     assert loaded["celery"]["broker_url"].startswith("redis://:") and loaded["celery"]["broker_url"].endswith(
         "@redis:6379/1"
     )
-    parsed = load_with(SUPERSET_VENV, "parse_superset_cli.py", str(script), env=variables)
-    assert [p["command"] for p in parsed][:6] == [
-        ["db", "upgrade"],
-        ["fab", "create-admin"],
-        ["fab", "reset-password"],
-        ["init"],
-        ["fab", "create-user"],  # Airflow's user, after `init` made the roles
-        ["fab", "reset-password"],
-    ]
-    assert parsed[1]["options"]["password"] == dev.outputs["superset_admin_password"]
-    assert parsed[4]["options"]["password"] == airflow_connections(dev)["superset_default"]["password"]
-    assert {p["options"]["database_name"] for p in parsed[6:]} == {"Trino", "ClickHouse", "PostgreSQL"}
 
 
-def test_airflow_loads_the_layers_config_and_accepts_its_init(dev, tmp_path):
+def test_airflow_loads_the_layers_config(dev, tmp_path):
     init = dev.containers()["airflow-init"]
     for name in ("webserver_config.py", "connections.json"):
         write_secret_file(tmp_path / name, upload(init, f"/opt/airflow/config/{name}"))
     config = upload(init, "/opt/airflow/config/airflow.cfg").replace("/opt/airflow/config/", f"{tmp_path}/")
     config_file = write_secret_file(tmp_path / "airflow.cfg", config)
-    script = write_secret_file(tmp_path / "init.sh", upload(init, "/opt/airflow/datalyptica/init.sh"))
     (tmp_path / "home").mkdir()
     variables = {"AIRFLOW_CONFIG": str(config_file), "AIRFLOW_HOME": str(tmp_path / "home")}
     loaded = load_with(AIRFLOW_VENV, "load_airflow_config.py", env=variables)
@@ -600,9 +610,6 @@ def test_airflow_loads_the_layers_config_and_accepts_its_init(dev, tmp_path):
     assert loaded["connections"]["aws_default"]["extra"]["endpoint_url"] == "http://minio:9000"
     assert loaded["task_heartbeat_timeout"] == 60
     assert loaded["worker_concurrency"] == 5  # dev's worker has 1536m
-    parsed = load_with(AIRFLOW_VENV, "parse_airflow_cli.py", str(script), env=variables)
-    assert [p["command"] for p in parsed] == [["db", "migrate"], ["users", "create"], ["users", "reset-password"]]
-    assert parsed[1]["options"]["password"] == dev.outputs["airflow_admin_password"]
 
 
 def test_airflow_parses_the_dags_the_platform_ships(dev, tmp_path):

@@ -10,6 +10,7 @@ import base64
 import json
 import os
 import secrets
+import shutil
 import subprocess
 from pathlib import Path
 from urllib.parse import quote
@@ -30,18 +31,19 @@ from components.analytics_configs import (
     notebook_environment,
     render_airflow_config,
     render_airflow_connections,
-    render_airflow_init,
     render_airflow_webserver_config,
     render_aws_credentials,
+    render_fab_accounts,
     render_jupyterhub_config,
     render_pgpass,
     render_redis_config,
     render_superset_config,
-    render_superset_init,
+    render_superset_databases,
 )
 from dockerfiles import image_version
 
 LOADERS = Path(__file__).resolve().parent / "config_loaders"
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 REQUIRE_TOOLS = os.environ.get("DATALYPTICA_REQUIRE_TOOLS") == "1"
 JUPYTERHUB_VENV = Path("/opt/jupyterhub-venv")
 SUPERSET_VENV = Path("/opt/superset-venv")
@@ -72,14 +74,20 @@ def keycloak_client(client_id: str) -> OidcClient:
     )
 
 
-def load_with(venv: Path, loader: str, *args: str, env: dict[str, str] | None = None) -> dict:
-    """Runs tests/config_loaders/<loader> with the venv's Python and returns its JSON."""
+def require_venv(venv: Path) -> Path:
+    """The venv's Python; the test skips without it, or fails when DATALYPTICA_REQUIRE_TOOLS=1."""
     python = venv / "bin" / "python"
     if not python.exists():
         message = f"{venv} is not installed (.ci/install.d/40-analytics.sh installs it)"
         if REQUIRE_TOOLS:
             pytest.fail(message)
         pytest.skip(message)
+    return python
+
+
+def load_with(venv: Path, loader: str, *args: str, env: dict[str, str] | None = None) -> dict:
+    """Runs tests/config_loaders/<loader> with the venv's Python and returns its JSON."""
+    python = require_venv(venv)
     result = subprocess.run(
         [str(python), str(LOADERS / loader), *args],
         capture_output=True,
@@ -391,68 +399,95 @@ def test_airflow_serves_connections_from_its_secrets_file(tmp_path):
     assert secret_key not in render_airflow_config(airflow_config(tmp_path, connections_file=str(connections_file)))
 
 
-def test_airflow_init_commands_are_ones_airflow_accepts(tmp_path):
+# The init jobs, run for real: each app's own CLI and security manager on a SQLite metadata
+# database, with the scripts and files the layer uploads (configs/<app>/init.sh, configs/fab).
+
+
+def init_directory(tmp_path: Path, app: str, accounts: str, **secret_files: str) -> Path:
+    """The init job's directory as the layer uploads it: the app's init.sh, the accounts script,
+    and the 0400 files they read."""
+    directory = tmp_path / "init"
+    directory.mkdir()
+    (directory / "init.sh").write_text((CONFIGS / app / "init.sh").read_text())
+    shutil.copy(CONFIGS / "fab" / "accounts.py", directory / "accounts.py")
+    if app == "superset":
+        shutil.copy(CONFIGS / "superset" / "databases.py", directory / "databases.py")
+    for name, text in {"accounts.json": accounts, **secret_files}.items():
+        write_secret_file(directory / name, text)
+    return directory
+
+
+def run_in(venv: Path, argv: list[str], env: dict[str, str]) -> None:
+    """Runs a command of an app's init with the venv's programs first on PATH, as in its image."""
+    require_venv(venv)
+    path = f"{venv / 'bin'}:{os.environ.get('PATH', '/usr/bin:/bin')}"
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=600, env={"PATH": path, **env})
+    assert result.returncode == 0, (result.stdout[-2000:], result.stderr[-4000:])
+
+
+def rotated(admin: AdminUser) -> AdminUser:
+    return AdminUser(admin.username, hostile_password(), admin.email)
+
+
+def logins(venv: Path, app: str, accounts: Path, env: dict[str, str]) -> dict:
+    return load_with(venv, "fab_logins.py", app, str(CONFIGS / "fab" / "accounts.py"), str(accounts), env=env)
+
+
+def test_superset_init_makes_the_logins_and_sources_it_is_given_and_sets_them_again(tmp_path):
     admin = AdminUser("admin", hostile_password(), "admin@example.org")
-    cfg = airflow_config(tmp_path)
-    script = write_secret_file(tmp_path / "init.sh", render_airflow_init(admin))
-    write_secret_file(Path(cfg.webserver_config_path), render_airflow_webserver_config(cfg))
-    config_file = write_secret_file(tmp_path / "airflow.cfg", render_airflow_config(cfg))
-    (tmp_path / "home").mkdir()
-    parsed = load_with(
-        AIRFLOW_VENV,
-        "parse_airflow_cli.py",
-        str(script),
-        env={"AIRFLOW_CONFIG": str(config_file), "AIRFLOW_HOME": str(tmp_path / "home")},
-    )
-
-    assert [p["command"] for p in parsed] == [["db", "migrate"], ["users", "create"], ["users", "reset-password"]]
-    assert parsed[1]["options"] == {
-        "username": "admin",
-        "password": admin.password,
-        "role": "Admin",
-        "email": "admin@example.org",
-    }
-    assert parsed[2]["options"]["password"] == admin.password
-
-
-def test_superset_init_commands_are_ones_superset_accepts(tmp_path):
-    admin = AdminUser("admin", hostile_password(), "admin@example.org")
-    uri = f"clickhousedb://default:{quote(hostile_password(), safe='')}@clickhouse:8123/default"
     airflow = ServiceUser("airflow", hostile_password(), "Alpha")
-    script = write_secret_file(tmp_path / "init.sh", render_superset_init(admin, {"ClickHouse": uri}, [airflow]))
-    config_file = write_secret_file(
-        tmp_path / "superset_config.py",
-        render_superset_config(SupersetConfig(secret_key=secrets.token_urlsafe(42), database=database("superset"))),
+    password = hostile_password()
+    uri = f"postgresql+psycopg2://analytics:{quote(password, safe='')}@haproxy:5000/analytics"
+    directory = init_directory(
+        tmp_path,
+        "superset",
+        render_fab_accounts(admin, [airflow]),
+        **{"databases.json": render_superset_databases({"PostgreSQL": uri})},
     )
-    parsed = load_with(
-        SUPERSET_VENV,
-        "parse_superset_cli.py",
-        str(script),
-        env={"SUPERSET_CONFIG_PATH": str(config_file), "SUPERSET_HOME": str(tmp_path)},
+    config = tmp_path / "superset_config.py"
+    config.write_text(
+        f"SECRET_KEY = {secrets.token_urlsafe(42)!r}\nSQLALCHEMY_DATABASE_URI = 'sqlite:///{tmp_path}/s.db'\n"
     )
+    env = {"SUPERSET_CONFIG_PATH": str(config), "SUPERSET_HOME": str(tmp_path)}
+    run_in(SUPERSET_VENV, ["bash", str(directory / "init.sh")], env)
+    # A redeploy with a rotated admin password runs the accounts step again on the same database.
+    accounts = write_secret_file(tmp_path / "rotated.json", render_fab_accounts(rotated(admin), [airflow]))
+    run_in(SUPERSET_VENV, ["python", str(directory / "accounts.py"), "superset", str(accounts)], env)
 
-    assert [p["command"] for p in parsed] == [
-        ["db", "upgrade"],
-        ["fab", "create-admin"],
-        ["fab", "reset-password"],
-        ["init"],
-        ["fab", "create-user"],
-        ["fab", "reset-password"],
-        ["set-database-uri"],
-    ]
-    assert parsed[1]["options"]["password"] == admin.password
-    assert parsed[2]["options"] == {"username": "admin", "password": admin.password}
-    assert {key: parsed[4]["options"][key] for key in ("role", "username", "password")} == {
-        "role": "Alpha",
-        "username": "airflow",
-        "password": airflow.password,
+    answered = logins(SUPERSET_VENV, "superset", accounts, env)
+    assert answered["logins"] == {"admin": ["Admin"], "airflow": ["Alpha"]}
+    assert answered["wrong_password"] == []
+    assert answered["databases"] == {
+        "PostgreSQL": {
+            "drivername": "postgresql+psycopg2",
+            "host": "haproxy",
+            "port": 5000,
+            "database": "analytics",
+            "username": "analytics",
+            "password": password,
+        }
     }
-    assert parsed[5]["options"] == {"username": "airflow", "password": airflow.password}
-    assert parsed[6]["options"] == {"database_name": "ClickHouse", "uri": uri, "skip_create": False}
 
 
-def test_superset_init_registers_no_database_it_is_not_given():
-    assert "set-database-uri" not in render_superset_init(AdminUser("admin", "x", "a@b.c"), {})
+def test_airflow_init_makes_the_admin_and_sets_its_password_again(tmp_path):
+    admin = AdminUser("admin", hostile_password(), "admin@example.org")
+    directory = init_directory(tmp_path, "airflow", render_fab_accounts(admin))
+    (tmp_path / "webserver_config.py").write_text("from flask_appbuilder.const import AUTH_DB\nAUTH_TYPE = AUTH_DB\n")
+    config = tmp_path / "airflow.cfg"
+    config.write_text(
+        "[core]\nauth_manager = airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager\n"
+        f"[database]\nsql_alchemy_conn = sqlite:///{tmp_path}/a.db\n"
+        f"[fab]\nconfig_file = {tmp_path}/webserver_config.py\n"
+    )
+    (tmp_path / "home").mkdir()
+    env = {"AIRFLOW_CONFIG": str(config), "AIRFLOW_HOME": str(tmp_path / "home")}
+    run_in(AIRFLOW_VENV, ["bash", str(directory / "init.sh")], env)
+    accounts = write_secret_file(tmp_path / "rotated.json", render_fab_accounts(rotated(admin)))
+    run_in(AIRFLOW_VENV, ["python", str(directory / "accounts.py"), "airflow", str(accounts)], env)
+
+    answered = logins(AIRFLOW_VENV, "airflow", accounts, env)
+    assert answered["logins"] == {"admin": ["Admin"]}
+    assert answered["wrong_password"] == []
 
 
 def test_redis_config_holds_a_password_it_can_write_unquoted():

@@ -29,8 +29,10 @@ from components.endpoints import (
 )
 from components.layer import Layer
 from components.platform import Platform
+from components.service import File
 from components.sso import OidcClient
 from components.storage import StorageLayer
+from components.templates import static_config
 
 SSO_UIS = ("jupyterhub", "superset", "airflow")  # the UIs of this layer that log in through Keycloak
 ADMIN_USER = "admin"
@@ -134,3 +136,13 @@ class AnalyticsLayer(Layer):
     def admin(self, password: str) -> configs.AdminUser:
         """A UI's first administrator, as its init job creates it."""
         return configs.AdminUser(ADMIN_USER, password, ADMIN_EMAIL)
+
+    def fab_init_files(self, app: str, directory: str, accounts: pulumi.Input[str], owner: str) -> list[File]:
+        """The init job of a Flask-AppBuilder UI (Superset, Airflow): its script, configs/<app>/init.sh,
+        and the accounts that script makes or sets again with configs/fab/accounts.py, which reads
+        them from the 0400 accounts.json beside it (`render_fab_accounts`)."""
+        return [
+            File(f"{directory}/init.sh", static_config(f"{app}/init.sh"), owner=owner),
+            File(f"{directory}/accounts.py", static_config("fab/accounts.py"), owner=owner),
+            File(f"{directory}/accounts.json", accounts, secret=True, owner=owner),
+        ]

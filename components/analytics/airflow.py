@@ -26,7 +26,7 @@ AIRFLOW_HOME = "/opt/airflow"
 AIRFLOW_CONFIG = f"{AIRFLOW_HOME}/config/airflow.cfg"
 AIRFLOW_WEBSERVER_CONFIG = f"{AIRFLOW_HOME}/config/webserver_config.py"
 AIRFLOW_CONNECTIONS = f"{AIRFLOW_HOME}/config/connections.json"
-AIRFLOW_INIT = f"{AIRFLOW_HOME}/datalyptica/init.sh"
+AIRFLOW_INIT_DIR = f"{AIRFLOW_HOME}/datalyptica"  # the init job's scripts and the files they read
 AIRFLOW_DAGS_FOLDER = f"{AIRFLOW_HOME}/dags"  # a volume every Airflow container shares
 AIRFLOW_SAMPLE_DAG = f"{AIRFLOW_DAGS_FOLDER}/{configs.SAMPLE_DAG_ID}.py"
 AIRFLOW_ML_DAG = f"{AIRFLOW_DAGS_FOLDER}/{configs.ML_DAG_ID}.py"
@@ -253,7 +253,7 @@ def init_job(airflow: Airflow, *, depends_on: Sequence[pulumi.Resource]) -> Serv
     dags volume (a changed DAG replaces the job, which writes it again); the DAGs users add beside
     it are theirs."""
     layer = airflow.layer
-    init_script = layer.airflow_admin_password.apply(lambda pw: configs.render_airflow_init(layer.admin(pw)))
+    accounts = layer.airflow_admin_password.apply(lambda pw: configs.render_fab_accounts(layer.admin(pw)))
     sample_dag = File(
         AIRFLOW_SAMPLE_DAG, configs.render_airflow_sample_dag(layer.storage.endpoints.landing_bucket), owner=AIRFLOW_UID
     )
@@ -261,9 +261,9 @@ def init_job(airflow: Airflow, *, depends_on: Sequence[pulumi.Resource]) -> Serv
         "airflow-init",
         layer.spec("airflow-apiserver").init_job("airflow-init"),
         InitJob(),
-        ["bash", AIRFLOW_INIT],
+        ["bash", f"{AIRFLOW_INIT_DIR}/init.sh"],
         extra_files=[
-            File(AIRFLOW_INIT, init_script, secret=True, owner=AIRFLOW_UID),
+            *layer.fab_init_files("airflow", AIRFLOW_INIT_DIR, accounts, AIRFLOW_UID),
             sample_dag,
             *workflow_dags(layer),
         ],

@@ -8,6 +8,7 @@ import pulumi
 from components import analytics_configs as configs
 from components import secrets
 from components.service import File, HealthCheck, InitJob, Port, Server, Service, ServiceArgs
+from components.templates import static_config
 
 if TYPE_CHECKING:
     from components.analytics import AnalyticsLayer
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
 SUPERSET_PORT = 8088
 SUPERSET_UID = "1000"  # checked at build time by images/superset/Dockerfile
 SUPERSET_CONFIG = "/app/pythonpath/superset_config.py"
-SUPERSET_INIT = "/app/datalyptica/init.sh"
+SUPERSET_INIT_DIR = "/app/datalyptica"  # the init job's scripts and the files they read
 SUPERSET_TRINO_USER = "superset"  # Trino has no authentication here: the name labels Superset's queries
 # Airflow's DAGs publish their datasets and charts as this user: Alpha makes and edits its own
 # content on every data source, and administers nothing.
@@ -49,13 +50,21 @@ def services(layer: "AnalyticsLayer") -> tuple[Service, Service]:
             configs.SupersetConfig(secret_key=v[0], database=v[1], redis=v[2], oidc=v[3])
         )
     )
-    init_script = pulumi.Output.all(
-        layer.superset_admin_password, databases(layer), layer.superset_airflow_password
-    ).apply(
-        lambda v: configs.render_superset_init(
-            layer.admin(v[0]), v[1], [configs.ServiceUser(SUPERSET_AIRFLOW_USER, v[2], SUPERSET_AIRFLOW_ROLE)]
+    accounts = pulumi.Output.all(layer.superset_admin_password, layer.superset_airflow_password).apply(
+        lambda v: configs.render_fab_accounts(
+            layer.admin(v[0]), [configs.ServiceUser(SUPERSET_AIRFLOW_USER, v[1], SUPERSET_AIRFLOW_ROLE)]
         )
     )
+    init_files = [
+        *layer.fab_init_files("superset", SUPERSET_INIT_DIR, accounts, SUPERSET_UID),
+        File(f"{SUPERSET_INIT_DIR}/databases.py", static_config("superset/databases.py"), owner=SUPERSET_UID),
+        File(
+            f"{SUPERSET_INIT_DIR}/databases.json",
+            databases(layer).apply(configs.render_superset_databases),
+            secret=True,
+            owner=SUPERSET_UID,
+        ),
+    ]
     config_file = File(SUPERSET_CONFIG, config, secret=True, owner=SUPERSET_UID)
     uses = [database, *layer.uses.endpoints()]
     env = {"SUPERSET_CONFIG_PATH": SUPERSET_CONFIG}
@@ -67,8 +76,8 @@ def services(layer: "AnalyticsLayer") -> tuple[Service, Service]:
             networks=[layer.network],
             uses=[*uses, layer.shared_data, layer.redis],
             env=env,
-            command=["bash", SUPERSET_INIT],
-            files=[config_file, File(SUPERSET_INIT, init_script, secret=True, owner=SUPERSET_UID)],
+            command=["bash", f"{SUPERSET_INIT_DIR}/init.sh"],
+            files=[config_file, *init_files],
         ),
     )
     web = layer.service(

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from components.pgha import CLIENT_CONNECT_TIMEOUT_SECONDS, CLIENT_URL_QUERY
+from components.privileges import DROPPED_CAPABILITIES, SECURITY_OPTIONS
 from components.templates import render
 
 # One Redis (the seed's `redis:6379`) serves Airflow's and Superset's Celery and Superset's caches.
@@ -288,6 +289,10 @@ def render_jupyterhub_config(cfg: JupyterHubConfig) -> str:
         groups_claim=GROUPS_CLAIM,
         db_url=cfg.database.url(),
         notebook_environment=dict(cfg.notebook_environment),
+        notebook_host_config={
+            "security_opt": list(SECURITY_OPTIONS),
+            "cap_drop": list(DROPPED_CAPABILITIES),
+        },
     )
 
 

@@ -57,7 +57,7 @@ from typing import Literal, TypedDict, Unpack
 import pulumi
 import pulumi_docker as docker
 
-from components import catalog
+from components import catalog, privileges
 from components.endpoints import Endpoint
 from components.platform import Platform
 from components.settings import ServiceSettings
@@ -436,6 +436,8 @@ class Service(pulumi.ComponentResource):
             log_driver="json-file",
             log_opts={"max-size": "50m", "max-file": "3"},
             dns_opts=list(DNS_OPTIONS),
+            security_opts=list(privileges.SECURITY_OPTIONS),
+            capabilities=docker.ContainerCapabilitiesArgs(drops=list(privileges.DROPPED_CAPABILITIES)),
             restart=run.restart,
             must_run=run.must_run,
             attach=run.attach,

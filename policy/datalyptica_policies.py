@@ -129,6 +129,18 @@ def no_privileged_containers(args: ResourceValidationArgs, report_violation: Rep
         )
 
 
+def containers_gain_no_privileges(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    """Containers run with no-new-privileges: no process in them gains privileges by exec."""
+    if args.resource_type != CONTAINER:
+        return
+    options = args.props.get("securityOpts") or []
+    if not any(option in ("no-new-privileges", "no-new-privileges:true") for option in options):
+        report_violation(
+            f"container {_container_name(args)} runs without no-new-privileges: a process in it may gain "
+            "root through a setuid binary; add security_opts=['no-new-privileges:true']"
+        )
+
+
 def _host_mounts(props: Mapping[str, Any]) -> Iterator[tuple[str, bool]]:
     """(host path, read-only) of every bind mount, from `volumes` and from `mounts`."""
     for volume in props.get("volumes") or []:
@@ -327,6 +339,7 @@ RESOURCE_RULES = {
     "containers-have-memory-and-cpu-limits": containers_have_memory_and_cpu_limits,
     "no-privileged-containers": no_privileged_containers,
     "docker-socket-only-where-allowed": docker_socket_only_where_allowed,
+    "containers-gain-no-privileges": containers_gain_no_privileges,
     "images-are-pinned": images_are_pinned,
     "no-credentials-in-env": no_credentials_in_env,
     "data-volumes-protected": data_volumes_protected,

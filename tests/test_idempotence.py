@@ -77,6 +77,15 @@ def _read_back_problems(container) -> list[str]:
     # funcs.go:853 dns_opts are read back from HostConfig.DNSOptions into a set: any order, strings
     if not all(isinstance(option, str) for option in inputs.get("dnsOpts", [])):
         problems.append("dns_opts must be strings")
+    # funcs.go:927-932 capabilities are read back from HostConfig.CapAdd/CapDrop, which the Engine
+    # records as CAP_<NAME> (measured on Docker 20.10: `--cap-drop NET_RAW` reads back CAP_NET_RAW);
+    # funcs.go:911 security_opts as HostConfig.SecurityOpt holds them, as given
+    for key in ("adds", "drops"):
+        for capability in (inputs.get("capabilities") or {}).get(key) or []:
+            if not re.fullmatch(r"CAP_[A-Z_]+", capability):
+                problems.append(
+                    f"capability {capability!r} comes back as CAP_{capability.upper().removeprefix('CAP_')}"
+                )
     # funcs.go:978 stop_timeout is read back as the int given; destroy_grace_seconds is kept (:931)
     if inputs.get("stopTimeout") != inputs.get("destroyGraceSeconds") or not inputs.get("stopTimeout"):
         problems.append("stop_timeout and destroy_grace_seconds must be set, and equal")
@@ -98,8 +107,9 @@ def test_the_read_back_rules_catch_what_the_provider_would_change(dev):
     broken["healthcheck"]["interval"] = "60s"
     broken["ports"] = list(reversed(broken["ports"]))
     broken["stopTimeout"] = None
+    broken["capabilities"] = {"drops": ["NET_RAW"]}
     wrong = type(container)(**{**container.__dict__, "inputs": broken})
-    assert len(_read_back_problems(wrong)) == 4
+    assert len(_read_back_problems(wrong)) == 5
 
 
 def test_stateful_services_stop_with_a_grace_period(prod):

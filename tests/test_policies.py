@@ -59,6 +59,7 @@ def container(**props) -> dict:
         "healthcheck": {"tests": ["CMD", "true"]},
         "labels": [{"label": "datalyptica.service", "value": "web"}],
         "envs": ["MODE=production", "PASSWORD_FILE=/run/secrets/password"],
+        "securityOpts": ["no-new-privileges:true"],
     }
     return {**base, **props}
 
@@ -111,6 +112,14 @@ def test_no_privileged_containers():
     assert check(rules.no_privileged_containers, container()) == []
     assert check(rules.no_privileged_containers, container(privileged=False)) == []
     assert "is privileged" in check(rules.no_privileged_containers, container(privileged=True))[0]
+
+
+def test_containers_gain_no_privileges():
+    rule = rules.containers_gain_no_privileges
+    assert check(rule, container()) == []
+    assert check(rule, container(securityOpts=["no-new-privileges"])) == []
+    assert "without no-new-privileges" in check(rule, container(securityOpts=None))[0]
+    assert "without no-new-privileges" in check(rule, container(securityOpts=["no-new-privileges:false"]))[0]
 
 
 # ---- the Docker socket -----------------------------------------------------------------------

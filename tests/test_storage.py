@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 from components.platform import Platform
+from components.privileges import DROPPED_CAPABILITIES
 from components.service import HealthCheck, Server, Service, ServiceArgs
 from components.settings import load_settings
 from components.storage import StorageLayer
@@ -320,3 +321,13 @@ def test_every_container_gives_up_on_an_unknown_name_within_seconds(dev):
     for name, container in dev.containers().items():
         assert container.inputs["dnsOpts"] == list(DNS_OPTIONS), name
     assert "timeout:1" in DNS_OPTIONS
+
+
+def test_every_container_runs_with_no_new_privileges_and_without_unused_capabilities(dev, prod):
+    for deployment in (dev, prod):
+        for name, container in deployment.containers().items():
+            assert container.inputs["securityOpts"] == ["no-new-privileges:true"], name
+            assert container.inputs["capabilities"] == {"drops": list(DROPPED_CAPABILITIES)}, name
+    assert {"CAP_NET_RAW", "CAP_MKNOD", "CAP_SYS_CHROOT"} <= set(DROPPED_CAPABILITIES)
+    # What the images that start as root need to hand over their data and switch to their user.
+    assert not {"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_SETGID", "CAP_SETUID"} & set(DROPPED_CAPABILITIES)

@@ -32,6 +32,7 @@ from components.analytics.mlflow import MLFLOW_ARTIFACTS_BUCKET, MLFLOW_PORT
 from components.analytics.superset import SUPERSET_PORT
 from components.analytics_configs import SAMPLE_DAG_ID, SAMPLE_DAG_TABLE
 from components.objectstore import SEAWEEDFS_S3_PORT
+from components.privileges import DROPPED_CAPABILITIES, SECURITY_OPTIONS
 from components.storage import LANDING_BUCKET
 from tests.integration.pgcluster import wait_for
 from tests.live.conftest import record
@@ -197,6 +198,8 @@ def test_a_spawned_notebook_runs_on_the_test_engine_with_its_limits(notebook: di
     assert container["HostConfig"]["Memory"] == spec.memory_mb * 1024 * 1024
     host = container["HostConfig"]  # DockerSpawner sets a CPU quota per period, not NanoCpus
     assert host["CpuQuota"] / host["CpuPeriod"] == spec.cpus
+    assert host["SecurityOpt"] == list(SECURITY_OPTIONS)
+    assert sorted(host["CapDrop"]) == sorted(DROPPED_CAPABILITIES)
 
 
 def test_the_notebook_reaches_postgresql_through_haproxy(e2e: LiveDeployment, notebook: dict[str, Any]):

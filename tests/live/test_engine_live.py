@@ -18,11 +18,12 @@ from typing import Any
 import docker
 import pytest
 
+from components.privileges import DROPPED_CAPABILITIES, SECURITY_OPTIONS
 from tests.engine.workspace import Run, secrets_in_state
 from tests.live.cli import docker as docker_cli
 from tests.live.conftest import record
 from tests.live.deploy import LiveDeployment, Probe, workspace
-from tests.live.stack import container_name, containers, wait_all_healthy, wait_healthy
+from tests.live.stack import container_name, containers, exec_in, wait_all_healthy, wait_healthy
 
 MIB = 1024 * 1024
 CHANGED = "redis"  # a server whose memory is rendered into no file: a limit change is an update
@@ -73,6 +74,45 @@ def test_the_state_holds_every_generated_secret_as_ciphertext(e2e: LiveDeploymen
     assert len(generated) >= 10, "the state holds too few generated values for the check to mean anything"
     assert not secrets_in_state(e2e.workspace.state_text(), generated)
     assert "encryptionsalt" in e2e.workspace.stack_file.read_text()
+
+
+# Bits of /proc/<pid>/status CapBnd (linux/capability.h).
+CAPABILITY_BITS = {
+    "CAP_CHOWN": 0,
+    "CAP_SETGID": 6,
+    "CAP_SETUID": 7,
+    "CAP_NET_BIND_SERVICE": 10,
+    "CAP_NET_RAW": 13,
+    "CAP_MKNOD": 27,
+    "CAP_AUDIT_WRITE": 29,
+    "CAP_SETFCAP": 31,
+    "CAP_SETPCAP": 8,
+    "CAP_SYS_CHROOT": 18,
+    "CAP_FSETID": 4,
+}
+
+
+def process_status(api: docker.APIClient, container: str) -> dict[str, str]:
+    code, output = exec_in(api, container, ["cat", "/proc/1/status"])
+    assert code == 0, output
+    return dict(line.split(":\t", 1) for line in output.splitlines() if ":\t" in line)
+
+
+def test_every_container_runs_with_no_new_privileges_and_without_unused_capabilities(
+    e2e: LiveDeployment, api: docker.APIClient
+):
+    for registered in containers(e2e).values():
+        host_config = api.inspect_container(container_name(registered))["HostConfig"]
+        assert host_config["SecurityOpt"] == list(SECURITY_OPTIONS), container_name(registered)
+        assert sorted(host_config["CapDrop"]) == sorted(DROPPED_CAPABILITIES), container_name(registered)
+    # From inside, in images that start as root and switch to their user (Redis: gosu; SeaweedFS:
+    # su-exec) and one that starts as its own (Trino): the kernel's view of the main process.
+    for service in ("redis", "seaweedfs", "trino"):
+        status = process_status(api, f"e2e-{service}")
+        assert status["NoNewPrivs"].strip() == "1", service
+        bounding = int(status["CapBnd"], 16)
+        assert not any(bounding >> CAPABILITY_BITS[name] & 1 for name in DROPPED_CAPABILITIES), service
+        assert all(bounding >> CAPABILITY_BITS[name] & 1 for name in ("CAP_SETUID", "CAP_SETGID", "CAP_CHOWN"))
 
 
 @pytest.fixture

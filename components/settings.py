@@ -36,6 +36,11 @@ _UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 IMAGES_DIR = Path(__file__).resolve().parent.parent / "images"
 # Docker's own bounds on a container's limits (the daemon refuses less: 0.01 CPUs, 6 MB).
 MIN_CPUS = 0.01
+# CPU limits are ceilings, not reservations: Docker shares the cores among the containers busy at
+# once, so a stack's limits may add up to more than its host has (memory's may not: that is an
+# OOM kill). How much more is measured: the e2e stack runs every live test, the faults and both
+# workflows with limits adding up to 8 times its 2 cores. Past that the settings warn.
+MEASURED_CPU_OVERCOMMIT = 8
 MIN_MEMORY = 6 * 1024**2
 # Images whose tag the program reads a version from, and what it needs to find there.
 VERSIONED_TAGS: dict[str, tuple[str, str]] = {
@@ -316,6 +321,15 @@ class Settings(_Model):
                 )
             if override.memory is not None and parse_size(override.memory) < MIN_MEMORY:
                 raise ValueError(f"{key}.memory: {override.memory!r}; Docker takes 6m or more")
+        for spec in self.deployed_services():
+            overridden = self.services.get(spec.name) is not None and self.services[spec.name].cpus is not None
+            if spec.cpus > self.host.cpus and not overridden:
+                raise ValueError(
+                    f"services.{spec.name}.cpus: {spec.cpus:g} by default, but the host has {self.host.cpus:g} "
+                    f"(datalyptica:host.cpus) and Docker refuses a container more CPUs than its host has; set "
+                    f"services.{spec.name}.cpus to {self.host.cpus:g} or less, or raise host.cpus if the host "
+                    "really has more"
+                )
         for name in catalog.SERVICES:
             self._image_can_run(name)
         for first, second in SAME_IMAGE:
@@ -482,15 +496,16 @@ class Settings(_Model):
     def capacity_warnings(self) -> list[str]:
         demand = self.cpu_demand()
         cpus = sum(demand.values())
-        if cpus <= self.host.cpus:
+        if cpus <= self.host.cpus * MEASURED_CPU_OVERCOMMIT:
             return []
         largest = ", ".join(
             _consumer(self.service(name), "cpus", lambda cpus: f"{cpus:g}") for name in _largest(demand)
         )
         return [
-            f"{NAMESPACE}:host.cpus: CPU limits add up to {cpus:g} on a host of {self.host.cpus:g}; services will "
-            f"compete for CPU under load; largest: {largest}. To stop this warning lower those, or raise "
-            f"{NAMESPACE}:host.cpus to at least {cpus:g}"
+            f"{NAMESPACE}:host.cpus: CPU limits add up to {cpus:g} on a host of {self.host.cpus:g}, more than "
+            f"{MEASURED_CPU_OVERCOMMIT} times its cores, the most the platform is tested at; services will compete "
+            f"for CPU under load; largest: {largest}. To stop this warning lower those, or raise "
+            f"{NAMESPACE}:host.cpus to at least {cpus / MEASURED_CPU_OVERCOMMIT:g}"
         ]
 
     @model_validator(mode="after")

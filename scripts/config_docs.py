@@ -29,6 +29,7 @@ from pydantic.fields import FieldInfo
 from components import catalog
 from components.settings import (
     BUILD_NETWORKS,
+    MEASURED_CPU_OVERCOMMIT,
     MIN_CPUS,
     MIN_MEMORY,
     NAMESPACE,
@@ -310,7 +311,9 @@ def stacks_section() -> list[str]:
         "## The shipped stacks",
         "What each `Pulumi.<stack>.yaml` declares and what its limits add up to (every replica and job "
         "counted, notebooks at `services.notebook.replicas`): the settings refuse memory beyond "
-        "`host.memory` and warn when CPU limits pass `host.cpus`.",
+        "`host.memory`. CPU limits are ceilings that busy containers share, so they may add up to more "
+        f"than `host.cpus`: the settings warn past {MEASURED_CPU_OVERCOMMIT} times it, the most the live "
+        "tests run at (the e2e stack), and refuse one container more than `host.cpus`.",
         "",
         "| stack | layers | object store | bind address | host | memory limits | CPU limits | host ports |",
         "|---|---|---|---|---|---|---|---|",

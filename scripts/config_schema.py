@@ -41,7 +41,8 @@ DESCRIPTIONS = {
     "image_version": "Tag of the images built from images/ ({registry}/<name>:<version>).",
     "host": "The Docker host's {cpus, memory}: every container's limits are added up against it (replicas, "
     "jobs, and notebooks at services.notebook.replicas); memory beyond it is refused naming the largest "
-    "consumers, CPU overcommit warns.",
+    "consumers; CPU limits may add up to more (they are shared ceilings): past 8 times the host's cpus "
+    "the settings warn.",
     "ports": "Host port per port name (docs/configuration.md, Host ports); null does not publish it. "
     "Ports left out keep their defaults from components/catalog.py.",
     "object_store": "The S3 object store the storage layer runs: minio or seaweedfs.",

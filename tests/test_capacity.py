@@ -94,19 +94,24 @@ def test_a_stack_that_does_not_fit_registers_nothing():
     assert registered_before_refusal({"host": {"cpus": 16, "memory": "4g"}}, r"datalyptica:host\.memory") == []
 
 
-def test_cpu_overcommit_warns_naming_the_key_and_the_fix(monkeypatch):
+def test_cpu_overcommit_beyond_what_is_tested_warns_naming_the_key_and_the_fix(monkeypatch):
     warnings = []
     monkeypatch.setattr(pulumi.log, "warn", lambda message, *args, **kwargs: warnings.append(message))
-    deployment = run_program(engine_config({"layers": ["storage"], "host": {"cpus": 1, "memory": "64g"}}))
+    config = {"layers": ["storage", "streaming", "processing"], "host": {"cpus": 1, "memory": "64g"}}  # 13 CPUs
+    deployment = run_program(engine_config(config))
     assert deployment.of_type("docker:index/container:Container"), "CPU overcommit must not stop the program"
     [warning] = [w for w in warnings if "datalyptica:host.cpus" in w]
     assert warning.startswith("datalyptica:host.cpus: CPU limits add up to")
-    assert "datalyptica:services.etcd.cpus (3 x 0.5 = 1.5)" in warning
-    assert "raise datalyptica:host.cpus to at least" in warning
+    assert "more than 8 times its cores, the most the platform is tested at" in warning
+    assert "datalyptica:services.kafka.cpus (1)" in warning
+    assert "raise datalyptica:host.cpus to at least 1.625" in warning
 
 
-def test_no_warning_when_the_cpus_fit():
+def test_cpu_limits_may_add_up_to_more_than_the_host_as_far_as_the_live_tests_run():
     assert load_settings({"layers": ["storage"], "host": {"cpus": 64}}).capacity_warnings() == []
+    assert settings_of("e2e").capacity_warnings() == []  # 16 on 2 cores: the live tests run there
+    assert sum(settings_of("e2e").cpu_demand().values()) == 8 * settings_of("e2e").host.cpus
+    assert settings_of("dev").capacity_warnings() == []
 
 
 def test_the_end_of_a_deploy_says_where_to_go_next(monkeypatch):

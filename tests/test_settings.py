@@ -127,7 +127,7 @@ def test_memory_beyond_the_host_is_refused_naming_the_largest_consumers():
 
 
 def test_cpu_overcommit_only_warns():
-    settings = load_settings({"layers": ["storage"], "host": {"cpus": 1, "memory": "64g"}})
+    settings = load_settings({"layers": ["storage", "streaming", "processing"], "host": {"cpus": 1, "memory": "64g"}})
     assert settings.capacity_warnings() and "datalyptica:host.cpus" in settings.capacity_warnings()[0]
 
 

@@ -125,3 +125,10 @@ def test_a_docker_socket_that_is_not_a_socket_path_is_refused(socket):
 )
 def test_true_or_false_is_not_a_number(config, key):
     assert f"datalyptica:{key}: " in refusal(**config)
+
+
+def test_a_default_cpu_limit_beyond_the_host_is_refused_naming_the_key_to_set():
+    message = refusal(layers=["storage", "query"], host={"cpus": 1})
+    assert "datalyptica:services.trino.cpus: 2 by default, but the host has 1" in message
+    assert "set services.trino.cpus to 1 or less" in message
+    assert load_settings({"layers": ["storage", "query"], "host": {"cpus": 1}, "services": {"trino": {"cpus": 1}}})

@@ -313,23 +313,10 @@ class Settings(_Model):
                 raise ValueError(
                     f"{key}.cpus: {override.cpus:g}; Docker takes {MIN_CPUS} or more, with at most nine decimals"
                 )
-            if override.cpus is not None and override.cpus > self.host.cpus:
-                raise ValueError(
-                    f"{key}.cpus: {override.cpus:g}, but the host has {self.host.cpus:g} (datalyptica:host.cpus) and "
-                    "Docker refuses a container more CPUs than its host has; lower it, or raise host.cpus if the "
-                    "host really has more"
-                )
             if override.memory is not None and parse_size(override.memory) < MIN_MEMORY:
                 raise ValueError(f"{key}.memory: {override.memory!r}; Docker takes 6m or more")
-        for spec in self.deployed_services():
-            overridden = self.services.get(spec.name) is not None and self.services[spec.name].cpus is not None
-            if spec.cpus > self.host.cpus and not overridden:
-                raise ValueError(
-                    f"services.{spec.name}.cpus: {spec.cpus:g} by default, but the host has {self.host.cpus:g} "
-                    f"(datalyptica:host.cpus) and Docker refuses a container more CPUs than its host has; set "
-                    f"services.{spec.name}.cpus to {self.host.cpus:g} or less, or raise host.cpus if the host "
-                    "really has more"
-                )
+        for name in catalog.SERVICES:
+            self._cpus_fit_the_host(name)
         for name in catalog.SERVICES:
             self._image_can_run(name)
         for first, second in SAME_IMAGE:
@@ -339,6 +326,20 @@ class Settings(_Model):
                     f"{self.service(first).image!r}; they form one cluster: give both the same image"
                 )
         return self
+
+    def _cpus_fit_the_host(self, name: str) -> None:
+        """Docker refuses a container more CPUs than its host has: a stack's own limit, or the
+        default of a service it deploys."""
+        override = self.services.get(name)
+        given = override is not None and override.cpus is not None
+        cpus = self.service(name).cpus
+        if (given or self.deploys(name)) and cpus > self.host.cpus:
+            raise ValueError(
+                f"services.{name}.cpus: {cpus:g}{'' if given else ' by default'}, but the host has "
+                f"{self.host.cpus:g} (datalyptica:host.cpus) and Docker refuses a container more CPUs than its "
+                f"host has; set services.{name}.cpus to {self.host.cpus:g} or less, or raise host.cpus if the "
+                "host really has more"
+            )
 
     def _image_can_run(self, name: str) -> None:
         image = self.service(name).image
